@@ -1,0 +1,116 @@
+"""Every attribute and metric name genai-cost reads or writes, in one place.
+
+GenAI names follow the OpenTelemetry semantic conventions; ``genai_cost.*`` names are ours
+(see DESIGN.md, "Span contract"). Keeping them here means a rename is one edit, and a reader can
+see the whole telemetry contract without opening the code that emits it.
+"""
+
+from typing import Final
+
+# --- GenAI semantic conventions (current) -------------------------------------------------
+OPERATION_NAME: Final = "gen_ai.operation.name"
+PROVIDER_NAME: Final = "gen_ai.provider.name"
+REQUEST_MODEL: Final = "gen_ai.request.model"
+REQUEST_STREAM: Final = "gen_ai.request.stream"
+REQUEST_MAX_TOKENS: Final = "gen_ai.request.max_tokens"
+REQUEST_TEMPERATURE: Final = "gen_ai.request.temperature"
+REQUEST_TOP_P: Final = "gen_ai.request.top_p"
+REQUEST_CHOICE_COUNT: Final = "gen_ai.request.choice.count"
+REQUEST_ENCODING_FORMATS: Final = "gen_ai.request.encoding_formats"
+RESPONSE_MODEL: Final = "gen_ai.response.model"
+RESPONSE_ID: Final = "gen_ai.response.id"
+RESPONSE_FINISH_REASONS: Final = "gen_ai.response.finish_reasons"
+RESPONSE_TIME_TO_FIRST_CHUNK: Final = "gen_ai.response.time_to_first_chunk"
+OUTPUT_TYPE: Final = "gen_ai.output.type"
+OPENAI_SERVICE_TIER: Final = "openai.response.service_tier"
+OPENAI_REQUEST_SERVICE_TIER: Final = "openai.request.service_tier"
+INPUT_MESSAGES: Final = "gen_ai.input.messages"
+OUTPUT_MESSAGES: Final = "gen_ai.output.messages"
+SYSTEM_INSTRUCTIONS: Final = "gen_ai.system_instructions"
+SERVER_ADDRESS: Final = "server.address"
+SERVER_PORT: Final = "server.port"
+ERROR_TYPE: Final = "error.type"
+USER_ID: Final = "user.id"
+
+USAGE_INPUT_TOKENS: Final = "gen_ai.usage.input_tokens"
+USAGE_OUTPUT_TOKENS: Final = "gen_ai.usage.output_tokens"
+USAGE_CACHE_READ_TOKENS: Final = "gen_ai.usage.cache_read.input_tokens"
+USAGE_CACHE_WRITE_TOKENS: Final = "gen_ai.usage.cache_write.input_tokens"
+USAGE_REASONING_TOKENS: Final = "gen_ai.usage.reasoning.output_tokens"
+
+# --- Older spellings still emitted in the wild (read, never written) -----------------------
+LEGACY_SYSTEM: Final = "gen_ai.system"
+LEGACY_PROMPT_TOKENS: Final = "gen_ai.usage.prompt_tokens"
+LEGACY_COMPLETION_TOKENS: Final = "gen_ai.usage.completion_tokens"
+LEGACY_CACHE_READ_TOKENS: Final = "gen_ai.usage.cache_read_input_tokens"
+LEGACY_CACHE_CREATION_TOKENS: Final = "gen_ai.usage.cache_creation_input_tokens"
+LEGACY_CACHE_CREATION_DOTTED: Final = "gen_ai.usage.cache_creation.input_tokens"
+LEGACY_REASONING_TOKENS: Final = "gen_ai.usage.reasoning_tokens"
+LLM_PROMPT_TOKENS: Final = "llm.usage.prompt_tokens"
+LLM_COMPLETION_TOKENS: Final = "llm.usage.completion_tokens"
+LLM_TOTAL_TOKENS: Final = "llm.usage.total_tokens"
+LLM_CACHE_READ_TOKENS: Final = "llm.usage.cache_read_input_tokens"
+LLM_REQUEST_TYPE: Final = "llm.request.type"
+
+# --- genai-cost: price ---------------------------------------------------------------------
+COST_AMOUNT: Final = "genai_cost.amount"
+COST_CURRENCY: Final = "genai_cost.currency"
+COST_INPUT: Final = "genai_cost.input"
+COST_OUTPUT: Final = "genai_cost.output"
+COST_CACHE_READ: Final = "genai_cost.cache_read"
+COST_CACHE_WRITE: Final = "genai_cost.cache_write"
+COST_TOOLS: Final = "genai_cost.tools"
+COST_SAVINGS: Final = "genai_cost.savings"
+COST_STATUS: Final = "genai_cost.status"
+COST_STATUS_DETAIL: Final = "genai_cost.status.detail"
+PRICE_MODEL: Final = "genai_cost.price.model"
+PRICE_PROVIDER: Final = "genai_cost.price.provider"
+PRICE_SOURCE: Final = "genai_cost.price.source"
+USAGE_COST_ALIAS: Final = "gen_ai.usage.cost"
+DUPLICATE_OF: Final = "genai_cost.duplicate_of"
+
+# --- genai-cost: attribution ---------------------------------------------------------------
+PROJECT: Final = "genai_cost.project"
+TEAM: Final = "genai_cost.team"
+FEATURE: Final = "genai_cost.feature"
+TENANT: Final = "genai_cost.tenant"
+
+# --- genai-cost: trace roll-up -------------------------------------------------------------
+TRACE_AMOUNT: Final = "genai_cost.trace.amount"
+TRACE_CALLS: Final = "genai_cost.trace.calls"
+
+# --- genai-cost: budgets (issue 5 fills these) ---------------------------------------------
+BUDGET_DECISION: Final = "genai_cost.budget.decision"
+BUDGET_NAME: Final = "genai_cost.budget.name"
+BUDGET_ORIGINAL_MODEL: Final = "genai_cost.budget.original_model"
+
+# --- Metrics -------------------------------------------------------------------------------
+METRIC_COST: Final = "gen_ai.client.operation.cost"
+METRIC_UNPRICED_CALLS: Final = "genai_cost.unpriced.calls"
+METRIC_TOKEN_USAGE: Final = "gen_ai.client.token.usage"
+METRIC_OPERATION_DURATION: Final = "gen_ai.client.operation.duration"
+METRIC_TIME_TO_FIRST_CHUNK: Final = "gen_ai.client.operation.time_to_first_chunk"
+TOKEN_TYPE: Final = "gen_ai.token.type"
+
+# Attribution keys in the order they appear on spans, metrics and baggage. `user` maps to the
+# semconv `user.id`; the others to `genai_cost.<key>`.
+ATTRIBUTION_KEYS: Final = ("project", "team", "user", "feature", "tenant")
+ATTRIBUTION_SPAN_ATTRIBUTES: Final = {
+    "project": PROJECT,
+    "team": TEAM,
+    "user": USER_ID,
+    "feature": FEATURE,
+    "tenant": TENANT,
+}
+
+
+class Status:
+    """Values of ``genai_cost.status``."""
+
+    PRICED: Final = "priced"
+    UNKNOWN_MODEL: Final = "unknown_model"
+    NO_USAGE: Final = "no_usage"
+    INVALID_USAGE: Final = "invalid_usage"
+    DUPLICATE: Final = "duplicate"
+    ESTIMATED: Final = "estimated"
+    PARTIAL: Final = "partial"

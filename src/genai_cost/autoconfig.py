@@ -1,0 +1,160 @@
+"""Setting genai-cost up: ``configure()`` in code, and the hook ``opentelemetry-instrument`` runs.
+
+Both end in the same place: the process's SDK ``TracerProvider`` sends every span through a
+``CostSpanProcessor`` that wraps its export processors, the price catalog carries the configured
+overrides, and our instrumentors are active.
+
+Zero-code (``opentelemetry-instrument python app.py``): our ``opentelemetry_pre_instrument`` entry
+point runs after any distro/configurator and before instrumentors. If a configurator already
+built an SDK pipeline (``opentelemetry-distro`` is installed), we wrap its processors. If none did
+(no distro), we build the standard one from the usual ``OTEL_*`` variables — OTLP over
+http/protobuf unless they say otherwise — so the user sets nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+from typing import Any
+
+from opentelemetry import trace
+from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
+
+from genai_cost import runtime
+from genai_cost.config import ConfigError, Settings, load_file, load_settings
+from genai_cost.context import set_default_attribution
+from genai_cost.metrics import CostMetrics, set_cost_metrics
+from genai_cost.pricing import PriceCatalog, set_catalog
+from genai_cost.processor import CostSpanProcessor
+
+_log = logging.getLogger("genai_cost")
+
+
+def apply_settings(settings: Settings) -> None:
+    """Make settings take effect process-wide (catalog, attribution defaults, span aliases)."""
+    price_catalog = PriceCatalog(settings.overrides)
+    price_catalog.warm_up()
+    set_catalog(price_catalog)
+    set_default_attribution(settings.attribution)
+    set_cost_metrics(CostMetrics(user_id=settings.metrics_user_id))
+    runtime.amount_aliases = settings.amount_aliases
+
+
+def install_cost_processor(provider: TracerProvider, settings: Settings | None = None) -> CostSpanProcessor:
+    """Route every processor already on ``provider`` through one ``CostSpanProcessor``.
+
+    Idempotent. Processors added to the provider later are not wrapped.
+    """
+    active = provider._active_span_processor  # the SDK offers no public way to wrap processors
+    current: tuple[SpanProcessor, ...] = active._span_processors
+    for processor in current:
+        if isinstance(processor, CostSpanProcessor):
+            return processor
+    settings = settings or Settings()
+    cost_processor = CostSpanProcessor(
+        list(current), amount_aliases=settings.amount_aliases, max_open_traces=settings.max_open_traces
+    )
+    with active._lock:
+        active._span_processors = (cost_processor,)
+    return cost_processor
+
+
+def configure(
+    *,
+    service_name: str | None = None,
+    exporters: SpanExporter | Sequence[SpanExporter] | None = None,
+    tracer_provider: TracerProvider | None = None,
+    config_file: str | os.PathLike[str] | None = None,
+    settings: Settings | None = None,
+    instrument: bool = True,
+    metric_readers: Sequence[Any] | None = None,
+) -> TracerProvider:
+    """Set up tracing with cost in one call; returns the ``TracerProvider`` in use.
+
+    * ``tracer_provider``: use (and wrap) this provider; otherwise the global SDK provider if one
+      is set, otherwise a new one exporting to ``exporters`` (default: OTLP/http from ``OTEL_*``).
+    * ``config_file`` / ``settings``: instead of ``GENAI_COST_CONFIG``. A bad file raises
+      ``ConfigError`` naming the file, key and problem.
+    * ``metric_readers``: if given, a ``MeterProvider`` with them is installed globally.
+    * ``instrument``: instrument every supported provider SDK that is installed.
+    """
+    if settings is None:
+        settings = load_settings()
+        if config_file is not None:
+            file_settings = load_file(config_file)
+            settings = Settings(
+                **{**file_settings.__dict__, "attribution": {**file_settings.attribution, **settings.attribution}}
+            )
+    apply_settings(settings)
+
+    provider = tracer_provider
+    if provider is None:
+        current = trace.get_tracer_provider()
+        if isinstance(current, TracerProvider):
+            provider = current
+    if provider is None:
+        from opentelemetry.sdk.resources import SERVICE_NAME, Resource
+
+        resource = Resource.create({SERVICE_NAME: service_name} if service_name else {})
+        provider = TracerProvider(resource=resource)
+        if exporters is None:
+            from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+            exporters = OTLPSpanExporter()
+        for exporter in [exporters] if isinstance(exporters, SpanExporter) else exporters:
+            provider.add_span_processor(BatchSpanProcessor(exporter))
+        trace.set_tracer_provider(provider)
+    install_cost_processor(provider, settings)
+
+    if metric_readers:
+        from opentelemetry import metrics
+        from opentelemetry.sdk.metrics import MeterProvider
+
+        metrics.set_meter_provider(MeterProvider(metric_readers=list(metric_readers), resource=provider.resource))
+
+    if instrument and settings.enabled:
+        from genai_cost.instrumentation import instrument_all
+
+        instrument_all(tracer_provider=provider)
+    return provider
+
+
+def pre_instrument() -> None:
+    """``opentelemetry_pre_instrument`` hook: make the zero-code pipeline price spans."""
+    try:
+        try:
+            settings = load_settings()
+        except ConfigError as exc:
+            # Pricing with half a configuration (say, without its discounts) would report wrong
+            # money; better to price nothing and say loudly why.
+            _log.error("genai-cost is disabled: %s", exc)
+            runtime.disabled_reason = str(exc)
+            return
+        if not settings.enabled:
+            return
+        apply_settings(settings)
+        provider = trace.get_tracer_provider()
+        if not isinstance(provider, TracerProvider):
+            _configure_sdk_from_environment()
+            provider = trace.get_tracer_provider()
+        if isinstance(provider, TracerProvider):
+            install_cost_processor(provider, settings)
+    except Exception:
+        _log.exception("genai-cost: setting up under opentelemetry-instrument failed; spans are not priced")
+
+
+def _configure_sdk_from_environment() -> None:
+    """What opentelemetry-distro's configurator would do, for installs without a distro."""
+    from opentelemetry.sdk._configuration import _initialize_components
+
+    os.environ.setdefault("OTEL_TRACES_EXPORTER", "otlp")
+    os.environ.setdefault("OTEL_METRICS_EXPORTER", "otlp")
+    # We depend on the http/protobuf exporter only, so that is the protocol that will work.
+    os.environ.setdefault("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf")
+    try:
+        from opentelemetry.instrumentation.version import __version__ as auto_version
+    except ImportError:  # pragma: no cover - opentelemetry-instrument always has it
+        auto_version = None
+    _initialize_components(auto_instrumentation_version=auto_version)

@@ -1,0 +1,265 @@
+"""Settings: ``GENAI_COST_*`` environment variables and the YAML file named by ``GENAI_COST_CONFIG``.
+
+A bad file fails fast, naming the file, the key and the problem; an unknown key is an error
+(a misspelt ``dicounts:`` silently ignored would mean wrong bills for months). Nothing here touches
+the network.
+
+File layout::
+
+    attribution: {project: checkout, team: search}        # defaults for every call
+    pricing:
+      aliases: {my-gpt4o-deployment: gpt-4o}               # Azure deployment -> base model
+      discounts: [{provider: openai, model: "gpt-4o*", percent: 15}]
+      custom_models:
+        - {model: "ft:gpt-4o-mini:acme:*", input_per_mtok: 0.3, output_per_mtok: 1.2}
+        - {model: llama-3.1-70b, per_gpu_hour: 2.5, gpus: 4}
+    spans:
+      amount_aliases: [gen_ai.usage.cost]                  # extra attributes carrying the amount
+      max_open_traces: 10000                               # trace roll-up memory bound
+    metrics:
+      user_id: false                                       # user.id on cost metrics (cardinality!)
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from genai_cost.attributes import ATTRIBUTION_KEYS, USAGE_COST_ALIAS
+from genai_cost.pricing.overrides import CustomPrice, Discount, PriceOverrides
+
+ENV_CONFIG_FILE = "GENAI_COST_CONFIG"
+
+
+class ConfigError(ValueError):
+    """Configuration that cannot be used; the message names where and what."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    enabled: bool = True
+    attribution: dict[str, str] = field(default_factory=dict)
+    overrides: PriceOverrides = field(default_factory=PriceOverrides)
+    amount_aliases: tuple[str, ...] = (USAGE_COST_ALIAS,)
+    max_open_traces: int = 10_000
+    metrics_user_id: bool = False
+    source: str | None = None  # the file the settings came from, for messages
+
+
+# --- a tiny schema walker: each reader gets (value, where) and returns the parsed value ------
+
+Reader = Callable[[Any, str], Any]
+
+
+def _fail(where: str, problem: str) -> ConfigError:
+    return ConfigError(f"{where}: {problem}")
+
+
+def _string(value: Any, where: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise _fail(where, f"expected a non-empty string, got {value!r}")
+    return value
+
+
+def _number(minimum: float = 0.0, maximum: float | None = None) -> Reader:
+    def read(value: Any, where: str) -> float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise _fail(where, f"expected a number, got {value!r}")
+        if value < minimum or (maximum is not None and value > maximum):
+            bound = f"between {minimum} and {maximum}" if maximum is not None else f">= {minimum}"
+            raise _fail(where, f"must be {bound}, got {value!r}")
+        return float(value)
+
+    return read
+
+
+def _integer(minimum: int) -> Reader:
+    def read(value: Any, where: str) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            raise _fail(where, f"expected an integer >= {minimum}, got {value!r}")
+        return value
+
+    return read
+
+
+def _boolean(value: Any, where: str) -> bool:
+    if not isinstance(value, bool):
+        raise _fail(where, f"expected true or false, got {value!r}")
+    return value
+
+
+def _string_list(value: Any, where: str) -> tuple[str, ...]:
+    if not isinstance(value, list):
+        raise _fail(where, f"expected a list of strings, got {value!r}")
+    return tuple(_string(item, f"{where}[{i}]") for i, item in enumerate(value))
+
+
+def _string_map(value: Any, where: str) -> dict[str, str]:
+    if not isinstance(value, Mapping):
+        raise _fail(where, f"expected a mapping of names to names, got {value!r}")
+    return {_string(k, where): _string(v, f"{where}.{k}") for k, v in value.items()}
+
+
+def _section(schema: Mapping[str, Reader], required: tuple[str, ...] = ()) -> Reader:
+    def read(value: Any, where: str) -> dict[str, Any]:
+        if value is None:
+            value = {}
+        if not isinstance(value, Mapping):
+            raise _fail(where, f"expected a mapping, got {type(value).__name__}")
+        unknown = [k for k in value if k not in schema]
+        if unknown:
+            raise _fail(f"{where}.{unknown[0]}" if where else str(unknown[0]), f"unknown key; allowed: {', '.join(schema)}")
+        for key in required:
+            if key not in value:
+                raise _fail(f"{where}.{key}" if where else key, "is required")
+        return {k: schema[k](v, f"{where}.{k}" if where else str(k)) for k, v in value.items()}
+
+    return read
+
+
+def _list_of(item: Reader) -> Reader:
+    def read(value: Any, where: str) -> list[Any]:
+        if not isinstance(value, list):
+            raise _fail(where, f"expected a list, got {type(value).__name__}")
+        return [item(v, f"{where}[{i}]") for i, v in enumerate(value)]
+
+    return read
+
+
+def _custom_model(value: Any, where: str) -> CustomPrice:
+    fields = _section(
+        {
+            "model": _string,
+            "provider": _string,
+            "input_per_mtok": _number(),
+            "output_per_mtok": _number(),
+            "cache_read_per_mtok": _number(),
+            "cache_write_per_mtok": _number(),
+            "per_gpu_hour": _number(),
+            "gpus": _number(minimum=0.0),
+            "currency": _string,
+        },
+        required=("model",),
+    )(value, where)
+    token_priced = any(k.endswith("_per_mtok") for k in fields)
+    if "per_gpu_hour" in fields and token_priced:
+        raise _fail(where, "give either per-token prices (*_per_mtok) or per_gpu_hour, not both")
+    if "per_gpu_hour" not in fields and not token_priced:
+        raise _fail(where, "needs a price: input_per_mtok/output_per_mtok, or per_gpu_hour")
+    if "currency" in fields and (len(fields["currency"]) != 3 or not fields["currency"].isalpha()):
+        raise _fail(f"{where}.currency", f"expected an ISO 4217 code such as USD, got {fields['currency']!r}")
+    if "currency" in fields:
+        fields["currency"] = fields["currency"].upper()
+    return CustomPrice(**fields)
+
+
+def _discount(value: Any, where: str) -> Discount:
+    fields = _section(
+        {"provider": _string, "model": _string, "percent": _number(0.0, 100.0)}, required=("percent",)
+    )(value, where)
+    return Discount(**fields)
+
+
+_FILE_SCHEMA = _section(
+    {
+        "enabled": _boolean,
+        "attribution": _section({key: _string for key in ATTRIBUTION_KEYS}),
+        "pricing": _section(
+            {
+                "aliases": _string_map,
+                "custom_models": _list_of(_custom_model),
+                "discounts": _list_of(_discount),
+            }
+        ),
+        "spans": _section({"amount_aliases": _string_list, "max_open_traces": _integer(1)}),
+        "metrics": _section({"user_id": _boolean}),
+    }
+)
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+def _env_bool(env: Mapping[str, str], name: str) -> bool | None:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return None
+    value = raw.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ConfigError(f"environment variable {name}: expected true or false, got {raw!r}")
+
+
+def parse_settings(document: Any, source: str = "<config>") -> Settings:
+    """Validate a parsed YAML document; errors read ``<source>: <key>: <problem>``."""
+    try:
+        data = _FILE_SCHEMA(document, "")
+    except ConfigError as exc:
+        raise ConfigError(f"{source}: {exc}") from None
+    pricing = data.get("pricing", {})
+    spans = data.get("spans", {})
+    return Settings(
+        enabled=data.get("enabled", True),
+        attribution=data.get("attribution", {}),
+        overrides=PriceOverrides(
+            aliases=pricing.get("aliases", {}),
+            custom_models=tuple(pricing.get("custom_models", ())),
+            discounts=tuple(pricing.get("discounts", ())),
+        ),
+        amount_aliases=spans.get("amount_aliases", (USAGE_COST_ALIAS,)),
+        max_open_traces=spans.get("max_open_traces", 10_000),
+        metrics_user_id=data.get("metrics", {}).get("user_id", False),
+        source=source,
+    )
+
+
+def load_file(path: str | os.PathLike[str]) -> Settings:
+    import yaml  # deferred: only needed when a file is configured
+
+    file = Path(path)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{file}: cannot read the config file ({exc.strerror or exc})") from None
+    try:
+        document = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(f"{file}: not valid YAML{at}: {problem}") from None
+    return parse_settings(document, str(file))
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """Settings from ``GENAI_COST_CONFIG`` (if set) with ``GENAI_COST_*`` variables on top."""
+    env = os.environ if env is None else env
+    path = env.get(ENV_CONFIG_FILE)
+    settings = load_file(path) if path else Settings()
+    attribution = dict(settings.attribution)
+    for key in ATTRIBUTION_KEYS:
+        value = env.get(f"GENAI_COST_{key.upper()}")
+        if value:
+            attribution[key] = value
+    enabled = _env_bool(env, "GENAI_COST_ENABLED")
+    user_id = _env_bool(env, "GENAI_COST_METRICS_USER_ID")
+    aliases_raw = env.get("GENAI_COST_AMOUNT_ALIASES")
+    aliases = (
+        tuple(a.strip() for a in aliases_raw.split(",") if a.strip())
+        if aliases_raw is not None
+        else settings.amount_aliases
+    )
+    return Settings(
+        enabled=settings.enabled if enabled is None else enabled,
+        attribution=attribution,
+        overrides=settings.overrides,
+        amount_aliases=aliases,
+        max_open_traces=settings.max_open_traces,
+        metrics_user_id=settings.metrics_user_id if user_id is None else user_id,
+        source=settings.source,
+    )

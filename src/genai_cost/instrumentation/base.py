@@ -1,0 +1,74 @@
+"""What every genai-cost instrumentor shares: safe wrapping and unwrapping of SDK methods.
+
+Under ``opentelemetry-instrument`` an instrumentor that raises aborts every later one, so nothing
+here raises: a method missing from an SDK version is skipped with a debug log, and any other
+error is logged once.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from opentelemetry import trace
+from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type: ignore[attr-defined]
+from opentelemetry.instrumentation.utils import unwrap
+from opentelemetry.trace import Tracer
+from wrapt import wrap_function_wrapper
+
+from genai_cost.runtime import OUR_SCOPE
+
+_log = logging.getLogger("genai_cost.instrumentation")
+
+
+@dataclass(frozen=True)
+class Patch:
+    """One SDK method to wrap: ``module``'s ``attribute`` (``"Class.method"``)."""
+
+    module: str
+    attribute: str
+    make_wrapper: Callable[[Tracer], Callable[..., Any]]
+
+
+class GenAIInstrumentor(BaseInstrumentor):  # type: ignore[misc]
+    """Base for provider instrumentors: subclasses list their ``patches()``."""
+
+    instruments: Collection[str] = ()
+
+    def instrumentation_dependencies(self) -> Collection[str]:
+        return self.instruments
+
+    def patches(self) -> Sequence[Patch]:
+        raise NotImplementedError
+
+    def _instrument(self, **kwargs: Any) -> None:
+        try:
+            from genai_cost import __version__
+            from genai_cost.pricing import catalog
+
+            catalog().warm_up()  # price data loads in the background, off the first call's path
+            tracer = trace.get_tracer(OUR_SCOPE, __version__, kwargs.get("tracer_provider"))
+            self._applied: list[Patch] = []
+            for patch in self.patches():
+                try:
+                    wrap_function_wrapper(patch.module, patch.attribute, patch.make_wrapper(tracer))
+                    self._applied.append(patch)
+                except (ImportError, AttributeError) as exc:
+                    _log.debug("genai-cost: %s.%s not patched: %s", patch.module, patch.attribute, exc)
+        except Exception:
+            _log.exception("genai-cost: %s failed to instrument; the SDK runs uninstrumented", type(self).__name__)
+
+    def _uninstrument(self, **kwargs: Any) -> None:
+        for patch in getattr(self, "_applied", ()):
+            try:
+                owner_path, _, method = patch.attribute.rpartition(".")
+                owner: Any = importlib.import_module(patch.module)
+                for part in owner_path.split(".") if owner_path else ():
+                    owner = getattr(owner, part)
+                unwrap(owner, method)
+            except Exception:
+                _log.debug("genai-cost: could not unwrap %s.%s", patch.module, patch.attribute, exc_info=True)
+        self._applied = []

@@ -1,0 +1,471 @@
+"""The life of one instrumented provider call, shared by every provider module.
+
+A provider module only knows its SDK: which methods to wrap, how to read request parameters, a
+response's usage, and a stream's chunks. Everything else lives here, once:
+
+* ``GenAICall``: the CLIENT span (semconv name and attributes, attribution from context), the
+  response and usage, pricing *before* ``end()`` (the SDK freezes attributes at end), metrics,
+  and ending exactly once;
+* ``invoke`` / ``ainvoke``: run the wrapped SDK method with the span current, let provider
+  exceptions reach the caller unchanged, and never let an error of ours reach the host;
+* ``SyncStream`` / ``AsyncStream``: transparent proxies over SDK streams that feed each item to a
+  provider ``StreamObserver`` and end the span however the stream ends — exhausted, ``break``,
+  ``close()``, an exception in the caller's loop, a server error mid-stream, or never consumed.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import wrapt
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind, StatusCode, Tracer
+
+from genai_cost import attributes as attr
+from genai_cost import runtime
+from genai_cost.attributes import Status
+from genai_cost.context import current_attribution
+from genai_cost.metrics import cost_metrics
+from genai_cost.pricing import catalog
+from genai_cost.pricing.breakdown import CostBreakdown
+from genai_cost.pricing.plan import scale
+from genai_cost.usage import TokenUsage
+
+_log = logging.getLogger("genai_cost.instrumentation")
+_logged: set[str] = set()
+
+
+def log_once(where: str) -> None:
+    """Log our own error with its traceback, once per place, and carry on."""
+    if where not in _logged:
+        _logged.add(where)
+        _log.exception("genai-cost: internal error in %s; the call itself is unaffected", where)
+
+
+def capture_message_content() -> bool:
+    """Whether the user opted in to recording prompts and completions (off by default)."""
+    value = os.environ.get("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", "")
+    return value.strip().lower() in ("true", "1", "span_only", "span_and_event", "event_only")
+
+
+@dataclass(slots=True)
+class CallResult:
+    """What a provider module learnt from a response (or a finished stream)."""
+
+    response_model: str | None = None
+    response_id: str | None = None
+    finish_reasons: tuple[str, ...] = ()
+    usage: TokenUsage | None = None
+    # Cost the provider reported itself (OpenRouter's usage.cost), in USD.
+    reported_cost: float | None = None
+    # Request context that selects a price variant, e.g. {"service_tier": "flex"}.
+    price_context: dict[str, str] | None = None
+    attributes: dict[str, Any] = field(default_factory=dict)
+    # Set when usage is incomplete or estimated: (status, human-readable how/why).
+    status: tuple[str, str] | None = None
+
+
+class GenAICall:
+    """One provider call: its span, its outcome, its price."""
+
+    __slots__ = ("span", "attributes", "_start", "_first_chunk", "_result", "_error", "_ended", "_span_id")
+
+    def __init__(
+        self,
+        tracer: Tracer,
+        *,
+        operation: str,
+        provider_name: str,
+        request_model: str | None,
+        server_address: str | None = None,
+        server_port: int | None = None,
+        request_attributes: Mapping[str, Any] | None = None,
+    ) -> None:
+        attributes: dict[str, Any] = {
+            attr.OPERATION_NAME: operation,
+            attr.PROVIDER_NAME: provider_name,
+        }
+        if request_model:
+            attributes[attr.REQUEST_MODEL] = request_model
+        if server_address:
+            attributes[attr.SERVER_ADDRESS] = server_address
+        if server_port:
+            attributes[attr.SERVER_PORT] = server_port
+        if request_attributes:
+            attributes.update(request_attributes)
+        attribution = current_attribution()
+        if attribution:
+            attributes.update(attribution)
+        self.attributes = attributes
+        name = f"{operation} {request_model}" if request_model else operation
+        self.span = tracer.start_span(name, kind=SpanKind.CLIENT, attributes=attributes)
+        self._span_id = self.span.get_span_context().span_id
+        runtime.open_call_span_ids.add(self._span_id)
+        self._start = time.perf_counter()
+        self._first_chunk: float | None = None
+        self._result: CallResult | None = None
+        self._error: BaseException | None = None
+        self._ended = False
+
+    @property
+    def ended(self) -> bool:
+        return self._ended
+
+    def mark_first_chunk(self) -> None:
+        if self._first_chunk is None:
+            self._first_chunk = time.perf_counter()
+
+    def set_result(self, result: CallResult) -> None:
+        self._result = result
+
+    def fail(self, error: BaseException) -> None:
+        self._error = error
+
+    def end(self, status: tuple[str, str] | None = None) -> None:
+        """Price, record and end the span. Safe to call more than once; only the first counts."""
+        if self._ended:
+            return
+        self._ended = True
+        runtime.open_call_span_ids.discard(self._span_id)
+        span = self.span
+        try:
+            self._finish(status)
+        except Exception:
+            log_once("ending a GenAI span")
+        span.end()
+
+    def _finish(self, status: tuple[str, str] | None) -> None:
+        span = self.span
+        attributes = self.attributes
+        result = self._result
+        duration = time.perf_counter() - self._start
+        usage = None
+        updates: dict[str, Any] = {}
+        if result is not None:
+            usage = result.usage
+            if result.response_model:
+                updates[attr.RESPONSE_MODEL] = result.response_model
+            if result.response_id:
+                updates[attr.RESPONSE_ID] = result.response_id
+            if result.finish_reasons:
+                updates[attr.RESPONSE_FINISH_REASONS] = result.finish_reasons
+            if usage is not None:
+                updates[attr.USAGE_INPUT_TOKENS] = usage.input_tokens
+                updates[attr.USAGE_OUTPUT_TOKENS] = usage.output_tokens
+                if usage.cache_read_tokens:
+                    updates[attr.USAGE_CACHE_READ_TOKENS] = usage.cache_read_tokens
+                if usage.cache_write_tokens:
+                    updates[attr.USAGE_CACHE_WRITE_TOKENS] = usage.cache_write_tokens
+                if usage.reasoning_tokens:
+                    updates[attr.USAGE_REASONING_TOKENS] = usage.reasoning_tokens
+            updates.update(result.attributes)
+            status = status or result.status
+        ttfc = None
+        if self._first_chunk is not None:
+            ttfc = self._first_chunk - self._start
+            updates[attr.RESPONSE_TIME_TO_FIRST_CHUNK] = ttfc
+        error = self._error
+        if error is not None:
+            error_type = _qualified_type(error)
+            updates[attr.ERROR_TYPE] = error_type
+            span.set_status(StatusCode.ERROR, f"{error_type}: {error}"[:512])
+
+        cost = self._price(result, usage, duration)
+        if status is not None and cost.amount is not None:
+            cost = cost.with_status(*status)
+        updates.update(cost.span_attributes(runtime.amount_aliases))
+        attributes.update(updates)
+        span.set_attributes(updates)
+
+        metrics = cost_metrics()
+        metrics.record_call(attributes, usage, duration, ttfc)
+        if error is None or usage is not None:
+            metrics.record_cost(cost, attributes)
+
+    def _price(self, result: CallResult | None, usage: TokenUsage | None, duration: float) -> CostBreakdown:
+        if result is None:
+            return _NO_RESPONSE
+        attributes = self.attributes
+        cost = catalog().price(
+            result.response_model or attributes.get(attr.REQUEST_MODEL),
+            usage,
+            provider_name=attributes[attr.PROVIDER_NAME],
+            server_address=attributes.get(attr.SERVER_ADDRESS),
+            duration_s=duration,
+            price_context=result.price_context,
+        )
+        if cost.status == Status.UNKNOWN_MODEL and result.response_model and attributes.get(attr.REQUEST_MODEL):
+            # Azure answers with the base model while the request names a deployment; an alias
+            # may be configured for either spelling.
+            retry = catalog().price(
+                attributes[attr.REQUEST_MODEL],
+                usage,
+                provider_name=attributes[attr.PROVIDER_NAME],
+                server_address=attributes.get(attr.SERVER_ADDRESS),
+                duration_s=duration,
+                price_context=result.price_context,
+            )
+            if retry.amount is not None:
+                cost = retry
+        if result.reported_cost is not None:
+            cost = _provider_reported(cost, result.reported_cost)
+        return cost
+
+
+def _provider_reported(catalog_cost: CostBreakdown, reported: float) -> CostBreakdown:
+    """The provider's own figure wins; the catalog's split (if any) apportions it."""
+    if catalog_cost.amount:
+        factor = reported / catalog_cost.amount
+        parts = scale(
+            (
+                catalog_cost.input,
+                catalog_cost.output,
+                catalog_cost.cache_read,
+                catalog_cost.cache_write,
+                catalog_cost.tools,
+                catalog_cost.savings,
+            ),
+            factor,
+        )
+    else:
+        parts = (reported, 0.0, 0.0, 0.0, 0.0, 0.0)
+    return CostBreakdown.priced(
+        parts,
+        currency="USD",
+        price_model=catalog_cost.price_model or "",
+        price_provider=catalog_cost.price_provider,
+        source="provider-reported",
+    )
+
+
+_NO_RESPONSE = CostBreakdown.unpriced(Status.NO_USAGE, "the call failed before a response arrived")
+
+
+def _qualified_type(error: BaseException) -> str:
+    cls = type(error)
+    module = cls.__module__
+    # openai.RateLimitError rather than openai._exceptions.RateLimitError: what users import.
+    top = module.split(".", 1)[0]
+    if top != module and getattr(__import__(top), cls.__name__, None) is cls:
+        module = top
+    return cls.__name__ if module == "builtins" else f"{module}.{cls.__name__}"
+
+
+# --- running the wrapped call ------------------------------------------------------------------
+
+StartCall = Callable[[], "GenAICall | None"]
+Finish = Callable[[GenAICall, Any], Any]
+
+
+def _start(start_call: StartCall) -> GenAICall | None:
+    try:
+        return start_call()
+    except Exception:
+        log_once("starting a GenAI span")
+        return None
+
+
+def _finish(call: GenAICall, finish: Finish, result: Any) -> Any:
+    try:
+        return finish(call, result)
+    except Exception:
+        log_once("reading a response")
+        call.end()
+        return result
+
+
+def invoke(start_call: StartCall, wrapped: Callable[..., Any], args: Any, kwargs: Any, finish: Finish) -> Any:
+    """Run a sync SDK method as one GenAI call.
+
+    ``finish(call, result)`` records the result and returns what the caller gets (the result, or
+    a stream proxy that ends the call later); it must end the call unless it hands it on.
+    """
+    call = _start(start_call)
+    if call is None:
+        return wrapped(*args, **kwargs)
+    try:
+        with trace.use_span(call.span, end_on_exit=False, record_exception=False, set_status_on_exception=False):
+            result = wrapped(*args, **kwargs)
+    except BaseException as error:
+        call.fail(error)
+        call.end()
+        raise
+    return _finish(call, finish, result)
+
+
+async def ainvoke(
+    start_call: StartCall, wrapped: Callable[..., Awaitable[Any]], args: Any, kwargs: Any, finish: Finish
+) -> Any:
+    """``invoke`` for coroutine SDK methods."""
+    call = _start(start_call)
+    if call is None:
+        return await wrapped(*args, **kwargs)
+    try:
+        with trace.use_span(call.span, end_on_exit=False, record_exception=False, set_status_on_exception=False):
+            result = await wrapped(*args, **kwargs)
+    except BaseException as error:
+        call.fail(error)
+        call.end()
+        raise
+    return _finish(call, finish, result)
+
+
+# --- streams -----------------------------------------------------------------------------------
+
+
+class StreamObserver(Protocol):
+    """What a provider module supplies to follow one stream."""
+
+    def observe(self, item: Any) -> bool:
+        """Look at one item; return False to withhold it from the caller (e.g. a usage-only
+        chunk the caller did not ask for)."""
+        ...
+
+    def result(self) -> CallResult:
+        """Everything learnt so far (called once, when the stream ends in any way)."""
+        ...
+
+
+_PARTIAL = Status.PARTIAL
+
+
+class _StreamState:
+    """The bookkeeping both proxies share: observe items, end the call exactly once."""
+
+    __slots__ = ("call", "observer", "complete")
+
+    def __init__(self, call: GenAICall, observer: StreamObserver) -> None:
+        self.call = call
+        self.observer = observer
+        self.complete = False
+
+    def observe(self, item: Any) -> bool:
+        call = self.call
+        call.mark_first_chunk()
+        try:
+            return self.observer.observe(item)
+        except Exception:
+            log_once("reading a stream chunk")
+            return True
+
+    def end(self, how: str | None = None, error: BaseException | None = None) -> None:
+        call = self.call
+        if call.ended:
+            return
+        try:
+            call.set_result(self.observer.result())
+        except Exception:
+            log_once("reading a stream result")
+        if error is not None:
+            call.fail(error)
+        call.end(None if self.complete or how is None else (_PARTIAL, how))
+
+
+class SyncStream(wrapt.ObjectProxy):  # type: ignore[misc]
+    """A sync SDK stream, unchanged for the caller, that ends its call however iteration stops."""
+
+    def __init__(self, stream: Any, call: GenAICall, observer: StreamObserver) -> None:
+        super().__init__(stream)
+        self._self_state = _StreamState(call, observer)
+
+    def __iter__(self) -> SyncStream:
+        return self
+
+    def __next__(self) -> Any:
+        state = self._self_state
+        while True:
+            try:
+                item = self.__wrapped__.__next__()
+            except StopIteration:
+                state.complete = True
+                state.end()
+                raise
+            except BaseException as error:
+                state.end("the stream failed before it completed", error)
+                raise
+            if state.observe(item):
+                return item
+
+    def close(self) -> None:
+        try:
+            self.__wrapped__.close()
+        finally:
+            self._self_state.end("the caller closed the stream before it completed")
+
+    def __enter__(self) -> SyncStream:
+        self.__wrapped__.__enter__()
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> Any:
+        try:
+            return self.__wrapped__.__exit__(exc_type, exc, tb)
+        finally:
+            how = "the caller left the stream before it completed"
+            if exc is not None:
+                how = f"the caller's code raised {type(exc).__name__} while reading the stream"
+            self._self_state.end(how)
+
+    def __del__(self) -> None:
+        try:
+            self._self_state.end("the stream was abandoned before it completed")
+        except Exception:
+            pass
+
+
+class AsyncStream(wrapt.ObjectProxy):  # type: ignore[misc]
+    """The async counterpart of ``SyncStream``."""
+
+    def __init__(self, stream: Any, call: GenAICall, observer: StreamObserver) -> None:
+        super().__init__(stream)
+        self._self_state = _StreamState(call, observer)
+
+    def __aiter__(self) -> AsyncStream:
+        return self
+
+    async def __anext__(self) -> Any:
+        state = self._self_state
+        while True:
+            try:
+                item = await self.__wrapped__.__anext__()
+            except StopAsyncIteration:
+                state.complete = True
+                state.end()
+                raise
+            except BaseException as error:
+                state.end("the stream failed before it completed", error)
+                raise
+            if state.observe(item):
+                return item
+
+    async def close(self) -> None:
+        try:
+            await self.__wrapped__.close()
+        finally:
+            self._self_state.end("the caller closed the stream before it completed")
+
+    async def aclose(self) -> None:
+        await self.close()
+
+    async def __aenter__(self) -> AsyncStream:
+        await self.__wrapped__.__aenter__()
+        return self
+
+    async def __aexit__(self, exc_type: Any, exc: Any, tb: Any) -> Any:
+        try:
+            return await self.__wrapped__.__aexit__(exc_type, exc, tb)
+        finally:
+            how = "the caller left the stream before it completed"
+            if exc is not None:
+                how = f"the caller's code raised {type(exc).__name__} while reading the stream"
+            self._self_state.end(how)
+
+    def __del__(self) -> None:
+        try:
+            self._self_state.end("the stream was abandoned before it completed")
+        except Exception:
+            pass

@@ -1,0 +1,251 @@
+"""CostSpanProcessor: prices GenAI spans of any origin, de-duplicates them, rolls cost up to the
+trace's local root, and records cost metrics — then hands the span to the export processor.
+
+The SDK freezes a span's attributes before ``on_end`` (DESIGN.md, "How data flows"), so this
+processor *wraps* the downstream (export) processor and forwards a rebuilt ``ReadableSpan`` that
+carries the cost attributes. Spans that are not GenAI calls and not a local root with priced calls
+under it are forwarded untouched after two dict probes.
+
+Who prices what:
+
+* our own instrumentations price before ``end()``, so their spans arrive with
+  ``genai_cost.status`` already set: not priced again, but counted in de-duplication and roll-up;
+* any other GenAI span (anthropic's built-in tracing, the official OTel GenAI instrumentation,
+  OpenLLMetry, ...) is read with ``span_reader`` and priced here.
+
+One provider call = one priced span: when two instrumentations saw the same call (same response
+id in the trace, or a GenAI span nested directly in another for the same usage), the first to
+end keeps the amount and the other gets ``genai_cost.status=duplicate``. A span nested inside one
+of our own in-flight calls is always the duplicate, because ours carries the budget decision.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from typing import Any
+
+from opentelemetry.context import Context
+from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor, SynchronousMultiSpanProcessor
+
+from genai_cost import attributes as attr
+from genai_cost.attributes import Status
+from genai_cost.context import current_attribution, default_attribution
+from genai_cost.runtime import OUR_SCOPE, open_call_span_ids
+from genai_cost.metrics import CostMetrics, cost_metrics
+from genai_cost.pricing import PriceCatalog, catalog
+from genai_cost.pricing.breakdown import CostBreakdown
+from genai_cost.span_reader import is_genai_call, read_span_call
+
+_log = logging.getLogger(__name__)
+
+_COST_KEYS = (
+    attr.COST_AMOUNT,
+    attr.COST_CURRENCY,
+    attr.COST_INPUT,
+    attr.COST_OUTPUT,
+    attr.COST_CACHE_READ,
+    attr.COST_CACHE_WRITE,
+    attr.COST_TOOLS,
+    attr.COST_SAVINGS,
+    attr.PRICE_MODEL,
+    attr.PRICE_PROVIDER,
+    attr.PRICE_SOURCE,
+)
+_START_MARKERS = (attr.OPERATION_NAME, attr.PROVIDER_NAME, attr.LEGACY_SYSTEM, attr.LLM_REQUEST_TYPE)
+
+
+class _BoundedDict(OrderedDict[Any, Any]):
+    """Insertion-ordered map that forgets its oldest entries past ``limit``."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__()
+        self.limit = limit
+
+    def put(self, key: Any, value: Any) -> None:
+        self[key] = value
+        if len(self) > self.limit:
+            self.popitem(last=False)
+
+
+def rebuild_span(span: ReadableSpan, attributes: dict[str, Any]) -> ReadableSpan:
+    """A copy of a finished span with other attributes (everything else identical)."""
+    return ReadableSpan(
+        name=span.name,
+        context=span.context,
+        parent=span.parent,
+        resource=span.resource,
+        attributes=attributes,
+        events=span.events,
+        links=span.links,
+        kind=span.kind,
+        status=span.status,
+        start_time=span.start_time,
+        end_time=span.end_time,
+        instrumentation_scope=span.instrumentation_scope,
+    )
+
+
+class CostSpanProcessor(SpanProcessor):
+    def __init__(
+        self,
+        downstream: SpanProcessor | Sequence[SpanProcessor],
+        *,
+        price_catalog: PriceCatalog | None = None,
+        metrics: CostMetrics | None = None,
+        amount_aliases: Sequence[str] = (attr.USAGE_COST_ALIAS,),
+        max_open_traces: int = 10_000,
+    ) -> None:
+        if isinstance(downstream, SpanProcessor):
+            self.downstream = downstream
+        else:
+            multi = SynchronousMultiSpanProcessor()
+            for processor in downstream:
+                multi.add_span_processor(processor)
+            self.downstream = multi
+        self._catalog = price_catalog
+        self._metrics = metrics
+        self._aliases = tuple(amount_aliases)
+        self._lock = threading.Lock()
+        # trace id -> [amount, calls] for traces whose local root has not ended yet.
+        self._traces = _BoundedDict(max_open_traces)
+        # (trace id, response id) -> span id of the span that carries the amount.
+        self._responses = _BoundedDict(max_open_traces)
+        # parent span id -> (span id, input, output) of a priced GenAI child, to catch an
+        # instrumentation whose span wraps another's for the same call without a response id.
+        self._priced_children = _BoundedDict(max_open_traces)
+        self._warned = False
+
+    # -- SpanProcessor ---------------------------------------------------------------------
+    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
+        try:
+            attributes = span.attributes
+            if (
+                attributes
+                and span.instrumentation_scope is not None
+                and span.instrumentation_scope.name != OUR_SCOPE
+                and any(key in attributes for key in _START_MARKERS)
+            ):
+                # Attribution lives in the caller's context, which is only reachable now.
+                attribution = current_attribution(parent_context)
+                if attribution:
+                    span.set_attributes(attribution)
+        except Exception:
+            self._log_once("attributing a span")
+        self.downstream.on_start(span, parent_context)
+
+    def on_end(self, span: ReadableSpan) -> None:
+        try:
+            span = self._process(span)
+        except Exception:  # a bug here must never lose the span or break the host
+            self._log_once("pricing a span")
+        self.downstream.on_end(span)
+
+    def shutdown(self) -> None:
+        self.downstream.shutdown()
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return self.downstream.force_flush(timeout_millis)
+
+    # -- the work --------------------------------------------------------------------------
+    def _process(self, span: ReadableSpan) -> ReadableSpan:
+        attributes = span.attributes or {}
+        context = span.context
+        parent = span.parent
+        is_local_root = parent is None or parent.is_remote
+        if not is_genai_call(attributes):
+            if is_local_root and self._traces:
+                with self._lock:
+                    totals = self._traces.pop(context.trace_id, None)
+                if totals is not None:
+                    return rebuild_span(span, {**attributes, **_trace_attributes(totals)})
+            return span
+
+        new_attributes: dict[str, Any] | None = None
+        status = attributes.get(attr.COST_STATUS)
+        if status is None:  # a foreign span: price it here
+            cost = self._price(span, attributes)
+            new_attributes = {**attributes, **cost.span_attributes(self._aliases)}
+            for key, value in default_attribution().items():
+                new_attributes.setdefault(key, value)
+            amount = cost.amount
+            ours = False
+        else:
+            cost = None
+            amount = attributes.get(attr.COST_AMOUNT)
+            ours = True
+
+        duplicate_of = self._register(span, attributes, amount, ours)
+        if duplicate_of is not None:
+            new_attributes = {k: v for k, v in (new_attributes or attributes).items() if k not in _COST_KEYS}
+            for alias in self._aliases:
+                new_attributes.pop(alias, None)
+            new_attributes[attr.COST_STATUS] = Status.DUPLICATE
+            new_attributes[attr.DUPLICATE_OF] = f"{duplicate_of:016x}"
+        elif cost is not None:
+            (self._metrics or cost_metrics()).record_cost(cost, new_attributes)  # type: ignore[arg-type]
+
+        if is_local_root:
+            with self._lock:
+                totals = self._traces.pop(context.trace_id, None)
+            if totals is not None:
+                new_attributes = {**(new_attributes or attributes), **_trace_attributes(totals)}
+        if new_attributes is None:
+            return span
+        return rebuild_span(span, new_attributes)
+
+    def _price(self, span: ReadableSpan, attributes: Any) -> CostBreakdown:
+        call = read_span_call(attributes, span.instrumentation_scope.name if span.instrumentation_scope else None)
+        if call.usage_error is not None:
+            return CostBreakdown.unpriced(Status.INVALID_USAGE, call.usage_error)
+        service_tier = attributes.get(attr.OPENAI_SERVICE_TIER) or attributes.get(attr.OPENAI_REQUEST_SERVICE_TIER)
+        start, end = span.start_time, span.end_time
+        return (self._catalog or catalog()).price(
+            call.model,
+            call.usage,
+            provider_name=call.provider_name,
+            server_address=call.server_address,
+            start_time_ns=start,
+            duration_s=(end - start) / 1e9 if start and end else None,
+            price_context={"service_tier": str(service_tier)} if service_tier else None,
+        )
+
+    def _register(self, span: ReadableSpan, attributes: Any, amount: Any, ours: bool) -> int | None:
+        """Record a finished GenAI call; return the span id it duplicates, if it is a duplicate."""
+        context = span.context
+        parent = span.parent
+        response_id = attributes.get(attr.RESPONSE_ID)
+        usage_key = (attributes.get(attr.USAGE_INPUT_TOKENS), attributes.get(attr.USAGE_OUTPUT_TOKENS))
+        with self._lock:
+            if not ours and parent is not None and parent.span_id in open_call_span_ids:
+                return parent.span_id  # nested inside our own in-flight call, which prices it
+            if response_id is not None:
+                first = self._responses.get((context.trace_id, response_id))
+                if first is not None:
+                    return first
+            child = self._priced_children.pop(context.span_id, None)
+            if child is not None and (usage_key == child[1] or usage_key == (None, None)):
+                return child[0]  # this span wraps another instrumentation's span of the same call
+            if response_id is not None:
+                self._responses.put((context.trace_id, response_id), context.span_id)
+            if parent is not None:
+                self._priced_children.put(parent.span_id, (context.span_id, usage_key))
+            if isinstance(amount, int | float) and not isinstance(amount, bool):
+                totals = self._traces.get(context.trace_id)
+                if totals is None:
+                    self._traces.put(context.trace_id, [amount, 1])
+                else:
+                    totals[0] += amount
+                    totals[1] += 1
+        return None
+
+    def _log_once(self, what: str) -> None:
+        if not self._warned:
+            self._warned = True
+            _log.exception("genai-cost: error while %s; the span is exported unchanged", what)
+
+
+def _trace_attributes(totals: list[Any]) -> dict[str, Any]:
+    return {attr.TRACE_AMOUNT: totals[0], attr.TRACE_CALLS: totals[1]}

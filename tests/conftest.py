@@ -1,0 +1,62 @@
+"""Shared fixtures: a real SDK pipeline (TracerProvider -> CostSpanProcessor -> exporter) and
+real metrics, installed once per session because OpenTelemetry's globals can be set only once."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from opentelemetry import metrics, trace
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from genai_cost.autoconfig import install_cost_processor
+from genai_cost.metrics import CostMetrics, set_cost_metrics
+from genai_cost.pricing import catalog
+
+RECORDINGS = Path(__file__).resolve().parents[1].parent / "shared" / "recordings"
+
+_exporter = InMemorySpanExporter()
+_metric_reader = InMemoryMetricReader()
+_provider = TracerProvider()
+_provider.add_span_processor(SimpleSpanProcessor(_exporter))
+_cost_processor = install_cost_processor(_provider)
+trace.set_tracer_provider(_provider)
+_meter_provider = MeterProvider(metric_readers=[_metric_reader])
+metrics.set_meter_provider(_meter_provider)
+set_cost_metrics(CostMetrics(_meter_provider))
+catalog().warm_up()
+
+
+@pytest.fixture
+def tracer_provider() -> TracerProvider:
+    return _provider
+
+
+@pytest.fixture
+def span_exporter() -> Iterator[InMemorySpanExporter]:
+    _exporter.clear()
+    yield _exporter
+    _exporter.clear()
+
+
+@pytest.fixture
+def metric_reader() -> InMemoryMetricReader:
+    _metric_reader.get_metrics_data()  # drain what earlier tests recorded (cumulative though)
+    return _metric_reader
+
+
+def metric_points(reader: InMemoryMetricReader, name: str) -> list:
+    """All data points of one metric currently held by the reader."""
+    data = reader.get_metrics_data()
+    points = []
+    for resource_metrics in data.resource_metrics if data else ():
+        for scope_metrics in resource_metrics.scope_metrics:
+            for metric in scope_metrics.metrics:
+                if metric.name == name:
+                    points.extend(metric.data.data_points)
+    return points
