@@ -51,6 +51,9 @@ LLM_COMPLETION_TOKENS: Final = "llm.usage.completion_tokens"
 LLM_TOTAL_TOKENS: Final = "llm.usage.total_tokens"
 LLM_CACHE_READ_TOKENS: Final = "llm.usage.cache_read_input_tokens"
 LLM_REQUEST_TYPE: Final = "llm.request.type"
+OPENAI_API_BASE: Final = "gen_ai.openai.api_base"  # OpenLLMetry's stand-in for server.address
+ANTHROPIC_CACHE_WRITE_5M: Final = "anthropic.usage.cache_creation.ephemeral_5m_input_tokens"
+ANTHROPIC_CACHE_WRITE_1H: Final = "anthropic.usage.cache_creation.ephemeral_1h_input_tokens"
 
 # --- genai-cost: price ---------------------------------------------------------------------
 COST_AMOUNT: Final = "genai_cost.amount"

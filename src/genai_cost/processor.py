@@ -13,10 +13,13 @@ Who prices what:
 * any other GenAI span (anthropic's built-in tracing, the official OTel GenAI instrumentation,
   OpenLLMetry, ...) is read with ``span_reader`` and priced here.
 
-One provider call = one priced span: when two instrumentations saw the same call (same response
-id in the trace, or a GenAI span nested directly in another for the same usage), the first to
-end keeps the amount and the other gets ``genai_cost.status=duplicate``. A span nested inside one
-of our own in-flight calls is always the duplicate, because ours carries the budget decision.
+One provider call = one priced span: when two instrumentations saw the same call, the first to
+end keeps the amount and the other gets ``genai_cost.status=duplicate``. "The same call" is the
+same response id reported by a *different* instrumentation scope (not necessarily in the same
+trace: the official OpenAI and OpenLLMetry instrumentations put Responses API spans in separate
+traces, see docs/foreign-spans.md), or a GenAI span nested directly in another for the same usage
+(embeddings carry no id). A span nested inside one of our own in-flight calls is always the
+duplicate, because ours carries the budget decision.
 """
 
 from __future__ import annotations
@@ -111,7 +114,7 @@ class CostSpanProcessor(SpanProcessor):
         self._lock = threading.Lock()
         # trace id -> [amount, calls] for traces whose local root has not ended yet.
         self._traces = _BoundedDict(max_open_traces)
-        # (trace id, response id) -> span id of the span that carries the amount.
+        # response id -> (span id, scope, trace id, is root) of the span that carries the amount.
         self._responses = _BoundedDict(max_open_traces)
         # parent span id -> (span id, input, output) of a priced GenAI child, to catch an
         # instrumentation whose span wraps another's for the same call without a response id.
@@ -217,19 +220,27 @@ class CostSpanProcessor(SpanProcessor):
         context = span.context
         parent = span.parent
         response_id = attributes.get(attr.RESPONSE_ID)
+        scope = span.instrumentation_scope.name if span.instrumentation_scope else ""
         usage_key = (attributes.get(attr.USAGE_INPUT_TOKENS), attributes.get(attr.USAGE_OUTPUT_TOKENS))
         with self._lock:
             if not ours and parent is not None and parent.span_id in open_call_span_ids:
                 return parent.span_id  # nested inside our own in-flight call, which prices it
             if response_id is not None:
-                first = self._responses.get((context.trace_id, response_id))
-                if first is not None:
-                    return first
+                first = self._responses.get(response_id)
+                # The same scope reporting an id again is a new call (a server reusing ids);
+                # across traces, only two roots can be one call (two instrumentations that
+                # each started a trace).
+                if (
+                    first is not None
+                    and first[1] != scope
+                    and (first[2] == context.trace_id or (first[3] and parent is None))
+                ):
+                    return first[0]
             child = self._priced_children.pop(context.span_id, None)
             if child is not None and (usage_key == child[1] or usage_key == (None, None)):
                 return child[0]  # this span wraps another instrumentation's span of the same call
             if response_id is not None:
-                self._responses.put((context.trace_id, response_id), context.span_id)
+                self._responses.put(response_id, (context.span_id, scope, context.trace_id, parent is None))
             if parent is not None:
                 self._priced_children.put(parent.span_id, (context.span_id, usage_key))
             if isinstance(amount, int | float) and not isinstance(amount, bool):

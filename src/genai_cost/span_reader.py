@@ -11,7 +11,9 @@ Instrumentations in the wild spell usage in several conventions:
 
 Whether cache tokens sit inside the input count depends on who wrote the span, not on the key:
 Anthropic's API reports ``input_tokens`` *excluding* cache reads and writes and some
-instrumentations copy it verbatim. ``_cache_is_inside_input`` decides per span.
+instrumentations copy it verbatim. ``_cache_is_inside_input`` decides per span. What the real
+packages emit was measured and is recorded in docs/foreign-spans.md (anthropic 2.x's built-in
+tracing, for one, already adds cache tokens into ``gen_ai.usage.input_tokens``).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from genai_cost import attributes as attr
 from genai_cost.usage import InvalidUsage, TokenUsage
@@ -104,6 +107,8 @@ def read_span_call(attributes: Mapping[str, Any], scope: str | None = None) -> S
     model = attributes.get(attr.RESPONSE_MODEL) or attributes.get(attr.REQUEST_MODEL)
     response_id = attributes.get(attr.RESPONSE_ID)
     server_address = attributes.get(attr.SERVER_ADDRESS)
+    if server_address is None and (api_base := attributes.get(attr.OPENAI_API_BASE)):
+        server_address = urlsplit(str(api_base)).hostname
     call = SpanCall(
         provider,
         str(model) if model else None,
@@ -132,6 +137,8 @@ def read_span_call(attributes: Mapping[str, Any], scope: str | None = None) -> S
             output_tokens=output_tokens,
             cache_read_tokens=cache_read,
             cache_write_tokens=cache_write,
+            cache_write_5m_tokens=_count(attributes.get(attr.ANTHROPIC_CACHE_WRITE_5M)),
+            cache_write_1h_tokens=_count(attributes.get(attr.ANTHROPIC_CACHE_WRITE_1H)),
             reasoning_tokens=reasoning,
         )
     except InvalidUsage as exc:

@@ -1,0 +1,143 @@
+"""The ``genai-cost`` command: price look-ups, the priced model list, config checks.
+
+    genai-cost price gpt-4o --input 12000 --output 800 --cache-read 8000
+    genai-cost models 'claude*sonnet*' --provider anthropic
+    genai-cost check-config genai-cost.yaml
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import UTC, datetime
+from fnmatch import fnmatchcase
+from typing import TextIO
+
+from genai_cost.config import ConfigError, load_file, load_settings
+from genai_cost.pricing import PriceCatalog
+from genai_cost.usage import InvalidUsage, TokenUsage
+
+
+def _catalog(args: argparse.Namespace) -> PriceCatalog:
+    settings = load_file(args.config) if args.config else load_settings()
+    return PriceCatalog(settings.overrides)
+
+
+def _money(value: float, currency: str) -> str:
+    digits = f"{value:.10f}".rstrip("0").rstrip(".") if value else "0"
+    return f"{digits} {currency}"
+
+
+def cmd_price(args: argparse.Namespace, out: TextIO) -> int:
+    try:
+        usage = TokenUsage(
+            input_tokens=args.input,
+            output_tokens=args.output,
+            cache_read_tokens=args.cache_read,
+            cache_write_tokens=args.cache_write,
+            reasoning_tokens=args.reasoning,
+            web_searches=args.web_searches,
+        )
+    except InvalidUsage as exc:
+        print(f"genai-cost: invalid usage: {exc}", file=sys.stderr)
+        return 2
+    when = args.at or datetime.now(UTC)
+    cost = _catalog(args).price(
+        args.model,
+        usage,
+        provider_name=args.provider,
+        start_time_ns=int(when.timestamp() * 1e9),
+        price_context={"service_tier": args.service_tier} if args.service_tier else None,
+    )
+    if cost.amount is None:
+        print(f"genai-cost: {cost.status}: {cost.detail}", file=sys.stderr)
+        return 1
+    currency = cost.currency
+    rows = [
+        ("model", f"{cost.price_provider}/{cost.price_model}"),
+        ("source", cost.source or ""),
+        ("input", _money(cost.input, currency)),
+        ("cache read", _money(cost.cache_read, currency)),
+        ("cache write", _money(cost.cache_write, currency)),
+        ("output", _money(cost.output, currency)),
+        ("tools", _money(cost.tools, currency)),
+        ("total", _money(cost.amount, currency)),
+        ("cache savings", _money(cost.savings, currency)),
+    ]
+    width = max(len(name) for name, _ in rows)
+    for name, value in rows:
+        print(f"{name:<{width}}  {value}", file=out)
+    return 0
+
+
+def cmd_models(args: argparse.Namespace, out: TextIO) -> int:
+    pattern = args.pattern.lower() if args.pattern else None
+    count = 0
+    for provider, model, name in _catalog(args).known_models():
+        if args.provider and provider != args.provider:
+            continue
+        if pattern and not (fnmatchcase(model.lower(), pattern) or pattern in model.lower()):
+            continue
+        print(f"{provider:<16} {model:<48} {name or ''}", file=out)
+        count += 1
+    if count == 0:
+        print("genai-cost: no priced model matches", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_check_config(args: argparse.Namespace, out: TextIO) -> int:
+    settings = load_file(args.file) if args.file else load_settings()
+    print(
+        f"{settings.source or 'environment'}: ok ({len(settings.overrides.custom_models)} custom models, "
+        f"{len(settings.overrides.aliases)} aliases, {len(settings.overrides.discounts)} discounts)",
+        file=out,
+    )
+    return 0
+
+
+def _timestamp(value: str) -> datetime:
+    parsed = datetime.fromisoformat(value)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="genai-cost", description="Know, attribute and cap what your AI costs.")
+    parser.add_argument("--config", help="config file (default: $GENAI_COST_CONFIG)")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    price = commands.add_parser("price", help="price one call and print the breakdown")
+    price.add_argument("model")
+    price.add_argument("--input", type=int, required=True, help="input tokens, including cached ones")
+    price.add_argument("--output", type=int, default=0, help="output tokens, including reasoning")
+    price.add_argument("--cache-read", type=int, default=0)
+    price.add_argument("--cache-write", type=int, default=0)
+    price.add_argument("--reasoning", type=int, default=0)
+    price.add_argument("--web-searches", type=int, default=0)
+    price.add_argument("--provider", help="provider (openai, anthropic, aws.bedrock, gcp.vertex_ai ...)")
+    price.add_argument("--service-tier", help="service tier / variant (flex, priority)")
+    price.add_argument("--at", type=_timestamp, help="price as of this ISO date/time (historic prices)")
+    price.set_defaults(run=cmd_price)
+
+    models = commands.add_parser("models", help="list priced models")
+    models.add_argument("pattern", nargs="?", help="substring or glob, e.g. 'gpt-4o*'")
+    models.add_argument("--provider")
+    models.set_defaults(run=cmd_models)
+
+    check = commands.add_parser("check-config", help="validate a config file")
+    check.add_argument("file", nargs="?")
+    check.set_defaults(run=cmd_check_config)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.run(args, sys.stdout))
+    except ConfigError as exc:
+        print(f"genai-cost: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
