@@ -36,7 +36,8 @@ from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor, Synchrono
 from genai_cost import attributes as attr
 from genai_cost.attributes import Status
 from genai_cost.context import current_attribution, default_attribution
-from genai_cost.runtime import OUR_SCOPE, open_call_span_ids
+from genai_cost import runtime
+from genai_cost.runtime import OUR_SCOPE
 from genai_cost.metrics import CostMetrics, cost_metrics
 from genai_cost.pricing import PriceCatalog, catalog
 from genai_cost.pricing.breakdown import CostBreakdown
@@ -57,7 +58,21 @@ _COST_KEYS = (
     attr.PRICE_PROVIDER,
     attr.PRICE_SOURCE,
 )
-_START_MARKERS = (attr.OPERATION_NAME, attr.PROVIDER_NAME, attr.LEGACY_SYSTEM, attr.LLM_REQUEST_TYPE)
+_START_MARKERS = frozenset((attr.OPERATION_NAME, attr.PROVIDER_NAME, attr.LEGACY_SYSTEM, attr.LLM_REQUEST_TYPE))
+
+
+def _attribute_dict(span: ReadableSpan) -> Any:
+    """The span's attributes as a plain dict, read-only.
+
+    ``span.attributes`` is a ``MappingProxyType`` over ``BoundedAttributes``, whose ``get`` of a
+    missing key goes through ``__getitem__`` and a caught ``KeyError``: several µs per non-GenAI
+    span just to say "not ours". The SDK keeps the values in ``BoundedAttributes._dict``; fall
+    back to the public view if that ever changes.
+    """
+    inner = getattr(getattr(span, "_attributes", None), "_dict", None)
+    if type(inner) is dict:
+        return inner
+    return span.attributes or {}
 
 
 class _BoundedDict(OrderedDict[Any, Any]):
@@ -124,12 +139,12 @@ class CostSpanProcessor(SpanProcessor):
     # -- SpanProcessor ---------------------------------------------------------------------
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
         try:
-            attributes = span.attributes
+            attributes = _attribute_dict(span)
             if (
                 attributes
+                and not _START_MARKERS.isdisjoint(attributes)
                 and span.instrumentation_scope is not None
                 and span.instrumentation_scope.name != OUR_SCOPE
-                and any(key in attributes for key in _START_MARKERS)
             ):
                 # Attribution lives in the caller's context, which is only reachable now.
                 attribution = current_attribution(parent_context)
@@ -154,7 +169,7 @@ class CostSpanProcessor(SpanProcessor):
 
     # -- the work --------------------------------------------------------------------------
     def _process(self, span: ReadableSpan) -> ReadableSpan:
-        attributes = span.attributes or {}
+        attributes = _attribute_dict(span)
         context = span.context
         parent = span.parent
         is_local_root = parent is None or parent.is_remote
@@ -223,8 +238,10 @@ class CostSpanProcessor(SpanProcessor):
         scope = span.instrumentation_scope.name if span.instrumentation_scope else ""
         usage_key = (attributes.get(attr.USAGE_INPUT_TOKENS), attributes.get(attr.USAGE_OUTPUT_TOKENS))
         with self._lock:
-            if not ours and parent is not None and parent.span_id in open_call_span_ids:
-                return parent.span_id  # nested inside our own in-flight call, which prices it
+            if not ours and runtime.open_calls:
+                enclosing = _enclosing_open_call(span, attributes)
+                if enclosing is not None:
+                    return enclosing  # inside our own in-flight call of the same model, which prices it
             if response_id is not None:
                 first = self._responses.get(response_id)
                 # The same scope reporting an id again is a new call (a server reusing ids);
@@ -256,6 +273,27 @@ class CostSpanProcessor(SpanProcessor):
         if not self._warned:
             self._warned = True
             _log.exception("genai-cost: error while %s; the span is exported unchanged", what)
+
+
+def _enclosing_open_call(span: ReadableSpan, attributes: Any) -> int | None:
+    """The span id of our in-flight call that this foreign span is part of, if any.
+
+    Our span is usually the direct parent; with several instrumentations stacked it may be
+    further up, so any open call of ours in the same trace for the same provider and model
+    counts (a concurrent *different* call of the same model in the same trace through another
+    instrumentation only, while ours is active, is not a case that arises).
+    """
+    parent = span.parent
+    open_calls = runtime.open_calls
+    if parent is not None and parent.span_id in open_calls:
+        return parent.span_id
+    trace_id = span.context.trace_id
+    model = attributes.get(attr.REQUEST_MODEL)
+    provider = attributes.get(attr.PROVIDER_NAME) or attributes.get(attr.LEGACY_SYSTEM)
+    for span_id, (open_trace, open_provider, open_model) in list(open_calls.items()):
+        if open_trace == trace_id and open_model == model and str(provider).lower() == open_provider:
+            return span_id
+    return None
 
 
 def _trace_attributes(totals: list[Any]) -> dict[str, Any]:

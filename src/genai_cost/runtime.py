@@ -11,10 +11,11 @@ from genai_cost import attributes as attr
 # Instrumentation scope name of every span genai-cost creates.
 OUR_SCOPE = "genai_cost"
 
-# Span ids of our own calls that have started and not ended. The processor consults it to make
-# a foreign span nested in one of ours the duplicate (ours carries the budget decision). Set
-# add/discard are atomic under the GIL, so no lock is taken on the call path.
-open_call_span_ids: set[int] = set()
+# Our own calls that have started and not ended: span id -> (trace id, provider, request model).
+# The processor consults it to make a foreign span of the same call (nested somewhere inside one
+# of ours) the duplicate: ours carries the budget decision. Dict set/pop are atomic under the GIL,
+# so no lock is taken on the call path.
+open_calls: dict[int, tuple[int, str, str | None]] = {}
 
 # Extra attributes that carry the amount (configurable; OpenLIT, Langfuse, LiteLLM read these).
 amount_aliases: tuple[str, ...] = (attr.USAGE_COST_ALIAS,)

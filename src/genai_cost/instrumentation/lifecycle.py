@@ -104,8 +104,9 @@ class GenAICall:
         self.attributes = attributes
         name = f"{operation} {request_model}" if request_model else operation
         self.span = tracer.start_span(name, kind=SpanKind.CLIENT, attributes=attributes)
-        self._span_id = self.span.get_span_context().span_id
-        runtime.open_call_span_ids.add(self._span_id)
+        span_context = self.span.get_span_context()
+        self._span_id = span_context.span_id
+        runtime.open_calls[self._span_id] = (span_context.trace_id, provider_name, request_model)
         self._start = time.perf_counter()
         self._first_chunk: float | None = None
         self._result: CallResult | None = None
@@ -131,7 +132,7 @@ class GenAICall:
         if self._ended:
             return
         self._ended = True
-        runtime.open_call_span_ids.discard(self._span_id)
+        runtime.open_calls.pop(self._span_id, None)
         span = self.span
         try:
             self._finish(status)

@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import copy
 import gzip
 import json
@@ -57,7 +58,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import EllipsisType, TracebackType
-from typing import Any
+from typing import Any, Self
 from urllib.parse import parse_qs, urlsplit
 
 __all__ = [
@@ -141,11 +142,23 @@ THINKING_TEXT = "Let me think about this."  # Anthropic extended thinking block
 OPENAI_ERRORS: dict[int, tuple[str, str | None, str]] = {
     400: ("invalid_request_error", None, "Invalid request."),
     401: ("invalid_request_error", "invalid_api_key", "Incorrect API key provided."),
-    403: ("invalid_request_error", "unsupported_country_region_territory", "Country, region, or territory not supported"),
-    404: ("invalid_request_error", "model_not_found", "The model `{model}` does not exist or you do not have access to it."),
+    403: (
+        "invalid_request_error",
+        "unsupported_country_region_territory",
+        "Country, region, or territory not supported",
+    ),
+    404: (
+        "invalid_request_error",
+        "model_not_found",
+        "The model `{model}` does not exist or you do not have access to it.",
+    ),
     409: ("invalid_request_error", None, "Conflict."),
     422: ("invalid_request_error", None, "Unprocessable entity."),
-    429: ("requests", "rate_limit_exceeded", "Rate limit reached for {model} on requests per min (RPM): Limit 3, Used 3, Requested 1."),
+    429: (
+        "requests",
+        "rate_limit_exceeded",
+        "Rate limit reached for {model} on requests per min (RPM): Limit 3, Used 3, Requested 1.",
+    ),
     500: ("server_error", None, "The server had an error while processing your request. Sorry about that!"),
     503: ("server_error", None, "The engine is currently overloaded, please try again later."),
 }
@@ -300,7 +313,9 @@ def _deep_merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, 
     return merged
 
 
-def _usage(default: dict[str, Any], override: Mapping[str, Any] | None, total_of: tuple[str, str] | None) -> dict[str, Any]:
+def _usage(
+    default: dict[str, Any], override: Mapping[str, Any] | None, total_of: tuple[str, str] | None
+) -> dict[str, Any]:
     """Default usage with a test's forced values on top; a total it didn't force is recomputed."""
     if not override:
         return default
@@ -322,7 +337,7 @@ def openai_error(
     message: str | None = None,
     *,
     type: str | None = None,
-    code: str | None | EllipsisType = ...,
+    code: str | EllipsisType | None = ...,
     param: str | None = None,
     model: str = "",
 ) -> JSON:
@@ -343,14 +358,19 @@ def openai_error(
     }
 
 
-def anthropic_error(status: int, message: str | None = None, *, type: str | None = None, request_id: str = "req_stub", model: str = "") -> JSON:
+def anthropic_error(
+    status: int, message: str | None = None, *, type: str | None = None, request_id: str = "req_stub", model: str = ""
+) -> JSON:
     """An Anthropic error body, as sent with a status code or as an SSE ``error`` event."""
     default_type, default_message = ANTHROPIC_ERRORS.get(
         status, ("api_error" if status >= 500 else "invalid_request_error", "Error.")
     )
     return {
         "type": "error",
-        "error": {"type": type or default_type, "message": message if message is not None else default_message.format(model=model)},
+        "error": {
+            "type": type or default_type,
+            "message": message if message is not None else default_message.format(model=model),
+        },
         "request_id": request_id,
     }
 
@@ -400,27 +420,58 @@ def openai_chat(body: dict[str, Any], turn: Turn) -> WireReply:
             "completion_tokens": completion,
             "total_tokens": prompt + completion,
             "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
-            "completion_tokens_details": {"reasoning_tokens": n * reasoning, "audio_tokens": 0, "accepted_prediction_tokens": 0, "rejected_prediction_tokens": 0},
+            "completion_tokens_details": {
+                "reasoning_tokens": n * reasoning,
+                "audio_tokens": 0,
+                "accepted_prediction_tokens": 0,
+                "rejected_prediction_tokens": 0,
+            },
         },
         turn.usage,
         ("prompt_tokens", "completion_tokens"),
     )
-    head = {"id": f"chatcmpl-stub-{turn.seq}", "created": STUB_EPOCH + turn.seq, "model": OPENAI_SNAPSHOTS.get(model, model)}
+    head = {
+        "id": f"chatcmpl-stub-{turn.seq}",
+        "created": STUB_EPOCH + turn.seq,
+        "model": OPENAI_SNAPSHOTS.get(model, model),
+    }
     call_id = f"call_stub_{turn.seq}"
 
     if not body.get("stream"):
-        message: dict[str, Any] = {"role": "assistant", "content": None if tool else "".join(pieces), "refusal": None, "annotations": []}
+        message: dict[str, Any] = {
+            "role": "assistant",
+            "content": None if tool else "".join(pieces),
+            "refusal": None,
+            "annotations": [],
+        }
         if tool:
-            message["tool_calls"] = [{"id": call_id, "type": "function", "function": {"name": tool[0], "arguments": tool[1]}}]
+            message["tool_calls"] = [
+                {"id": call_id, "type": "function", "function": {"name": tool[0], "arguments": tool[1]}}
+            ]
         choices = [{"index": i, "message": message, "logprobs": None, "finish_reason": finish} for i in range(n)]
-        return WireReply(json={**head, "object": "chat.completion", "choices": choices, "usage": usage, "service_tier": "default", "system_fingerprint": "fp_stub"})
+        return WireReply(
+            json={
+                **head,
+                "object": "chat.completion",
+                "choices": choices,
+                "usage": usage,
+                "service_tier": "default",
+                "system_fingerprint": "fp_stub",
+            }
+        )
 
     # Chunks carry "usage": null only when usage was asked for, and the usage-only chunk
     # (choices: []) comes last, right before [DONE] -- exactly like the real endpoint.
     include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
 
     def chunk(choices: list[JSON], usage_value: JSON = None) -> SseEvent:
-        data = {**head, "object": "chat.completion.chunk", "service_tier": "default", "system_fingerprint": "fp_stub", "choices": choices}
+        data = {
+            **head,
+            "object": "chat.completion.chunk",
+            "service_tier": "default",
+            "system_fingerprint": "fp_stub",
+            "choices": choices,
+        }
         if include_usage:
             data["usage"] = usage_value
         return SseEvent(_compact(data))
@@ -434,7 +485,10 @@ def openai_chat(body: dict[str, Any], turn: Turn) -> WireReply:
         if tool:
             start = {"index": 0, "id": call_id, "type": "function", "function": {"name": tool[0], "arguments": ""}}
             events.append(chunk([delta(i, {"tool_calls": [start]})]))
-            events += [chunk([delta(i, {"tool_calls": [{"index": 0, "function": {"arguments": part}}]})]) for part in _slices(tool[1])]
+            events += [
+                chunk([delta(i, {"tool_calls": [{"index": 0, "function": {"arguments": part}}]})])
+                for part in _slices(tool[1])
+            ]
         else:
             events += [chunk([delta(i, {"content": piece})]) for piece in pieces]
         events.append(chunk([delta(i, {}, finish)]))
@@ -450,14 +504,27 @@ def openai_chat(body: dict[str, Any], turn: Turn) -> WireReply:
 def openai_completion(body: dict[str, Any], turn: Turn) -> WireReply:
     model = str(body.get("model") or "gpt-3.5-turbo-instruct")
     prompt_value = body.get("prompt", "")
-    prompts = prompt_value if isinstance(prompt_value, list) and all(isinstance(p, str) for p in prompt_value) else [prompt_value]
+    prompts = (
+        prompt_value
+        if isinstance(prompt_value, list) and all(isinstance(p, str) for p in prompt_value)
+        else [prompt_value]
+    )
     n = int(body.get("n") or 1)
     pieces, truncated = _truncate(_pieces(turn.text), body.get("max_tokens", 16))  # API default: 16
     finish = "length" if truncated else "stop"
     prompt = sum(estimate_tokens(t) or 1 for t in _texts(prompts)) or 1
     completion = len(prompts) * n * len(pieces)
-    usage = _usage({"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}, turn.usage, ("prompt_tokens", "completion_tokens"))
-    head = {"id": f"cmpl-stub-{turn.seq}", "object": "text_completion", "created": STUB_EPOCH + turn.seq, "model": OPENAI_SNAPSHOTS.get(model, model)}
+    usage = _usage(
+        {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion},
+        turn.usage,
+        ("prompt_tokens", "completion_tokens"),
+    )
+    head = {
+        "id": f"cmpl-stub-{turn.seq}",
+        "object": "text_completion",
+        "created": STUB_EPOCH + turn.seq,
+        "model": OPENAI_SNAPSHOTS.get(model, model),
+    }
     indexes = range(len(prompts) * n)
 
     if not body.get("stream"):
@@ -473,7 +540,9 @@ def openai_completion(body: dict[str, Any], turn: Turn) -> WireReply:
         return SseEvent(_compact(data))
 
     events = [
-        chunk([{"text": piece, "index": i, "logprobs": None, "finish_reason": None}]) for i in indexes for piece in pieces
+        chunk([{"text": piece, "index": i, "logprobs": None, "finish_reason": None}])
+        for i in indexes
+        for piece in pieces
     ]
     events += [chunk([{"text": "", "index": i, "logprobs": None, "finish_reason": finish}]) for i in indexes]
     if include_usage:
@@ -522,7 +591,12 @@ def openai_embeddings(body: dict[str, Any], turn: Turn) -> WireReply:
 
 
 def _responses_answered(value: Any) -> bool:
-    return isinstance(value, list) and bool(value) and isinstance(value[-1], dict) and value[-1].get("type") == "function_call_output"
+    return (
+        isinstance(value, list)
+        and bool(value)
+        and isinstance(value[-1], dict)
+        and value[-1].get("type") == "function_call_output"
+    )
 
 
 def openai_response(body: dict[str, Any], turn: Turn) -> WireReply:
@@ -539,11 +613,28 @@ def openai_response(body: dict[str, Any], turn: Turn) -> WireReply:
     if reasoning:
         output.append({"id": f"rs_stub_{turn.seq}", "type": "reasoning", "summary": []})
     if tool:
-        output.append({"id": f"fc_stub_{turn.seq}", "type": "function_call", "status": "completed", "arguments": tool[1], "call_id": f"call_stub_{turn.seq}", "name": tool[0]})
+        output.append(
+            {
+                "id": f"fc_stub_{turn.seq}",
+                "type": "function_call",
+                "status": "completed",
+                "arguments": tool[1],
+                "call_id": f"call_stub_{turn.seq}",
+                "name": tool[0],
+            }
+        )
         visible = estimate_tokens(tool[0]) + estimate_tokens(tool[1])
     else:
         part = {"type": "output_text", "annotations": [], "logprobs": [], "text": text}
-        output.append({"id": f"msg_stub_{turn.seq}", "type": "message", "status": "incomplete" if truncated else "completed", "content": [part], "role": "assistant"})
+        output.append(
+            {
+                "id": f"msg_stub_{turn.seq}",
+                "type": "message",
+                "status": "incomplete" if truncated else "completed",
+                "content": [part],
+                "role": "assistant",
+            }
+        )
         visible = len(pieces)
     input_tokens = _prompt_tokens(items=items, extra=[body.get("instructions") or ""], tools=body.get("tools"))
     output_tokens = visible + reasoning
@@ -565,21 +656,36 @@ def openai_response(body: dict[str, Any], turn: Turn) -> WireReply:
     def response(state: str, out: list[JSON], usage_value: JSON) -> dict[str, Any]:
         done = state in ("completed", "incomplete")
         return {
-            "id": response_id, "object": "response", "created_at": created, "status": state,
-            "background": False, "completed_at": created + 1 if done else None, "error": None,
+            "id": response_id,
+            "object": "response",
+            "created_at": created,
+            "status": state,
+            "background": False,
+            "completed_at": created + 1 if done else None,
+            "error": None,
             "incomplete_details": {"reason": "max_output_tokens"} if state == "incomplete" else None,
-            "instructions": body.get("instructions"), "max_output_tokens": body.get("max_output_tokens"),
-            "max_tool_calls": body.get("max_tool_calls"), "model": OPENAI_SNAPSHOTS.get(model, model),
-            "output": out, "parallel_tool_calls": body.get("parallel_tool_calls", True),
-            "previous_response_id": body.get("previous_response_id"), "prompt_cache_key": body.get("prompt_cache_key"),
+            "instructions": body.get("instructions"),
+            "max_output_tokens": body.get("max_output_tokens"),
+            "max_tool_calls": body.get("max_tool_calls"),
+            "model": OPENAI_SNAPSHOTS.get(model, model),
+            "output": out,
+            "parallel_tool_calls": body.get("parallel_tool_calls", True),
+            "previous_response_id": body.get("previous_response_id"),
+            "prompt_cache_key": body.get("prompt_cache_key"),
             "reasoning": body.get("reasoning") or {"effort": None, "summary": None},
-            "safety_identifier": body.get("safety_identifier"), "service_tier": body.get("service_tier") or "default",
-            "store": body.get("store", True), "temperature": body.get("temperature", 1.0),
+            "safety_identifier": body.get("safety_identifier"),
+            "service_tier": body.get("service_tier") or "default",
+            "store": body.get("store", True),
+            "temperature": body.get("temperature", 1.0),
             "text": body.get("text") or {"format": {"type": "text"}, "verbosity": "medium"},
-            "tool_choice": body.get("tool_choice", "auto"), "tools": body.get("tools") or [],
-            "top_logprobs": body.get("top_logprobs", 0), "top_p": body.get("top_p", 1.0),
-            "truncation": body.get("truncation", "disabled"), "usage": usage_value,
-            "user": body.get("user"), "metadata": body.get("metadata") or {},
+            "tool_choice": body.get("tool_choice", "auto"),
+            "tools": body.get("tools") or [],
+            "top_logprobs": body.get("top_logprobs", 0),
+            "top_p": body.get("top_p", 1.0),
+            "truncation": body.get("truncation", "disabled"),
+            "usage": usage_value,
+            "user": body.get("user"),
+            "metadata": body.get("metadata") or {},
         }
 
     final = response(status, output, usage)
@@ -596,15 +702,44 @@ def openai_response(body: dict[str, Any], turn: Turn) -> WireReply:
         ids = {"item_id": item["id"], "output_index": index}
         if item["type"] == "message":
             part = item["content"][0]
-            payloads.append({"type": "response.output_item.added", "item": {**item, "status": "in_progress", "content": []}, "output_index": index})
-            payloads.append({"type": "response.content_part.added", "content_index": 0, **ids, "part": {**part, "text": ""}})
-            payloads += [{"type": "response.output_text.delta", "content_index": 0, "delta": p, **ids, "logprobs": []} for p in pieces]
-            payloads.append({"type": "response.output_text.done", "content_index": 0, **ids, "logprobs": [], "text": text})
+            payloads.append(
+                {
+                    "type": "response.output_item.added",
+                    "item": {**item, "status": "in_progress", "content": []},
+                    "output_index": index,
+                }
+            )
+            payloads.append(
+                {"type": "response.content_part.added", "content_index": 0, **ids, "part": {**part, "text": ""}}
+            )
+            payloads += [
+                {"type": "response.output_text.delta", "content_index": 0, "delta": p, **ids, "logprobs": []}
+                for p in pieces
+            ]
+            payloads.append(
+                {"type": "response.output_text.done", "content_index": 0, **ids, "logprobs": [], "text": text}
+            )
             payloads.append({"type": "response.content_part.done", "content_index": 0, **ids, "part": part})
         elif item["type"] == "function_call":
-            payloads.append({"type": "response.output_item.added", "item": {**item, "status": "in_progress", "arguments": ""}, "output_index": index})
-            payloads += [{"type": "response.function_call_arguments.delta", "delta": p, **ids} for p in _slices(item["arguments"])]
-            payloads.append({"type": "response.function_call_arguments.done", "arguments": item["arguments"], "name": item["name"], **ids})
+            payloads.append(
+                {
+                    "type": "response.output_item.added",
+                    "item": {**item, "status": "in_progress", "arguments": ""},
+                    "output_index": index,
+                }
+            )
+            payloads += [
+                {"type": "response.function_call_arguments.delta", "delta": p, **ids}
+                for p in _slices(item["arguments"])
+            ]
+            payloads.append(
+                {
+                    "type": "response.function_call_arguments.done",
+                    "arguments": item["arguments"],
+                    "name": item["name"],
+                    **ids,
+                }
+            )
         else:
             payloads.append({"type": "response.output_item.added", "item": item, "output_index": index})
         payloads.append({"type": "response.output_item.done", "item": item, "output_index": index})
@@ -613,10 +748,14 @@ def openai_response(body: dict[str, Any], turn: Turn) -> WireReply:
     return WireReply(events=events)
 
 
-def openai_stored_response(response_id: str, turn: Turn) -> WireReply:
+def openai_stored_response(params: dict[str, Any], turn: Turn) -> WireReply:
+    """GET /v1/responses/{id}: ``params`` holds the id matched from the path."""
+    response_id = params["id"]
     stored = turn.stored_responses.get(response_id)
     if stored is None:
-        return WireReply(404, openai_error(404, f"Response with id '{response_id}' not found.", code=None, param="response_id"))
+        return WireReply(
+            404, openai_error(404, f"Response with id '{response_id}' not found.", code=None, param="response_id")
+        )
     return WireReply(json=stored)
 
 
@@ -659,7 +798,9 @@ def anthropic_message(body: dict[str, Any], turn: Turn) -> WireReply:
         output_tokens += len(pieces)
     if tool:
         arguments = _arguments(tool[0].get("input_schema"))
-        blocks.append({"type": "tool_use", "id": f"toolu_stub_{turn.seq}", "name": tool[0].get("name"), "input": arguments})
+        blocks.append(
+            {"type": "tool_use", "id": f"toolu_stub_{turn.seq}", "name": tool[0].get("name"), "input": arguments}
+        )
         output_tokens += estimate_tokens(str(tool[0].get("name"))) + estimate_tokens(json.dumps(arguments))
     stop_reason = "tool_use" if tool else "max_tokens" if truncated else "end_turn"
 
@@ -675,9 +816,14 @@ def anthropic_message(body: dict[str, Any], turn: Turn) -> WireReply:
         default_usage["output_tokens_details"] = {"thinking_tokens": thinking_tokens}
     usage = _usage(default_usage, turn.usage, None)
     message = {
-        "id": f"msg_stub_{turn.seq}", "type": "message", "role": "assistant",
-        "model": ANTHROPIC_SNAPSHOTS.get(model, model), "content": blocks,
-        "stop_reason": stop_reason, "stop_sequence": None, "usage": usage,
+        "id": f"msg_stub_{turn.seq}",
+        "type": "message",
+        "role": "assistant",
+        "model": ANTHROPIC_SNAPSHOTS.get(model, model),
+        "content": blocks,
+        "stop_reason": stop_reason,
+        "stop_sequence": None,
+        "usage": usage,
     }
     headers = {"request-id": f"req_stub_{turn.seq}"}
     if not body.get("stream"):
@@ -692,21 +838,43 @@ def anthropic_message(body: dict[str, Any], turn: Turn) -> WireReply:
     ]
     for index, block in enumerate(blocks):
         if block["type"] == "text":
-            payloads.append({"type": "content_block_start", "index": index, "content_block": {"type": "text", "text": ""}})
+            payloads.append(
+                {"type": "content_block_start", "index": index, "content_block": {"type": "text", "text": ""}}
+            )
             deltas = [{"type": "text_delta", "text": p} for p in pieces]
         elif block["type"] == "thinking":
-            payloads.append({"type": "content_block_start", "index": index, "content_block": {"type": "thinking", "thinking": "", "signature": ""}})
+            payloads.append(
+                {
+                    "type": "content_block_start",
+                    "index": index,
+                    "content_block": {"type": "thinking", "thinking": "", "signature": ""},
+                }
+            )
             deltas = [{"type": "thinking_delta", "thinking": p} for p in _pieces(THINKING_TEXT)]
             deltas.append({"type": "signature_delta", "signature": block["signature"]})
         else:
             payloads.append({"type": "content_block_start", "index": index, "content_block": {**block, "input": {}}})
-            deltas = [{"type": "input_json_delta", "partial_json": p} for p in ["", *_slices(json.dumps(block["input"]))]]
+            deltas = [
+                {"type": "input_json_delta", "partial_json": p} for p in ["", *_slices(json.dumps(block["input"]))]
+            ]
         if index == 0:
             payloads.append({"type": "ping"})
         payloads += [{"type": "content_block_delta", "index": index, "delta": d} for d in deltas]
         payloads.append({"type": "content_block_stop", "index": index})
-    delta_usage = {k: usage[k] for k in ("input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens", "output_tokens", "output_tokens_details") if k in usage}
-    payloads.append({"type": "message_delta", "delta": {"stop_reason": stop_reason, "stop_sequence": None}, "usage": delta_usage})
+    delta_usage = {
+        k: usage[k]
+        for k in (
+            "input_tokens",
+            "cache_creation_input_tokens",
+            "cache_read_input_tokens",
+            "output_tokens",
+            "output_tokens_details",
+        )
+        if k in usage
+    }
+    payloads.append(
+        {"type": "message_delta", "delta": {"stop_reason": stop_reason, "stop_sequence": None}, "usage": delta_usage}
+    )
     payloads.append({"type": "message_stop"})
     return WireReply(events=[SseEvent(_compact(p), p["type"]) for p in payloads], headers=headers)
 
@@ -728,7 +896,7 @@ ROUTES: list[tuple[str, re.Pattern[str], str, Builder]] = [
     ("POST", re.compile(r"/completions$"), "completions", openai_completion),
     ("POST", re.compile(r"/embeddings$"), "embeddings", openai_embeddings),
     ("POST", re.compile(r"/responses$"), "responses", openai_response),
-    ("GET", re.compile(r"/responses/(?P<id>[^/]+)$"), "responses", lambda body, turn: openai_stored_response(body["id"], turn)),
+    ("GET", re.compile(r"/responses/(?P<id>[^/]+)$"), "retrieve", openai_stored_response),
     ("POST", re.compile(r"^/v1/messages/count_tokens$"), "count_tokens", anthropic_count_tokens),
     ("POST", re.compile(r"^/v1/messages$"), "messages", anthropic_message),
 ]
@@ -894,7 +1062,7 @@ class CassetteReplayer:
     @property
     def remaining(self) -> list[RecordedInteraction]:
         with self._lock:
-            return [i for i, played in zip(self.interactions, self._played) if not played]
+            return [i for i, played in zip(self.interactions, self._played, strict=True) if not played]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -976,10 +1144,13 @@ class StubProvider:
 
     # -- lifecycle --
 
-    def start(self) -> StubProvider:
+    def start(self) -> Self:
         if self._server is None:
             self._server = _Server((self.host, self._requested_port), _Handler, self)
-            self._thread = threading.Thread(target=self._server.serve_forever, name="genai-cost-stub", daemon=True)
+            # A short poll interval: close() waits up to one interval, and tests close a lot.
+            self._thread = threading.Thread(
+                target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, name="genai-cost-stub", daemon=True
+            )
             self._thread.start()
         return self
 
@@ -990,10 +1161,12 @@ class StubProvider:
             self._server.server_close()
             self._server = None
 
-    def __enter__(self) -> StubProvider:
+    def __enter__(self) -> Self:
         return self.start()
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.close()
 
     @property
@@ -1059,8 +1232,16 @@ class StubProvider:
         - ``delay_s`` before the response; ``event_delay_s`` between SSE events.
         """
         scripted = ScriptedResponse(
-            status=status, json=json, body=body, headers=dict(headers or {}), usage=usage, text=text,
-            sse_events=sse_events, fail_after_events=fail_after_events, delay_s=delay_s, event_delay_s=event_delay_s,
+            status=status,
+            json=json,
+            body=body,
+            headers=dict(headers or {}),
+            usage=usage,
+            text=text,
+            sse_events=sse_events,
+            fail_after_events=fail_after_events,
+            delay_s=delay_s,
+            event_delay_s=event_delay_s,
         )
         with self._lock:
             self._scripted.setdefault((method.upper(), path), deque()).append(scripted)
@@ -1088,8 +1269,10 @@ class StubProvider:
             if interaction is not None:
                 return _replay(interaction)
             if self.cassette.interactions:
-                message = f"cassette {self.cassette.path.name} has no unplayed interaction for {request.method} {request.path}"
-                return self._error(request, 500, message)
+                where = f"{request.method} {request.path}"
+                return self._error(
+                    request, 500, f"cassette {self.cassette.path.name} has no unplayed interaction for {where}"
+                )
         script = scripted or ScriptedResponse()
         if script.json is not None or script.body is not None:
             raw = script.body.encode() if isinstance(script.body, str) else script.body
@@ -1106,7 +1289,11 @@ class StubProvider:
                 out.status = script.status
         overridden = {name.lower() for name in script.headers}
         out.headers = [(k, v) for k, v in out.headers if k.lower() not in overridden] + list(script.headers.items())
-        out.fail_after_events, out.delay_s, out.event_delay_s = script.fail_after_events, script.delay_s, script.event_delay_s
+        out.fail_after_events, out.delay_s, out.event_delay_s = (
+            script.fail_after_events,
+            script.delay_s,
+            script.event_delay_s,
+        )
         return out
 
     def _default(self, request: RecordedRequest, script: ScriptedResponse) -> _Outgoing:
@@ -1117,27 +1304,45 @@ class StubProvider:
             if method == "POST" and not isinstance(request.body, dict):
                 return self._error(request, 400, "We could not parse the JSON body of your request.")
             seq = self._next_seq(route)
-            turn = Turn(seq, script.text if script.text is not None else self.reply_text, script.usage, self._stored_responses)
-            body = request.body if method == "POST" else match.groupdict()
-            reply = build(body, turn)
-            headers = {"x-request-id": f"req_stub_{route}_{seq}", **reply.headers} if not is_anthropic_path(request.path) else dict(reply.headers)
+            turn = Turn(
+                seq, script.text if script.text is not None else self.reply_text, script.usage, self._stored_responses
+            )
+            # GET routes take their parameters from the path, POST routes from the JSON body.
+            reply = build(request.body if method == "POST" else match.groupdict(), turn)
+            headers = dict(reply.headers)
+            if not is_anthropic_path(request.path):
+                headers.setdefault("x-request-id", f"req_stub_{route}_{seq}")  # the SDK's response._request_id
             if reply.events is not None:
                 out = _sse(list(reply.events))
             else:
-                out = _Outgoing(reply.status, [("Content-Type", "application/json")], _encode_json(reply.json, request.path), recorded=reply.json)
+                out = _Outgoing(
+                    reply.status,
+                    [("Content-Type", "application/json")],
+                    _encode_json(reply.json, request.path),
+                    recorded=reply.json,
+                )
             out.headers += list(headers.items())
             return out
         if is_anthropic_path(request.path):
             return self._error(request, 404, "Not Found")
         return self._error(request, 404, f"Invalid URL ({request.method} {request.path})", code=None)
 
-    def _error(self, request: RecordedRequest, status: int, message: str | None = None, *, code: str | None | EllipsisType = ...) -> _Outgoing:
+    def _error(
+        self,
+        request: RecordedRequest,
+        status: int,
+        message: str | None = None,
+        *,
+        code: str | EllipsisType | None = ...,
+    ) -> _Outgoing:
         model = str(request.body.get("model", "")) if isinstance(request.body, dict) else ""
         if is_anthropic_path(request.path):
             document = anthropic_error(status, message, model=model)
         else:
             document = openai_error(status, message, model=model, code=code)
-        return _Outgoing(status, [("Content-Type", "application/json")], _encode_json(document, request.path), recorded=document)
+        return _Outgoing(
+            status, [("Content-Type", "application/json")], _encode_json(document, request.path), recorded=document
+        )
 
 
 def _encode_json(document: JSON, path: str) -> bytes:
@@ -1161,11 +1366,14 @@ def _sse(events: Sequence[SseEvent | bytes]) -> _Outgoing:
     recorded: list[JSON] = []
     for chunk in chunks:
         for event in parse_sse(chunk.decode("utf-8", "replace")):
-            try:
+            with contextlib.suppress(ValueError):  # [DONE] and other non-JSON data
                 recorded.append(event.json())
-            except ValueError:
-                pass  # [DONE] and other non-JSON data
-    return _Outgoing(200, [("Content-Type", "text/event-stream; charset=utf-8"), ("Cache-Control", "no-cache")], chunks=chunks, recorded=recorded)
+    return _Outgoing(
+        200,
+        [("Content-Type", "text/event-stream; charset=utf-8"), ("Cache-Control", "no-cache")],
+        chunks=chunks,
+        recorded=recorded,
+    )
 
 
 def _replay(interaction: RecordedInteraction) -> _Outgoing:
@@ -1188,6 +1396,12 @@ class _Server(ThreadingHTTPServer):
     def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler], stub: StubProvider) -> None:
         self.stub = stub
         super().__init__(address, handler)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client closing an idle keep-alive connection (or a stream it stopped reading) is
+        # routine; anything else is a stub bug and keeps the default traceback.
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -1223,8 +1437,12 @@ class _Handler(BaseHTTPRequestHandler):
             body = None
         url = urlsplit(self.path)
         request = RecordedRequest(
-            method=self.command, path=url.path, query=parse_qs(url.query),
-            headers={k.lower(): v for k, v in self.headers.items()}, body=body, raw_body=raw,
+            method=self.command,
+            path=url.path,
+            query=parse_qs(url.query),
+            headers={k.lower(): v for k, v in self.headers.items()},
+            body=body,
+            raw_body=raw,
         )
         try:
             out = stub._respond(request)
@@ -1269,10 +1487,8 @@ class _Handler(BaseHTTPRequestHandler):
         """Drop the connection mid-body, as a crashed upstream or proxy would."""
         self.wfile.flush()
         self.close_connection = True
-        try:
+        with contextlib.suppress(OSError):  # already gone
             self.connection.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1292,7 +1508,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--quiet", action="store_true", help="do not log requests to stderr")
     args = parser.parse_args(argv)
 
-    stub = StubProvider(host=args.host, port=args.port, cassette=args.cassette, reply_text=args.reply_text, verbose=not args.quiet)
+    stub = StubProvider(
+        host=args.host, port=args.port, cassette=args.cassette, reply_text=args.reply_text, verbose=not args.quiet
+    )
     stub.start()
     print(stub.base_url, flush=True)  # the caller reads this line to find the port
 
