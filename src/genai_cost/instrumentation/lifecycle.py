@@ -177,8 +177,9 @@ class GenAICall:
             span.set_status(StatusCode.ERROR, f"{error_type}: {error}"[:512])
 
         cost = self._price(result, usage, duration)
-        if status is not None and cost.amount is not None:
-            cost = cost.with_status(*status)
+        if status is not None:
+            # A partial/estimated price says so; an unpriced call keeps its status but says why.
+            cost = cost.with_status(*status) if cost.amount is not None else cost.with_status(cost.status, status[1])
         updates.update(cost.span_attributes(runtime.amount_aliases))
         attributes.update(updates)
         span.set_attributes(updates)
