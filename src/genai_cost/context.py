@@ -48,6 +48,14 @@ def current_attribution(context: Context | None = None) -> dict[str, str]:
     return found
 
 
+def baggage_attribution(context: Context | None = None) -> dict[str, str]:
+    """Attribution carried in baggage only (no configured defaults); empty when there is none."""
+    entries = baggage.get_all(context)
+    if not entries:
+        return {}
+    return {key: str(entries[key]) for key in _BAGGAGE_KEYS if key in entries}
+
+
 def default_attribution() -> dict[str, str]:
     return _defaults
 

@@ -35,7 +35,7 @@ from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor, Synchrono
 
 from genai_cost import attributes as attr
 from genai_cost.attributes import Status
-from genai_cost.context import current_attribution, default_attribution
+from genai_cost.context import baggage_attribution, default_attribution
 from genai_cost import runtime
 from genai_cost.runtime import OUR_SCOPE
 from genai_cost.metrics import CostMetrics, cost_metrics
@@ -134,21 +134,22 @@ class CostSpanProcessor(SpanProcessor):
         # parent span id -> (span id, input, output) of a priced GenAI child, to catch an
         # instrumentation whose span wraps another's for the same call without a response id.
         self._priced_children = _BoundedDict(max_open_traces)
+        # span id -> baggage attribution, for spans that only show they are GenAI at the end.
+        self._pending_attribution = _BoundedDict(max_open_traces)
         self._warned = False
 
     # -- SpanProcessor ---------------------------------------------------------------------
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
         try:
-            attributes = _attribute_dict(span)
-            if (
-                attributes
-                and not _START_MARKERS.isdisjoint(attributes)
-                and span.instrumentation_scope is not None
-                and span.instrumentation_scope.name != OUR_SCOPE
-            ):
-                # Attribution lives in the caller's context, which is only reachable now.
-                attribution = current_attribution(parent_context)
-                if attribution:
+            # Attribution lives in the caller's context, which is only reachable now.
+            attribution = baggage_attribution(parent_context)
+            if attribution and (span.instrumentation_scope is None or span.instrumentation_scope.name != OUR_SCOPE):
+                if _START_MARKERS.isdisjoint(_attribute_dict(span)):
+                    # Not recognisably GenAI yet (usage arrives at the end): keep the
+                    # attribution aside rather than stamp it on every HTTP or DB span.
+                    with self._lock:
+                        self._pending_attribution.put(span.context.span_id, attribution)
+                else:
                     span.set_attributes(attribution)
         except Exception:
             self._log_once("attributing a span")
@@ -173,6 +174,10 @@ class CostSpanProcessor(SpanProcessor):
         context = span.context
         parent = span.parent
         is_local_root = parent is None or parent.is_remote
+        pending = None
+        if self._pending_attribution:
+            with self._lock:
+                pending = self._pending_attribution.pop(context.span_id, None)
         if not is_genai_call(attributes):
             if is_local_root and self._traces:
                 with self._lock:
@@ -186,6 +191,8 @@ class CostSpanProcessor(SpanProcessor):
         if status is None:  # a foreign span: price it here
             cost = self._price(span, attributes)
             new_attributes = {**attributes, **cost.span_attributes(self._aliases)}
+            for key, value in (pending or {}).items():
+                new_attributes.setdefault(key, value)
             for key, value in default_attribution().items():
                 new_attributes.setdefault(key, value)
             amount = cost.amount

@@ -262,3 +262,35 @@ def test_processor_errors_never_lose_the_span(pipeline, monkeypatch, caplog):
     _chat(provider.get_tracer("x"), "chat again")
     assert [s.name for s in exporter.get_finished_spans()] == ["chat", "chat again"]
     assert sum("error while pricing a span" in r.getMessage() for r in caplog.records) == 1
+
+
+def test_cost_and_unpriced_metrics_for_foreign_spans():
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+
+    from genai_cost.metrics import CostMetrics
+
+    reader = InMemoryMetricReader()
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(
+        CostSpanProcessor(SimpleSpanProcessor(exporter), metrics=CostMetrics(MeterProvider(metric_readers=[reader])))
+    )
+    tracer = provider.get_tracer("x")
+    with cost_context(team="search"):
+        _chat(tracer, "known", "r1")
+        with tracer.start_as_current_span("unknown", attributes={attr.OPERATION_NAME: "chat"}) as span:
+            span.set_attributes({attr.PROVIDER_NAME: "openai", attr.REQUEST_MODEL: "mystery-1", attr.USAGE_INPUT_TOKENS: 1, attr.USAGE_OUTPUT_TOKENS: 1})
+    metrics = {
+        m.name: m.data.data_points
+        for rm in reader.get_metrics_data().resource_metrics
+        for sm in rm.scope_metrics
+        for m in sm.metrics
+    }
+    [cost] = metrics[attr.METRIC_COST]
+    assert cost.sum == pytest.approx(oracle("gpt-4o-mini", "openai", input_tokens=100, output_tokens=10), abs=1e-12)
+    assert cost.attributes[attr.TEAM] == "search" and cost.attributes["currency"] == "USD"
+    [unpriced] = metrics[attr.METRIC_UNPRICED_CALLS]
+    assert unpriced.value == 1
+    assert unpriced.attributes[attr.REQUEST_MODEL] == "mystery-1"
+    assert unpriced.attributes[attr.COST_STATUS] == "unknown_model"
