@@ -52,6 +52,9 @@ def metric_reader() -> InMemoryMetricReader:
 
 def metric_points(reader: InMemoryMetricReader, name: str) -> list:
     """All data points of one metric currently held by the reader."""
+    from genai_cost.metrics import cost_metrics
+
+    cost_metrics().flush()  # recording is deferred to a background thread
     data = reader.get_metrics_data()
     points = []
     for resource_metrics in data.resource_metrics if data else ():

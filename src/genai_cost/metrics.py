@@ -1,12 +1,22 @@
 """The metrics genai-cost records: cost, unpriced calls, and the GenAI semconv client metrics.
 
 Instruments come from the global ``MeterProvider`` through the API's proxy, so they work whether
-the SDK is configured before or after instrumentation. Attribute sets are built once per call.
+the SDK is configured before or after instrumentation.
+
+Recording is deferred: the SDK spends ~10 µs per histogram measurement (attribute cleaning and
+hashing), and one call makes four. The caller's thread only appends the call's figures to a
+queue; a daemon thread records them — during the next call's network wait, in a real app. The
+queue is drained before every collection-relevant moment we control (``flush()``, and at exit
+before the SDK's own shutdown hook exports the last metrics).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import atexit
+import logging
+import threading
+from collections import deque
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from opentelemetry import metrics
@@ -44,8 +54,63 @@ _SEMCONV_DIMENSIONS = (
 )
 
 
+_log = logging.getLogger(__name__)
+
+
+class _DeferredRecorder:
+    """Runs queued recordings on a daemon thread; ``deque`` append/popleft are thread-safe."""
+
+    # Wake early when this many calls are waiting, so the queue stays small under load.
+    _BATCH = 512
+
+    def __init__(self) -> None:
+        self._queue: deque[tuple[Callable[..., None], tuple[Any, ...]]] = deque()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._start_lock = threading.Lock()
+        self._failed = False
+
+    def submit(self, fn: Callable[..., None], *args: Any) -> None:
+        queue = self._queue
+        queue.append((fn, args))
+        if self._thread is None:
+            self._start()
+        elif len(queue) >= self._BATCH:
+            self._wake.set()
+
+    def _start(self) -> None:
+        with self._start_lock:
+            if self._thread is None:
+                # Registered after the SDK's MeterProvider hook, so it runs before it at exit.
+                atexit.register(self.drain)
+                self._thread = threading.Thread(target=self._run, name="genai-cost-metrics", daemon=True)
+                self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            self._wake.wait(0.1)
+            self._wake.clear()
+            self.drain()
+
+    def drain(self) -> None:
+        queue = self._queue
+        while queue:
+            try:
+                fn, args = queue.popleft()
+            except IndexError:
+                return
+            try:
+                fn(*args)
+            except Exception:
+                if not self._failed:
+                    self._failed = True
+                    _log.exception("genai-cost: recording a metric failed")
+
+
 class CostMetrics:
-    def __init__(self, meter_provider: metrics.MeterProvider | None = None, *, user_id: bool = False) -> None:
+    def __init__(
+        self, meter_provider: metrics.MeterProvider | None = None, *, user_id: bool = False, deferred: bool = True
+    ) -> None:
         from genai_cost import __version__
 
         meter = metrics.get_meter("genai_cost", __version__, meter_provider)
@@ -79,15 +144,19 @@ class CostMetrics:
             description="Time to receive the first chunk of a streamed response.",
             explicit_bucket_boundaries_advisory=_DURATION_BUCKETS,
         )
+        self._recorder = _DeferredRecorder() if deferred else None
+
+    def flush(self) -> None:
+        """Record everything queued so far (tests, and before a manual metrics export)."""
+        if self._recorder is not None:
+            self._recorder.drain()
 
     def record_cost(self, cost: CostBreakdown, span_attributes: Mapping[str, Any]) -> None:
-        dims = {k: v for k in self._dimensions if (v := span_attributes.get(k)) is not None}
-        if cost.amount is not None:
-            dims["currency"] = cost.currency
-            self._cost.record(cost.amount, dims)
+        if self._recorder is None:
+            self._record_cost(cost, span_attributes)
         else:
-            dims[attr.COST_STATUS] = cost.status
-            self._unpriced.add(1, dims)
+            # span_attributes is a live dict: hand over a snapshot of what the thread will read.
+            self._recorder.submit(self._record_cost, cost, dict(span_attributes))
 
     def record_call(
         self,
@@ -97,6 +166,55 @@ class CostMetrics:
         time_to_first_chunk_s: float | None = None,
     ) -> None:
         """The semantic-convention client metrics for one call."""
+        if self._recorder is None:
+            self._record_call(span_attributes, usage, duration_s, time_to_first_chunk_s)
+        else:
+            self._recorder.submit(self._record_call, dict(span_attributes), usage, duration_s, time_to_first_chunk_s)
+
+    def record_all(
+        self,
+        cost: CostBreakdown | None,
+        span_attributes: Mapping[str, Any],
+        usage: TokenUsage | None,
+        duration_s: float,
+        time_to_first_chunk_s: float | None = None,
+    ) -> None:
+        """``record_call`` and (if ``cost``) ``record_cost`` with one hand-over to the thread."""
+        if self._recorder is None:
+            self._record_all(cost, span_attributes, usage, duration_s, time_to_first_chunk_s)
+        else:
+            self._recorder.submit(
+                self._record_all, cost, dict(span_attributes), usage, duration_s, time_to_first_chunk_s
+            )
+
+    def _record_all(
+        self,
+        cost: CostBreakdown | None,
+        span_attributes: Mapping[str, Any],
+        usage: TokenUsage | None,
+        duration_s: float,
+        time_to_first_chunk_s: float | None,
+    ) -> None:
+        self._record_call(span_attributes, usage, duration_s, time_to_first_chunk_s)
+        if cost is not None:
+            self._record_cost(cost, span_attributes)
+
+    def _record_cost(self, cost: CostBreakdown, span_attributes: Mapping[str, Any]) -> None:
+        dims = {k: v for k in self._dimensions if (v := span_attributes.get(k)) is not None}
+        if cost.amount is not None:
+            dims["currency"] = cost.currency
+            self._cost.record(cost.amount, dims)
+        else:
+            dims[attr.COST_STATUS] = cost.status
+            self._unpriced.add(1, dims)
+
+    def _record_call(
+        self,
+        span_attributes: Mapping[str, Any],
+        usage: TokenUsage | None,
+        duration_s: float,
+        time_to_first_chunk_s: float | None,
+    ) -> None:
         dims = {k: v for k in _SEMCONV_DIMENSIONS if (v := span_attributes.get(k)) is not None}
         self._duration.record(duration_s, dims)
         if time_to_first_chunk_s is not None:

@@ -215,7 +215,8 @@ class CostSpanProcessor(SpanProcessor):
         if is_local_root:
             with self._lock:
                 totals = self._traces.pop(context.trace_id, None)
-            if totals is not None:
+            # Our own root call already carries its total (lifecycle sets it before end()).
+            if totals is not None and (not ours or totals[1] > 1 or attr.TRACE_AMOUNT not in attributes):
                 new_attributes = {**(new_attributes or attributes), **_trace_attributes(totals)}
         if new_attributes is None:
             return span

@@ -66,14 +66,18 @@ class CallResult:
     # Request context that selects a price variant, e.g. {"service_tier": "flex"}.
     price_context: dict[str, str] | None = None
     attributes: dict[str, Any] = field(default_factory=dict)
-    # Set when usage is incomplete or estimated: (status, human-readable how/why).
+    # Set when usage is incomplete or estimated: (status, human-readable how/why). With no usage,
+    # an `invalid_usage` status is kept as it is (the provider module knows the numbers were bad).
     status: tuple[str, str] | None = None
+    # False for calls that bill no tokens (fetching a stored response): no price is looked up and
+    # they do not count as unpriced calls -- their tokens belong to the call that produced them.
+    billable: bool = True
 
 
 class GenAICall:
     """One provider call: its span, its outcome, its price."""
 
-    __slots__ = ("span", "attributes", "_start", "_first_chunk", "_result", "_error", "_ended", "_span_id")
+    __slots__ = ("span", "attributes", "_start", "_first_chunk", "_result", "_error", "_ended", "_span_id", "_is_root")
 
     def __init__(
         self,
@@ -103,6 +107,10 @@ class GenAICall:
             attributes.update(attribution)
         self.attributes = attributes
         name = f"{operation} {request_model}" if request_model else operation
+        parent = trace.get_current_span().get_span_context()
+        # A call that is its process's local root is also its own trace total: set it here so
+        # the processor need not rebuild the span to add it.
+        self._is_root = not parent.is_valid or parent.is_remote
         self.span = tracer.start_span(name, kind=SpanKind.CLIENT, attributes=attributes)
         span_context = self.span.get_span_context()
         self._span_id = span_context.span_id
@@ -181,17 +189,24 @@ class GenAICall:
             # A partial/estimated price says so; an unpriced call keeps its status but says why.
             cost = cost.with_status(*status) if cost.amount is not None else cost.with_status(cost.status, status[1])
         updates.update(cost.span_attributes(runtime.amount_aliases))
+        if self._is_root and cost.amount is not None:
+            updates[attr.TRACE_AMOUNT] = cost.amount
+            updates[attr.TRACE_CALLS] = 1
         attributes.update(updates)
         span.set_attributes(updates)
 
         metrics = cost_metrics()
         metrics.record_call(attributes, usage, duration, ttfc)
-        if error is None or usage is not None:
+        if (error is None or usage is not None) and (result is None or result.billable):
             metrics.record_cost(cost, attributes)
 
     def _price(self, result: CallResult | None, usage: TokenUsage | None, duration: float) -> CostBreakdown:
         if result is None:
             return _NO_RESPONSE
+        if not result.billable:
+            return _NOT_BILLED
+        if usage is None and result.status is not None and result.status[0] == Status.INVALID_USAGE:
+            return CostBreakdown.unpriced(*result.status)
         attributes = self.attributes
         cost = catalog().price(
             result.response_model or attributes.get(attr.REQUEST_MODEL),
@@ -246,6 +261,7 @@ def _provider_reported(catalog_cost: CostBreakdown, reported: float) -> CostBrea
 
 
 _NO_RESPONSE = CostBreakdown.unpriced(Status.NO_USAGE, "the call failed before a response arrived")
+_NOT_BILLED = CostBreakdown.unpriced(Status.NO_USAGE, "the operation bills no tokens")
 
 
 def _qualified_type(error: BaseException) -> str:
@@ -359,13 +375,22 @@ class _StreamState:
         call = self.call
         if call.ended:
             return
+        result = None
         try:
-            call.set_result(self.observer.result())
+            result = self.observer.result()
+            call.set_result(result)
         except Exception:
             log_once("reading a stream result")
         if error is not None:
             call.fail(error)
-        call.end(None if self.complete or how is None else (_PARTIAL, how))
+        status = None
+        if not self.complete and how is not None:
+            # Keep what the observer said about the usage (e.g. how it was estimated) beside why
+            # the stream is incomplete.
+            if result is not None and result.status is not None:
+                how = f"{how}; {result.status[1]}"
+            status = (_PARTIAL, how)
+        call.end(status)
 
 
 class SyncStream(wrapt.ObjectProxy):  # type: ignore[misc]

@@ -73,10 +73,16 @@ class CostBreakdown:
         out[attr.COST_CURRENCY] = self.currency
         out[attr.COST_INPUT] = self.input
         out[attr.COST_OUTPUT] = self.output
-        out[attr.COST_CACHE_READ] = self.cache_read
-        out[attr.COST_CACHE_WRITE] = self.cache_write
-        out[attr.COST_TOOLS] = self.tools
-        out[attr.COST_SAVINGS] = self.savings
+        # Parts that are zero are left out (absent means 0): most calls have no cache writes or
+        # tool fees, and every attribute costs the SDK a validation on every span.
+        if self.cache_read:
+            out[attr.COST_CACHE_READ] = self.cache_read
+        if self.cache_write:
+            out[attr.COST_CACHE_WRITE] = self.cache_write
+        if self.tools:
+            out[attr.COST_TOOLS] = self.tools
+        if self.savings:
+            out[attr.COST_SAVINGS] = self.savings
         if self.price_model is not None:
             out[attr.PRICE_MODEL] = self.price_model
         if self.price_provider is not None:
