@@ -163,7 +163,9 @@ print(json.dumps([first, time.perf_counter() - t]) if (json := __import__("json"
 
 
 def run(code: str, *args: str) -> str:
-    return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, check=True).stdout.strip()
+    return subprocess.run(
+        [sys.executable, "-c", code, *args], capture_output=True, text=True, check=True
+    ).stdout.strip()
 
 
 def bench_startup() -> dict[str, float]:
@@ -190,11 +192,19 @@ def main() -> None:
     print("|---|---|")
     print(f"| price one call, `PriceCatalog.price` (5 models × 997 usage shapes) | {results['ours_us']:.2f} µs |")
     print(f"| the same through genai-prices `calc_price` | {results['calc_price_us']:.1f} µs |")
-    print(f"| processor, foreign GenAI span (read usage, price, rebuild span) | +{results['processor_genai_us']:.2f} µs over a bare SDK span ({results['span_genai_us']:.1f} µs) |")
+    print(
+        f"| processor, foreign GenAI span (read usage, price, rebuild span) | +{results['processor_genai_us']:.2f} µs over a bare SDK span ({results['span_genai_us']:.1f} µs) |"
+    )
     print(f"| processor, non-GenAI span | +{results['processor_other_us']:.2f} µs |")
-    print(f"| `import genai_cost` + `configure()` | {results['setup_ms']:.0f} ms, of which the OTel SDK's own setup {results['baseline_ms']:.0f} ms: **+{results['added_ms']:.0f} ms** |")
-    print(f"| first price right after `configure()` (waits for the background data load) | {results['first_price_immediate_ms']:.0f} ms, once |")
-    print(f"| first price 0.6 s after `configure()` (load already done) | {results['first_price_after_startup_ms']:.2f} ms |")
+    print(
+        f"| `import genai_cost` + `configure()` | {results['setup_ms']:.0f} ms, of which the OTel SDK's own setup {results['baseline_ms']:.0f} ms: **+{results['added_ms']:.0f} ms** |"
+    )
+    print(
+        f"| first price right after `configure()` (waits for the background data load) | {results['first_price_immediate_ms']:.0f} ms, once |"
+    )
+    print(
+        f"| first price 0.6 s after `configure()` (load already done) | {results['first_price_after_startup_ms']:.2f} ms |"
+    )
     print(f"| second price | {results['second_price_ms']:.3f} ms |")
 
 

@@ -32,7 +32,9 @@ def main() -> int:
             OTEL_PYTHON_DISABLED_INSTRUMENTATIONS="openai",
         )
         instrument = Path(sys.executable).with_name("opentelemetry-instrument")
-        print(f"$ opentelemetry-instrument python {APP.relative_to(Path.cwd()) if APP.is_relative_to(Path.cwd()) else APP}")
+        print(
+            f"$ opentelemetry-instrument python {APP.relative_to(Path.cwd()) if APP.is_relative_to(Path.cwd()) else APP}"
+        )
         done = subprocess.run([str(instrument), sys.executable, str(APP)], env=env, text=True, capture_output=True)
         print(done.stdout, end="")
         if done.returncode != 0:
@@ -62,7 +64,9 @@ def print_report(spans: list[ReceivedSpan], metric_names: list[str]) -> None:
             )
         total = root.attributes.get("genai_cost.trace.amount")
         if total is not None:
-            print(f"  {'trace total':<34} {'':<26} {'':>17}  ${total:.6f}  over {root.attributes['genai_cost.trace.calls']} calls")
+            print(
+                f"  {'trace total':<34} {'':<26} {'':>17}  ${total:.6f}  over {root.attributes['genai_cost.trace.calls']} calls"
+            )
     print(f"\nmetrics exported: {', '.join(n for n in metric_names if n.startswith(('gen_ai', 'genai_cost')))}")
 
 

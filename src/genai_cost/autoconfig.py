@@ -153,8 +153,6 @@ def _configure_sdk_from_environment() -> None:
     os.environ.setdefault("OTEL_METRICS_EXPORTER", "otlp")
     # We depend on the http/protobuf exporter only, so that is the protocol that will work.
     os.environ.setdefault("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf")
-    try:
-        from opentelemetry.instrumentation.version import __version__ as auto_version
-    except ImportError:  # pragma: no cover - opentelemetry-instrument always has it
-        auto_version = None
+    from opentelemetry.instrumentation.version import __version__ as auto_version
+
     _initialize_components(auto_instrumentation_version=auto_version)

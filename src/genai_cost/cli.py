@@ -1,8 +1,8 @@
 """The ``genai-cost`` command: price look-ups, the priced model list, config checks.
 
-    genai-cost price gpt-4o --input 12000 --output 800 --cache-read 8000
-    genai-cost models 'claude*sonnet*' --provider anthropic
-    genai-cost check-config genai-cost.yaml
+genai-cost price gpt-4o --input 12000 --output 800 --cache-read 8000
+genai-cost models 'claude*sonnet*' --provider anthropic
+genai-cost check-config genai-cost.yaml
 """
 
 from __future__ import annotations

@@ -111,7 +111,8 @@ def _section(schema: Mapping[str, Reader], required: tuple[str, ...] = ()) -> Re
             raise _fail(where, f"expected a mapping, got {type(value).__name__}")
         unknown = [k for k in value if k not in schema]
         if unknown:
-            raise _fail(f"{where}.{unknown[0]}" if where else str(unknown[0]), f"unknown key; allowed: {', '.join(schema)}")
+            key = f"{where}.{unknown[0]}" if where else str(unknown[0])
+            raise _fail(key, f"unknown key; allowed: {', '.join(schema)}")
         for key in required:
             if key not in value:
                 raise _fail(f"{where}.{key}" if where else key, "is required")
@@ -157,9 +158,9 @@ def _custom_model(value: Any, where: str) -> CustomPrice:
 
 
 def _discount(value: Any, where: str) -> Discount:
-    fields = _section(
-        {"provider": _string, "model": _string, "percent": _number(0.0, 100.0)}, required=("percent",)
-    )(value, where)
+    fields = _section({"provider": _string, "model": _string, "percent": _number(0.0, 100.0)}, required=("percent",))(
+        value, where
+    )
     return Discount(**fields)
 
 

@@ -40,7 +40,12 @@ if setup == "ours+official":
 
     Ours().instrument(tracer_provider=provider)
 
-CACHED_CHAT_USAGE = {"prompt_tokens": 1200, "completion_tokens": 300, "prompt_tokens_details": {"cached_tokens": 1024}, "completion_tokens_details": {"reasoning_tokens": 100}}
+CACHED_CHAT_USAGE = {
+    "prompt_tokens": 1200,
+    "completion_tokens": 300,
+    "prompt_tokens_details": {"cached_tokens": 1024},
+    "completion_tokens_details": {"reasoning_tokens": 100},
+}
 ANTHROPIC_USAGE = {
     "input_tokens": 50,
     "cache_read_input_tokens": 200,
@@ -62,7 +67,10 @@ with StubProvider() as stub:
         elif call == "chat_stream":
             stub.enqueue("/v1/chat/completions", usage=CACHED_CHAT_USAGE)
             for _ in oai.chat.completions.create(
-                model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}], stream=True, stream_options={"include_usage": True}
+                model="gpt-4o-mini",
+                messages=[{"role": "user", "content": "hi"}],
+                stream=True,
+                stream_options={"include_usage": True},
             ):
                 pass
         elif call == "responses":
@@ -70,16 +78,20 @@ with StubProvider() as stub:
         elif call == "embeddings":
             oai.embeddings.create(model="text-embedding-3-small", input=["a b c", "d e"])
         elif call == "async_chat":
+
             async def run() -> None:
                 client = openai.AsyncOpenAI(base_url=stub.base_url, api_key="test", max_retries=0)
                 await client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}])
+
             asyncio.run(run())
         elif call == "messages":
             stub.enqueue("/v1/messages", usage=ANTHROPIC_USAGE)
             ant.messages.create(model="claude-sonnet-4-5", max_tokens=100, messages=[{"role": "user", "content": "hi"}])
         elif call == "messages_stream":
             stub.enqueue("/v1/messages", usage=ANTHROPIC_USAGE)
-            with ant.messages.stream(model="claude-sonnet-4-5", max_tokens=100, messages=[{"role": "user", "content": "hi"}]) as stream:
+            with ant.messages.stream(
+                model="claude-sonnet-4-5", max_tokens=100, messages=[{"role": "user", "content": "hi"}]
+            ) as stream:
                 for _ in stream:
                     pass
         else:

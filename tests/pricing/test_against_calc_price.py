@@ -30,8 +30,14 @@ _VARIANTS = [None, {"service_tier": "flex"}, {"service_tier": "priority"}, {"pro
 
 
 def _draw_usage(rng: random.Random) -> TokenUsage:
-    shape = rng.choice(["plain", "cached", "cache_write", "ttl_split", "reasoning", "tools", "tier", "audio", "image", "mixed"])
-    scale = rng.choice([10, 1_000, 50_000, 150_000, 250_000, 1_200_000]) if shape in ("tier", "mixed") else rng.choice([10, 500, 5_000, 40_000])
+    shape = rng.choice(
+        ["plain", "cached", "cache_write", "ttl_split", "reasoning", "tools", "tier", "audio", "image", "mixed"]
+    )
+    scale = (
+        rng.choice([10, 1_000, 50_000, 150_000, 250_000, 1_200_000])
+        if shape in ("tier", "mixed")
+        else rng.choice([10, 500, 5_000, 40_000])
+    )
     input_tokens = rng.randint(1, scale)
     output_tokens = rng.randint(0, max(1, scale // 4))
     fields: dict[str, int] = {"input_tokens": input_tokens, "output_tokens": output_tokens}
@@ -61,7 +67,9 @@ def _draw_time(rng: random.Random) -> datetime:
     return start + timedelta(seconds=rng.randint(0, int((datetime(2026, 11, 1, tzinfo=UTC) - start).total_seconds())))
 
 
-def _reference(usage: TokenUsage, model_id: str, provider_id: str, when: datetime, context: dict[str, str] | None) -> Decimal | str:
+def _reference(
+    usage: TokenUsage, model_id: str, provider_id: str, when: datetime, context: dict[str, str] | None
+) -> Decimal | str:
     try:
         return calc_price(
             Usage(**usage.genai_prices_values()),
@@ -153,9 +161,13 @@ def test_long_context_tier_boundaries_match_calc_price() -> None:
             starts = {t.start for v in prices.__dict__.values() if isinstance(v, TieredPrices) for t in v.tiers}
             for start in starts:
                 for input_tokens in (start - 1, start, start + 1):
-                    usage = TokenUsage(input_tokens=input_tokens, output_tokens=1000, cache_read_tokens=input_tokens // 3)
+                    usage = TokenUsage(
+                        input_tokens=input_tokens, output_tokens=1000, cache_read_tokens=input_tokens // 3
+                    )
                     expected = _reference(usage, model.id, provider.id, when, None)
-                    got = ours.price(model.id, usage, provider_name=provider.id, start_time_ns=int(when.timestamp() * 1e9))
+                    got = ours.price(
+                        model.id, usage, provider_name=provider.id, start_time_ns=int(when.timestamp() * 1e9)
+                    )
                     checked += 1
                     if isinstance(expected, str) or got.amount is None or abs(got.amount - float(expected)) > TOLERANCE:
                         mismatches.append(f"{provider.id}/{model.id} input={input_tokens}: {expected} vs {got.amount}")

@@ -57,7 +57,10 @@ def test_current_semconv_span_is_priced_with_cache_inside_input(pipeline):
     assert out[attr.COST_STATUS] == "priced"
     assert out[attr.COST_AMOUNT] == pytest.approx(expected, abs=1e-12)
     assert out[attr.USAGE_COST_ALIAS] == out[attr.COST_AMOUNT]
-    parts = sum(out.get(k, 0.0) for k in (attr.COST_INPUT, attr.COST_OUTPUT, attr.COST_CACHE_READ, attr.COST_CACHE_WRITE, attr.COST_TOOLS))
+    parts = sum(
+        out.get(k, 0.0)
+        for k in (attr.COST_INPUT, attr.COST_OUTPUT, attr.COST_CACHE_READ, attr.COST_CACHE_WRITE, attr.COST_TOOLS)
+    )
     assert parts == pytest.approx(out[attr.COST_AMOUNT], abs=1e-15)
     assert out[attr.COST_SAVINGS] > 0
     assert out[attr.PRICE_SOURCE].startswith("genai-prices@")
@@ -69,8 +72,19 @@ def test_current_semconv_span_is_priced_with_cache_inside_input(pipeline):
 @pytest.mark.parametrize(
     "spelling",
     [
-        {attr.LEGACY_SYSTEM: "openai", attr.LEGACY_PROMPT_TOKENS: 1000, attr.LEGACY_COMPLETION_TOKENS: 200, attr.LEGACY_CACHE_READ_TOKENS: 600},
-        {attr.LEGACY_SYSTEM: "openai", attr.LLM_REQUEST_TYPE: "chat", attr.LLM_PROMPT_TOKENS: 1000, attr.LLM_COMPLETION_TOKENS: 200, attr.LLM_CACHE_READ_TOKENS: 600},
+        {
+            attr.LEGACY_SYSTEM: "openai",
+            attr.LEGACY_PROMPT_TOKENS: 1000,
+            attr.LEGACY_COMPLETION_TOKENS: 200,
+            attr.LEGACY_CACHE_READ_TOKENS: 600,
+        },
+        {
+            attr.LEGACY_SYSTEM: "openai",
+            attr.LLM_REQUEST_TYPE: "chat",
+            attr.LLM_PROMPT_TOKENS: 1000,
+            attr.LLM_COMPLETION_TOKENS: 200,
+            attr.LLM_CACHE_READ_TOKENS: 600,
+        },
     ],
     ids=["gen_ai.usage.prompt_tokens", "llm.usage"],
 )
@@ -101,7 +115,12 @@ def test_anthropic_legacy_counts_cache_beside_input(pipeline):
         )
     out = finished(exporter, "anthropic.chat").attributes
     expected = oracle(
-        "claude-sonnet-4-5", "anthropic", input_tokens=450, cache_read_tokens=300, cache_write_tokens=50, output_tokens=20
+        "claude-sonnet-4-5",
+        "anthropic",
+        input_tokens=450,
+        cache_read_tokens=300,
+        cache_write_tokens=50,
+        output_tokens=20,
     )
     assert out[attr.COST_AMOUNT] == pytest.approx(expected, abs=1e-12)
 
@@ -109,7 +128,15 @@ def test_anthropic_legacy_counts_cache_beside_input(pipeline):
 def test_unknown_model_is_not_free(pipeline):
     provider, exporter, _ = pipeline
     with provider.get_tracer("x").start_as_current_span("chat my-model") as span:
-        span.set_attributes({attr.OPERATION_NAME: "chat", attr.PROVIDER_NAME: "openai", attr.REQUEST_MODEL: "my-model", attr.USAGE_INPUT_TOKENS: 5, attr.USAGE_OUTPUT_TOKENS: 5})
+        span.set_attributes(
+            {
+                attr.OPERATION_NAME: "chat",
+                attr.PROVIDER_NAME: "openai",
+                attr.REQUEST_MODEL: "my-model",
+                attr.USAGE_INPUT_TOKENS: 5,
+                attr.USAGE_OUTPUT_TOKENS: 5,
+            }
+        )
     out = finished(exporter, "chat my-model").attributes
     assert out[attr.COST_STATUS] == "unknown_model"
     assert attr.COST_AMOUNT not in out and attr.USAGE_COST_ALIAS not in out
@@ -119,7 +146,15 @@ def test_unknown_model_is_not_free(pipeline):
 def test_malformed_usage_is_reported_not_priced(pipeline):
     provider, exporter, _ = pipeline
     with provider.get_tracer("x").start_as_current_span("chat gpt-4o") as span:
-        span.set_attributes({attr.OPERATION_NAME: "chat", attr.PROVIDER_NAME: "openai", attr.REQUEST_MODEL: "gpt-4o", attr.USAGE_INPUT_TOKENS: "lots", attr.USAGE_OUTPUT_TOKENS: 5})
+        span.set_attributes(
+            {
+                attr.OPERATION_NAME: "chat",
+                attr.PROVIDER_NAME: "openai",
+                attr.REQUEST_MODEL: "gpt-4o",
+                attr.USAGE_INPUT_TOKENS: "lots",
+                attr.USAGE_OUTPUT_TOKENS: 5,
+            }
+        )
     out = finished(exporter, "chat gpt-4o").attributes
     assert out[attr.COST_STATUS] == "invalid_usage"
     assert attr.COST_AMOUNT not in out
@@ -146,7 +181,13 @@ def test_non_genai_spans_pass_through_untouched(pipeline):
 
 def _chat(tracer, name, response_id=None, input_tokens=100, output_tokens=10):
     with tracer.start_as_current_span(name) as span:
-        values = {attr.OPERATION_NAME: "chat", attr.PROVIDER_NAME: "openai", attr.REQUEST_MODEL: "gpt-4o-mini", attr.USAGE_INPUT_TOKENS: input_tokens, attr.USAGE_OUTPUT_TOKENS: output_tokens}
+        values = {
+            attr.OPERATION_NAME: "chat",
+            attr.PROVIDER_NAME: "openai",
+            attr.REQUEST_MODEL: "gpt-4o-mini",
+            attr.USAGE_INPUT_TOKENS: input_tokens,
+            attr.USAGE_OUTPUT_TOKENS: output_tokens,
+        }
         if response_id:
             values[attr.RESPONSE_ID] = response_id
         span.set_attributes(values)
@@ -176,7 +217,16 @@ def test_same_response_seen_by_two_instrumentations_is_priced_once(pipeline):
     with provider.get_tracer("app").start_as_current_span("root"):
         with outer_tracer.start_as_current_span("openai.chat") as outer:
             _chat(inner_tracer, "chat gpt-4o-mini", "resp-1")
-            outer.set_attributes({attr.LEGACY_SYSTEM: "openai", attr.LLM_REQUEST_TYPE: "chat", attr.REQUEST_MODEL: "gpt-4o-mini", attr.RESPONSE_ID: "resp-1", attr.LEGACY_PROMPT_TOKENS: 100, attr.LEGACY_COMPLETION_TOKENS: 10})
+            outer.set_attributes(
+                {
+                    attr.LEGACY_SYSTEM: "openai",
+                    attr.LLM_REQUEST_TYPE: "chat",
+                    attr.REQUEST_MODEL: "gpt-4o-mini",
+                    attr.RESPONSE_ID: "resp-1",
+                    attr.LEGACY_PROMPT_TOKENS: 100,
+                    attr.LEGACY_COMPLETION_TOKENS: 10,
+                }
+            )
     spans = {s.name: s for s in exporter.get_finished_spans()}
     inner, outer = spans["chat gpt-4o-mini"].attributes, spans["openai.chat"].attributes
     assert inner[attr.COST_STATUS] == "priced"
@@ -192,7 +242,15 @@ def test_nested_duplicate_without_response_id(pipeline):
     tracer = provider.get_tracer("x")
     with tracer.start_as_current_span("outer") as outer:
         _chat(tracer, "inner")
-        outer.set_attributes({attr.OPERATION_NAME: "chat", attr.PROVIDER_NAME: "openai", attr.REQUEST_MODEL: "gpt-4o-mini", attr.USAGE_INPUT_TOKENS: 100, attr.USAGE_OUTPUT_TOKENS: 10})
+        outer.set_attributes(
+            {
+                attr.OPERATION_NAME: "chat",
+                attr.PROVIDER_NAME: "openai",
+                attr.REQUEST_MODEL: "gpt-4o-mini",
+                attr.USAGE_INPUT_TOKENS: 100,
+                attr.USAGE_OUTPUT_TOKENS: 10,
+            }
+        )
     spans = {s.name: s.attributes for s in exporter.get_finished_spans()}
     assert spans["inner"][attr.COST_STATUS] == "priced"
     assert spans["outer"][attr.COST_STATUS] == "duplicate"
@@ -228,7 +286,14 @@ def test_attribution_from_baggage_reaches_foreign_spans(pipeline):
     with cost_context(team="search", feature="autocomplete"):
         with cost_context(feature="rerank", user="u-42"):
             with tracer.start_as_current_span("chat gpt-4o-mini", attributes={attr.OPERATION_NAME: "chat"}) as span:
-                span.set_attributes({attr.PROVIDER_NAME: "openai", attr.REQUEST_MODEL: "gpt-4o-mini", attr.USAGE_INPUT_TOKENS: 10, attr.USAGE_OUTPUT_TOKENS: 1})
+                span.set_attributes(
+                    {
+                        attr.PROVIDER_NAME: "openai",
+                        attr.REQUEST_MODEL: "gpt-4o-mini",
+                        attr.USAGE_INPUT_TOKENS: 10,
+                        attr.USAGE_OUTPUT_TOKENS: 1,
+                    }
+                )
     out = finished(exporter, "chat gpt-4o-mini").attributes
     assert out[attr.TEAM] == "search"
     assert out[attr.FEATURE] == "rerank"  # inner context wins
@@ -243,7 +308,9 @@ def test_attribution_arrives_as_w3c_baggage_from_upstream(pipeline):
     token = context.attach(incoming)
     try:
         assert baggage.get_baggage("genai_cost.tenant") == "acme"
-        with provider.get_tracer("x").start_as_current_span("chat gpt-4o-mini", attributes={attr.OPERATION_NAME: "chat"}):
+        with provider.get_tracer("x").start_as_current_span(
+            "chat gpt-4o-mini", attributes={attr.OPERATION_NAME: "chat"}
+        ):
             pass
     finally:
         context.detach(token)
@@ -274,13 +341,22 @@ def test_cost_and_unpriced_metrics_for_foreign_spans():
     exporter = InMemorySpanExporter()
     provider = TracerProvider()
     provider.add_span_processor(
-        CostSpanProcessor(SimpleSpanProcessor(exporter), metrics=CostMetrics(MeterProvider(metric_readers=[reader]), deferred=False))
+        CostSpanProcessor(
+            SimpleSpanProcessor(exporter), metrics=CostMetrics(MeterProvider(metric_readers=[reader]), deferred=False)
+        )
     )
     tracer = provider.get_tracer("x")
     with cost_context(team="search"):
         _chat(tracer, "known", "r1")
         with tracer.start_as_current_span("unknown", attributes={attr.OPERATION_NAME: "chat"}) as span:
-            span.set_attributes({attr.PROVIDER_NAME: "openai", attr.REQUEST_MODEL: "mystery-1", attr.USAGE_INPUT_TOKENS: 1, attr.USAGE_OUTPUT_TOKENS: 1})
+            span.set_attributes(
+                {
+                    attr.PROVIDER_NAME: "openai",
+                    attr.REQUEST_MODEL: "mystery-1",
+                    attr.USAGE_INPUT_TOKENS: 1,
+                    attr.USAGE_OUTPUT_TOKENS: 1,
+                }
+            )
     metrics = {
         m.name: m.data.data_points
         for rm in reader.get_metrics_data().resource_metrics

@@ -56,7 +56,9 @@ def test_names_as_spans_carry_them(provider_name, model, server, expect_provider
         assert cost.price_model == expect_model
     # oracle: genai-prices' own calculation on the catalog entry that matched
     match = catalog.resolve(model, provider_name, server)
-    expected = match.model.calc_price(Usage(input_tokens=10_000, output_tokens=1_000, cache_read_tokens=4_000), match.provider)
+    expected = match.model.calc_price(
+        Usage(input_tokens=10_000, output_tokens=1_000, cache_read_tokens=4_000), match.provider
+    )
     assert cost.amount == pytest.approx(float(expected.total_price), abs=1e-12)
 
 
@@ -89,8 +91,12 @@ def test_discount_scales_every_part_and_says_so() -> None:
 
 
 def test_custom_token_price_for_a_fine_tune() -> None:
-    custom = CustomPrice(model="ft:gpt-4o-mini:acme:*", input_per_mtok=1.0, output_per_mtok=4.0, cache_read_per_mtok=0.5)
-    cost = PriceCatalog(PriceOverrides(custom_models=(custom,))).price("ft:gpt-4o-mini:acme:v2:xyz", USAGE, provider_name="openai")
+    custom = CustomPrice(
+        model="ft:gpt-4o-mini:acme:*", input_per_mtok=1.0, output_per_mtok=4.0, cache_read_per_mtok=0.5
+    )
+    cost = PriceCatalog(PriceOverrides(custom_models=(custom,))).price(
+        "ft:gpt-4o-mini:acme:v2:xyz", USAGE, provider_name="openai"
+    )
     assert cost.source == "override" and cost.status == Status.PRICED
     assert cost.amount == pytest.approx((6_000 * 1.0 + 4_000 * 0.5 + 1_000 * 4.0) / 1e6)
     assert cost.savings == pytest.approx(4_000 * 0.5 / 1e6)
@@ -121,7 +127,10 @@ def test_service_tier_variant() -> None:
     flex = catalog.price("o3", USAGE, provider_name="openai", price_context={"service_tier": "flex"})
     default = catalog.price("o3", USAGE, provider_name="openai")
     expected = calc_price(
-        Usage(input_tokens=10_000, output_tokens=1_000, cache_read_tokens=4_000), "o3", provider_id="openai", price_context={"service_tier": "flex"}
+        Usage(input_tokens=10_000, output_tokens=1_000, cache_read_tokens=4_000),
+        "o3",
+        provider_id="openai",
+        price_context={"service_tier": "flex"},
     ).total_price
     assert flex.amount == pytest.approx(float(expected), abs=1e-12)
     assert flex.amount < default.amount

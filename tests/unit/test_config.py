@@ -43,14 +43,20 @@ metrics: {user_id: true}
     [
         ("pricing:\n  dicounts: []\n", "pricing.dicounts: unknown key; allowed: aliases, custom_models, discounts"),
         ("budget: {}\n", "budget: unknown key"),
-        ("pricing:\n  discounts:\n    - percent: 150\n", "pricing.discounts[0].percent: must be between 0.0 and 100.0, got 150"),
+        (
+            "pricing:\n  discounts:\n    - percent: 150\n",
+            "pricing.discounts[0].percent: must be between 0.0 and 100.0, got 150",
+        ),
         ("pricing:\n  custom_models:\n    - {model: x}\n", "pricing.custom_models[0]: needs a price"),
         ("pricing:\n  custom_models:\n    - {input_per_mtok: 1}\n", "pricing.custom_models[0].model: is required"),
         (
             "pricing:\n  custom_models:\n    - {model: x, per_gpu_hour: 1, input_per_mtok: 1}\n",
             "pricing.custom_models[0]: give either per-token prices",
         ),
-        ("pricing:\n  custom_models:\n    - {model: x, input_per_mtok: 1, currency: dollars}\n", "currency: expected an ISO 4217 code"),
+        (
+            "pricing:\n  custom_models:\n    - {model: x, input_per_mtok: 1, currency: dollars}\n",
+            "currency: expected an ISO 4217 code",
+        ),
         ("attribution: {project: 5}\n", "attribution.project: expected a non-empty string, got 5"),
         ("spans: {max_open_traces: 0}\n", "spans.max_open_traces: expected an integer >= 1, got 0"),
         ("- just\n- a list\n", "expected a mapping, got list"),

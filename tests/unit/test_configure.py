@@ -32,8 +32,17 @@ def test_existing_processors_are_wrapped_once() -> None:
     first = install_cost_processor(provider)
     assert install_cost_processor(provider) is first
     assert provider._active_span_processor._span_processors == (first,)
-    with provider.get_tracer("x").start_as_current_span("chat gpt-4o", attributes={"gen_ai.operation.name": "chat"}) as span:
-        span.set_attributes({"gen_ai.provider.name": "openai", "gen_ai.request.model": "gpt-4o", "gen_ai.usage.input_tokens": 10, "gen_ai.usage.output_tokens": 2})
+    with provider.get_tracer("x").start_as_current_span(
+        "chat gpt-4o", attributes={"gen_ai.operation.name": "chat"}
+    ) as span:
+        span.set_attributes(
+            {
+                "gen_ai.provider.name": "openai",
+                "gen_ai.request.model": "gpt-4o",
+                "gen_ai.usage.input_tokens": 10,
+                "gen_ai.usage.output_tokens": 2,
+            }
+        )
     [out] = exporter.get_finished_spans()
     assert out.attributes["genai_cost.status"] == "priced"
 
@@ -46,8 +55,17 @@ def test_configure_uses_the_given_provider_and_config_file(tmp_path: Path, resto
     provider.add_span_processor(SimpleSpanProcessor(exporter))
     assert genai_cost.configure(tracer_provider=provider, config_file=config, instrument=False) is provider
     assert isinstance(provider._active_span_processor._span_processors[0], CostSpanProcessor)
-    with provider.get_tracer("x").start_as_current_span("chat gpt-4o", attributes={"gen_ai.operation.name": "chat"}) as span:
-        span.set_attributes({"gen_ai.provider.name": "openai", "gen_ai.request.model": "gpt-4o", "gen_ai.usage.input_tokens": 10, "gen_ai.usage.output_tokens": 2})
+    with provider.get_tracer("x").start_as_current_span(
+        "chat gpt-4o", attributes={"gen_ai.operation.name": "chat"}
+    ) as span:
+        span.set_attributes(
+            {
+                "gen_ai.provider.name": "openai",
+                "gen_ai.request.model": "gpt-4o",
+                "gen_ai.usage.input_tokens": 10,
+                "gen_ai.usage.output_tokens": 2,
+            }
+        )
     [out] = exporter.get_finished_spans()
     assert out.attributes["genai_cost.project"] == "from-file"
     assert out.attributes["llm.usage.cost"] == out.attributes["genai_cost.amount"]

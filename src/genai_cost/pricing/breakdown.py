@@ -46,7 +46,8 @@ class CostBreakdown:
         detail: str | None = None,
     ) -> CostBreakdown:
         i, o, cr, cw, t, s = amounts
-        return cls(status, i + o + cr + cw + t, i, o, cr, cw, t, s, currency, price_model, price_provider, source, detail)
+        total = i + o + cr + cw + t
+        return cls(status, total, i, o, cr, cw, t, s, currency, price_model, price_provider, source, detail)
 
     @classmethod
     def unpriced(cls, status: str, detail: str | None = None) -> CostBreakdown:

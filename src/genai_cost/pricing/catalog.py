@@ -221,7 +221,7 @@ class PriceCatalog:
         resolution = self._resolutions.get((provider_name, server_address, model))
         if resolution is None:
             resolution = self.resolve(model, provider_name, server_address)
-        if type(resolution) is CostBreakdown:
+        if isinstance(resolution, CostBreakdown):
             return resolution
         if usage is None:
             if resolution.custom is None or not resolution.custom.is_time_based:
@@ -232,7 +232,7 @@ class PriceCatalog:
             return CostBreakdown.priced(
                 custom.amounts(usage, duration_s),
                 currency=custom.currency,
-                price_model=resolution.price_model,
+                price_model=custom.model,
                 price_provider=resolution.price_provider,
                 source="override",
             )
@@ -272,7 +272,9 @@ class PriceCatalog:
 
     def known_models(self) -> list[tuple[str, str, str | None]]:
         """(provider id, model id, name) for everything priced, overrides first."""
-        rows = [(c.provider or "*", c.model, "override") for c in self.overrides.custom_models]
+        rows: list[tuple[str, str, str | None]] = [
+            (c.provider or "*", c.model, "override") for c in self.overrides.custom_models
+        ]
         snapshot = self.snapshot()
         for provider in snapshot.providers if snapshot else ():
             rows.extend((provider.id, m.id, m.name) for m in provider.models)

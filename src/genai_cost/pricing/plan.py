@@ -117,9 +117,7 @@ class PricePlan:
             {tier.start for _, price in priced if isinstance(price, TieredPrices) for tier in price.tiers}
         )
         self._thresholds = thresholds
-        self._bands = tuple(
-            _compile_band(priced, band, thresholds).compile() for band in range(len(thresholds) + 1)
-        )
+        self._bands = tuple(_compile_band(priced, band, thresholds).compile() for band in range(len(thresholds) + 1))
         self._single = self._bands[0] if len(self._bands) == 1 else None
 
     def amounts(self, usage: TokenUsage) -> Amounts:

@@ -177,7 +177,9 @@ class OtlpReceiver:
                 self._changed.wait(remaining)
         return True
 
-    def wait_for_spans(self, predicate: Callable[[list[ReceivedSpan]], bool], timeout: float = 20.0) -> list[ReceivedSpan]:
+    def wait_for_spans(
+        self, predicate: Callable[[list[ReceivedSpan]], bool], timeout: float = 20.0
+    ) -> list[ReceivedSpan]:
         self.wait_for(lambda r: predicate(r.spans), timeout)
         with self._changed:
             return list(self.spans)
@@ -193,7 +195,7 @@ def main(argv: list[str] | None = None) -> int:
     printed = 0
     try:
         while True:
-            receiver.wait_for(lambda r: len(r.spans) > printed, timeout=3600)
+            receiver.wait_for(lambda r, seen=printed: len(r.spans) > seen, timeout=3600)
             for span in receiver.spans[printed:]:
                 print(json.dumps(span.__dict__, default=str), flush=True)
             printed = len(receiver.spans)
