@@ -45,13 +45,18 @@ class GenAIInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         raise NotImplementedError
 
     def _instrument(self, **kwargs: Any) -> None:
+        self._applied: list[Patch] = []
         try:
-            from genai_cost import __version__
+            from genai_cost import __version__, runtime
             from genai_cost.pricing import catalog
 
+            if runtime.disabled_reason is not None:
+                # genai-cost stood down at start-up (a broken config file): price nothing rather
+                # than price with half a configuration.
+                _log.warning("genai-cost: %s not applied: %s", type(self).__name__, runtime.disabled_reason)
+                return
             catalog().warm_up()  # price data loads in the background, off the first call's path
             tracer = trace.get_tracer(OUR_SCOPE, __version__, kwargs.get("tracer_provider"))
-            self._applied: list[Patch] = []
             for patch in self.patches():
                 try:
                     wrap_function_wrapper(patch.module, patch.attribute, patch.make_wrapper(tracer))

@@ -1,0 +1,153 @@
+"""Shared fixtures and oracles for the OpenAI instrumentation tests.
+
+Not a conftest.py: a second module named ``conftest`` would shadow the root one, whose session
+pipeline (tracer provider -> cost processor -> in-memory exporter) these tests use. Test modules
+import the fixtures they need from here.
+
+The instrumentation is switched on for each test module and off again after it: it patches SDK
+classes process-wide, and other suites use the bare SDK (the stub server's own tests assert on
+the exact request bodies the SDK sends).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import Any
+
+import openai
+import pytest
+from genai_prices import Usage, calc_price
+from opentelemetry import trace
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.trace import SpanKind
+
+from genai_cost.instrumentation.openai import OpenAIInstrumentor
+from genai_cost.runtime import OUR_SCOPE
+from genai_cost.testing import StubProvider
+
+MESSAGES = [{"role": "user", "content": "Say this is a test"}]
+TOLERANCE = 1e-9
+API_KEY = "sk-test-secret-key-do-not-record"
+
+
+def instrument() -> None:
+    OpenAIInstrumentor().instrument(tracer_provider=trace.get_tracer_provider())
+
+
+@pytest.fixture(scope="module", autouse=True)
+def instrumented() -> Iterator[None]:
+    instrument()
+    yield
+    OpenAIInstrumentor().uninstrument()
+
+
+@contextlib.contextmanager
+def uninstrumented() -> Iterator[None]:
+    """Run a block against the bare SDK, to compare what a caller sees with and without us."""
+    OpenAIInstrumentor().uninstrument()
+    try:
+        yield
+    finally:
+        instrument()
+
+
+@pytest.fixture
+def stub() -> Iterator[StubProvider]:
+    with StubProvider() as provider:
+        yield provider
+
+
+@pytest.fixture
+def client(stub: StubProvider) -> Iterator[openai.OpenAI]:
+    with openai.OpenAI(base_url=stub.base_url, api_key=API_KEY, max_retries=0) as oai:
+        yield oai
+
+
+@pytest.fixture
+async def aclient(stub: StubProvider) -> Any:
+    async with openai.AsyncOpenAI(base_url=stub.base_url, api_key=API_KEY, max_retries=0) as oai:
+        yield oai
+
+
+@pytest.fixture(autouse=True)
+def no_content_capture(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", raising=False)
+
+
+# --- reading spans ---------------------------------------------------------------------------
+
+
+def genai_spans(exporter: Any) -> list[ReadableSpan]:
+    return [
+        s
+        for s in exporter.get_finished_spans()
+        if s.instrumentation_scope is not None and s.instrumentation_scope.name == OUR_SCOPE
+    ]
+
+
+def only_span(exporter: Any) -> ReadableSpan:
+    spans = genai_spans(exporter)
+    assert len(spans) == 1, [s.name for s in spans]
+    span = spans[0]
+    assert span.kind is SpanKind.CLIENT
+    return span
+
+
+def attrs(span: ReadableSpan) -> dict[str, Any]:
+    return dict(span.attributes or {})
+
+
+# --- oracles: genai-prices itself, and the usage exactly as the server sent it ---------------
+
+
+def oracle(model: str, usage: dict[str, int], *, provider: str = "openai", tier: str | None = None) -> float:
+    """genai-prices' own price for this usage (never our catalog)."""
+    context = {"service_tier": tier} if tier else None
+    return float(calc_price(Usage(**usage), model, provider_id=provider, price_context=context).total_price)
+
+
+def chat_usage_of(wire: dict[str, Any]) -> dict[str, int]:
+    """genai-prices usage from a chat/completions ``usage`` JSON object as sent on the wire."""
+    prompt = wire.get("prompt_tokens_details") or {}
+    completion = wire.get("completion_tokens_details") or {}
+    usage = {
+        "input_tokens": wire["prompt_tokens"],
+        "output_tokens": wire.get("completion_tokens") or 0,
+        "cache_read_tokens": prompt.get("cached_tokens") or 0,
+        "cache_write_tokens": prompt.get("cache_write_tokens") or 0,
+        "output_reasoning_tokens": completion.get("reasoning_tokens") or 0,
+        "input_audio_tokens": prompt.get("audio_tokens") or 0,
+        "output_audio_tokens": completion.get("audio_tokens") or 0,
+    }
+    return {k: v for k, v in usage.items() if v}
+
+
+def responses_usage_of(wire: dict[str, Any], web_searches: int = 0) -> dict[str, int]:
+    details = wire.get("input_tokens_details") or {}
+    usage = {
+        "input_tokens": wire["input_tokens"],
+        "output_tokens": wire["output_tokens"],
+        "cache_read_tokens": details.get("cached_tokens") or 0,
+        "cache_write_tokens": details.get("cache_write_tokens") or 0,
+        "output_reasoning_tokens": (wire.get("output_tokens_details") or {}).get("reasoning_tokens") or 0,
+        "web_searches": web_searches,
+    }
+    return {k: v for k, v in usage.items() if v}
+
+
+def assert_usage(span_attributes: dict[str, Any], usage: dict[str, int]) -> None:
+    """The span's usage attributes equal the server's usage (absent = 0)."""
+    assert span_attributes["gen_ai.usage.input_tokens"] == usage["input_tokens"]
+    assert span_attributes["gen_ai.usage.output_tokens"] == usage.get("output_tokens", 0)
+    assert span_attributes.get("gen_ai.usage.cache_read.input_tokens", 0) == usage.get("cache_read_tokens", 0)
+    assert span_attributes.get("gen_ai.usage.cache_write.input_tokens", 0) == usage.get("cache_write_tokens", 0)
+    assert span_attributes.get("gen_ai.usage.reasoning.output_tokens", 0) == usage.get("output_reasoning_tokens", 0)
+
+
+def assert_priced(span_attributes: dict[str, Any], model: str, usage: dict[str, int], **kwargs: Any) -> None:
+    assert span_attributes["genai_cost.status"] == "priced", span_attributes.get("genai_cost.status.detail")
+    expected = oracle(model, usage, **kwargs)
+    assert expected > 0
+    assert span_attributes["genai_cost.amount"] == pytest.approx(expected, abs=TOLERANCE)
+    assert span_attributes["gen_ai.usage.cost"] == span_attributes["genai_cost.amount"]
