@@ -56,7 +56,7 @@ def print_report(spans: list[ReceivedSpan], metric_names: list[str]) -> None:
             a = span.attributes
             tokens = f"{a.get('gen_ai.usage.input_tokens', 0):>5} in {a.get('gen_ai.usage.output_tokens', 0):>4} out"
             amount = a.get("genai_cost.amount")
-            cost = f"${amount:.6f}" if amount is not None else a["genai_cost.status"]
+            cost = f"${amount:.8f}" if amount is not None else a["genai_cost.status"]
             stream = " (stream)" if a.get("gen_ai.request.stream") else ""
             print(
                 f"  {span.name:<34} {a.get('gen_ai.response.model', ''):<26} {tokens}  {cost:>11}"
@@ -65,7 +65,7 @@ def print_report(spans: list[ReceivedSpan], metric_names: list[str]) -> None:
         total = root.attributes.get("genai_cost.trace.amount")
         if total is not None:
             print(
-                f"  {'trace total':<34} {'':<26} {'':>17}  ${total:.6f}  over {root.attributes['genai_cost.trace.calls']} calls"
+                f"  {'trace total':<34} {'':<26} {'':>17}  ${total:.8f}  over {root.attributes['genai_cost.trace.calls']} calls"
             )
     print(f"\nmetrics exported: {', '.join(n for n in metric_names if n.startswith(('gen_ai', 'genai_cost')))}")
 
