@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 __all__ = [
+    "BudgetExceeded",
     "ConfigError",
     "CostBreakdown",
     "CostSpanProcessor",
@@ -22,6 +23,7 @@ __all__ = [
 
 if TYPE_CHECKING:
     from genai_cost.autoconfig import configure
+    from genai_cost.budget.errors import BudgetExceeded
     from genai_cost.config import ConfigError
     from genai_cost.context import cost_context
     from genai_cost.pricing.breakdown import CostBreakdown
@@ -29,6 +31,7 @@ if TYPE_CHECKING:
     from genai_cost.usage import TokenUsage
 
 _LAZY = {
+    "BudgetExceeded": "genai_cost.budget.errors",
     "configure": "genai_cost.autoconfig",
     "ConfigError": "genai_cost.config",
     "cost_context": "genai_cost.context",
