@@ -27,7 +27,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from opentelemetry.context import Context
@@ -106,6 +106,166 @@ def rebuild_span(span: ReadableSpan, attributes: dict[str, Any]) -> ReadableSpan
     )
 
 
+class CostDecider:
+    """The pricing decision for one finished span, shared by ``CostSpanProcessor`` and the gateway.
+
+    Given a span's attributes and identity (scope, ids, parent, times), ``decide`` returns the
+    attributes the span should carry instead — cost added, a duplicate stripped of its amount, a
+    local root given its trace's total — or ``None`` when it stays as it is. It holds the state
+    that spans across spans (responses seen, priced children, open trace totals), so one decider
+    serves one stream of spans: a process's SDK pipeline, or the gateway's ingest.
+    """
+
+    def __init__(
+        self,
+        *,
+        price_catalog: PriceCatalog | None = None,
+        metrics: CostMetrics | None = None,
+        amount_aliases: Sequence[str] = (attr.USAGE_COST_ALIAS,),
+        max_open_traces: int = 10_000,
+        on_priced: Callable[[CostBreakdown, Mapping[str, Any]], None] | None = None,
+    ) -> None:
+        self._catalog = price_catalog
+        self._metrics = metrics
+        self._aliases = tuple(amount_aliases)
+        self._strip = frozenset((*_COST_KEYS, *self._aliases))
+        # Called with every cost this decider priced (not duplicates): spend accounting.
+        self._on_priced = on_priced
+        self._lock = threading.Lock()
+        # trace id -> [amount, calls] for traces whose local root has not ended yet.
+        self.traces = _BoundedDict(max_open_traces)
+        # response id -> (span id, scope, trace id, is root) of the span that carries the amount.
+        self.responses = _BoundedDict(max_open_traces)
+        # parent span id -> (span id, input, output) of a priced GenAI child, to catch an
+        # instrumentation whose span wraps another's for the same call without a response id.
+        self.priced_children = _BoundedDict(max_open_traces)
+
+    def decide(
+        self,
+        attributes: Mapping[str, Any],
+        scope: str | None,
+        trace_id: int,
+        span_id: int,
+        parent_span_id: int | None,
+        parent_is_remote: bool,
+        start_ns: int | None,
+        end_ns: int | None,
+        attribution: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any] | None:
+        """The span's new attributes, or ``None`` to leave it unchanged.
+
+        ``attribution`` is baggage attribution captured at the span's start, applied to a foreign
+        GenAI span where the span itself does not say.
+        """
+        is_local_root = parent_span_id is None or parent_is_remote
+        if not is_genai_call(attributes):
+            if is_local_root and self.traces:
+                with self._lock:
+                    totals = self.traces.pop(trace_id, None)
+                if totals is not None:
+                    return {**attributes, **_trace_attributes(totals)}
+            return None
+
+        new_attributes: dict[str, Any] | None = None
+        status = attributes.get(attr.COST_STATUS)
+        if status is None:  # a foreign span: price it here
+            cost = self._price(attributes, scope, start_ns, end_ns)
+            new_attributes = {**attributes, **cost.span_attributes(self._aliases)}
+            for key, value in (attribution or {}).items():
+                new_attributes.setdefault(key, value)
+            for key, value in default_attribution().items():
+                new_attributes.setdefault(key, value)
+            amount = cost.amount
+            ours = False
+        else:
+            cost = None
+            amount = attributes.get(attr.COST_AMOUNT)
+            ours = True
+
+        duplicate_of = self._register(
+            attributes, scope, trace_id, span_id, parent_span_id, parent_is_remote, amount, ours
+        )
+        if duplicate_of is not None:
+            strip = self._strip
+            new_attributes = {k: v for k, v in (new_attributes or attributes).items() if k not in strip}
+            new_attributes[attr.COST_STATUS] = Status.DUPLICATE
+            new_attributes[attr.DUPLICATE_OF] = f"{duplicate_of:016x}"
+        elif cost is not None:
+            (self._metrics or cost_metrics()).record_cost(cost, new_attributes)  # type: ignore[arg-type]
+            if self._on_priced is not None and cost.amount is not None:
+                self._on_priced(cost, new_attributes)  # type: ignore[arg-type]
+
+        if is_local_root:
+            with self._lock:
+                totals = self.traces.pop(trace_id, None)
+            # Our own root call already carries its total (lifecycle sets it before end()).
+            if totals is not None and (not ours or totals[1] > 1 or attr.TRACE_AMOUNT not in attributes):
+                new_attributes = {**(new_attributes or attributes), **_trace_attributes(totals)}
+        return new_attributes
+
+    def _price(self, attributes: Any, scope: str | None, start: int | None, end: int | None) -> CostBreakdown:
+        call = read_span_call(attributes, scope)
+        if call.usage_error is not None:
+            return CostBreakdown.unpriced(Status.INVALID_USAGE, call.usage_error)
+        service_tier = attributes.get(attr.OPENAI_SERVICE_TIER) or attributes.get(attr.OPENAI_REQUEST_SERVICE_TIER)
+        return (self._catalog or catalog()).price(
+            call.model,
+            call.usage,
+            provider_name=call.provider_name,
+            server_address=call.server_address,
+            start_time_ns=start,
+            duration_s=(end - start) / 1e9 if start and end else None,
+            price_context={"service_tier": str(service_tier)} if service_tier else None,
+        )
+
+    def _register(
+        self,
+        attributes: Any,
+        scope: str | None,
+        trace_id: int,
+        span_id: int,
+        parent_span_id: int | None,
+        parent_is_remote: bool,
+        amount: Any,
+        ours: bool,
+    ) -> int | None:
+        """Record a finished GenAI call; return the span id it duplicates, if it is a duplicate."""
+        response_id = attributes.get(attr.RESPONSE_ID)
+        scope = scope or ""
+        usage_key = (attributes.get(attr.USAGE_INPUT_TOKENS), attributes.get(attr.USAGE_OUTPUT_TOKENS))
+        with self._lock:
+            if not ours and runtime.open_calls:
+                enclosing = _enclosing_open_call(attributes, trace_id, parent_span_id)
+                if enclosing is not None:
+                    return enclosing  # inside our own in-flight call of the same model, which prices it
+            if response_id is not None:
+                first = self.responses.get(response_id)
+                # The same scope reporting an id again is a new call (a server reusing ids);
+                # across traces, only two roots can be one call (two instrumentations that
+                # each started a trace).
+                if (
+                    first is not None
+                    and first[1] != scope
+                    and (first[2] == trace_id or (first[3] and parent_span_id is None))
+                ):
+                    return first[0]
+            child = self.priced_children.pop(span_id, None)
+            if child is not None and (usage_key == child[1] or usage_key == (None, None)):
+                return child[0]  # this span wraps another instrumentation's span of the same call
+            if response_id is not None:
+                self.responses.put(response_id, (span_id, scope, trace_id, parent_span_id is None))
+            if parent_span_id is not None:
+                self.priced_children.put(parent_span_id, (span_id, usage_key))
+            if isinstance(amount, int | float) and not isinstance(amount, bool):
+                totals = self.traces.get(trace_id)
+                if totals is None:
+                    self.traces.put(trace_id, [amount, 1])
+                else:
+                    totals[0] += amount
+                    totals[1] += 1
+        return None
+
+
 class CostSpanProcessor(SpanProcessor):
     def __init__(
         self,
@@ -123,20 +283,29 @@ class CostSpanProcessor(SpanProcessor):
             for processor in downstream:
                 multi.add_span_processor(processor)
             self.downstream = multi
-        self._catalog = price_catalog
-        self._metrics = metrics
-        self._aliases = tuple(amount_aliases)
+        self.decider = CostDecider(
+            price_catalog=price_catalog,
+            metrics=metrics,
+            amount_aliases=amount_aliases,
+            max_open_traces=max_open_traces,
+        )
         self._lock = threading.Lock()
-        # trace id -> [amount, calls] for traces whose local root has not ended yet.
-        self._traces = _BoundedDict(max_open_traces)
-        # response id -> (span id, scope, trace id, is root) of the span that carries the amount.
-        self._responses = _BoundedDict(max_open_traces)
-        # parent span id -> (span id, input, output) of a priced GenAI child, to catch an
-        # instrumentation whose span wraps another's for the same call without a response id.
-        self._priced_children = _BoundedDict(max_open_traces)
         # span id -> baggage attribution, for spans that only show they are GenAI at the end.
         self._pending_attribution = _BoundedDict(max_open_traces)
         self._warned = False
+
+    # The decider's state, under the names tests and debuggers have used.
+    @property
+    def _traces(self) -> _BoundedDict:
+        return self.decider.traces
+
+    @property
+    def _responses(self) -> _BoundedDict:
+        return self.decider.responses
+
+    @property
+    def _priced_children(self) -> _BoundedDict:
+        return self.decider.priced_children
 
     # -- SpanProcessor ---------------------------------------------------------------------
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
@@ -170,112 +339,27 @@ class CostSpanProcessor(SpanProcessor):
 
     # -- the work --------------------------------------------------------------------------
     def _process(self, span: ReadableSpan) -> ReadableSpan:
-        attributes = _attribute_dict(span)
         context = span.context
         parent = span.parent
-        is_local_root = parent is None or parent.is_remote
         pending = None
         if self._pending_attribution:
             with self._lock:
                 pending = self._pending_attribution.pop(context.span_id, None)
-        if not is_genai_call(attributes):
-            if is_local_root and self._traces:
-                with self._lock:
-                    totals = self._traces.pop(context.trace_id, None)
-                if totals is not None:
-                    return rebuild_span(span, {**attributes, **_trace_attributes(totals)})
-            return span
-
-        new_attributes: dict[str, Any] | None = None
-        status = attributes.get(attr.COST_STATUS)
-        if status is None:  # a foreign span: price it here
-            cost = self._price(span, attributes)
-            new_attributes = {**attributes, **cost.span_attributes(self._aliases)}
-            for key, value in (pending or {}).items():
-                new_attributes.setdefault(key, value)
-            for key, value in default_attribution().items():
-                new_attributes.setdefault(key, value)
-            amount = cost.amount
-            ours = False
-        else:
-            cost = None
-            amount = attributes.get(attr.COST_AMOUNT)
-            ours = True
-
-        duplicate_of = self._register(span, attributes, amount, ours)
-        if duplicate_of is not None:
-            new_attributes = {k: v for k, v in (new_attributes or attributes).items() if k not in _COST_KEYS}
-            for alias in self._aliases:
-                new_attributes.pop(alias, None)
-            new_attributes[attr.COST_STATUS] = Status.DUPLICATE
-            new_attributes[attr.DUPLICATE_OF] = f"{duplicate_of:016x}"
-        elif cost is not None:
-            (self._metrics or cost_metrics()).record_cost(cost, new_attributes)  # type: ignore[arg-type]
-
-        if is_local_root:
-            with self._lock:
-                totals = self._traces.pop(context.trace_id, None)
-            # Our own root call already carries its total (lifecycle sets it before end()).
-            if totals is not None and (not ours or totals[1] > 1 or attr.TRACE_AMOUNT not in attributes):
-                new_attributes = {**(new_attributes or attributes), **_trace_attributes(totals)}
+        scope = span.instrumentation_scope
+        new_attributes = self.decider.decide(
+            _attribute_dict(span),
+            scope.name if scope else None,
+            context.trace_id,
+            context.span_id,
+            parent.span_id if parent is not None else None,
+            parent is not None and parent.is_remote,
+            span.start_time,
+            span.end_time,
+            pending,
+        )
         if new_attributes is None:
             return span
         return rebuild_span(span, new_attributes)
-
-    def _price(self, span: ReadableSpan, attributes: Any) -> CostBreakdown:
-        call = read_span_call(attributes, span.instrumentation_scope.name if span.instrumentation_scope else None)
-        if call.usage_error is not None:
-            return CostBreakdown.unpriced(Status.INVALID_USAGE, call.usage_error)
-        service_tier = attributes.get(attr.OPENAI_SERVICE_TIER) or attributes.get(attr.OPENAI_REQUEST_SERVICE_TIER)
-        start, end = span.start_time, span.end_time
-        return (self._catalog or catalog()).price(
-            call.model,
-            call.usage,
-            provider_name=call.provider_name,
-            server_address=call.server_address,
-            start_time_ns=start,
-            duration_s=(end - start) / 1e9 if start and end else None,
-            price_context={"service_tier": str(service_tier)} if service_tier else None,
-        )
-
-    def _register(self, span: ReadableSpan, attributes: Any, amount: Any, ours: bool) -> int | None:
-        """Record a finished GenAI call; return the span id it duplicates, if it is a duplicate."""
-        context = span.context
-        parent = span.parent
-        response_id = attributes.get(attr.RESPONSE_ID)
-        scope = span.instrumentation_scope.name if span.instrumentation_scope else ""
-        usage_key = (attributes.get(attr.USAGE_INPUT_TOKENS), attributes.get(attr.USAGE_OUTPUT_TOKENS))
-        with self._lock:
-            if not ours and runtime.open_calls:
-                enclosing = _enclosing_open_call(span, attributes)
-                if enclosing is not None:
-                    return enclosing  # inside our own in-flight call of the same model, which prices it
-            if response_id is not None:
-                first = self._responses.get(response_id)
-                # The same scope reporting an id again is a new call (a server reusing ids);
-                # across traces, only two roots can be one call (two instrumentations that
-                # each started a trace).
-                if (
-                    first is not None
-                    and first[1] != scope
-                    and (first[2] == context.trace_id or (first[3] and parent is None))
-                ):
-                    return first[0]
-            child = self._priced_children.pop(context.span_id, None)
-            if child is not None and (usage_key == child[1] or usage_key == (None, None)):
-                return child[0]  # this span wraps another instrumentation's span of the same call
-            if response_id is not None:
-                self._responses.put(response_id, (context.span_id, scope, context.trace_id, parent is None))
-            if parent is not None:
-                self._priced_children.put(parent.span_id, (context.span_id, usage_key))
-            if isinstance(amount, int | float) and not isinstance(amount, bool):
-                totals = self._traces.get(context.trace_id)
-                if totals is None:
-                    self._traces.put(context.trace_id, [amount, 1])
-                else:
-                    totals[0] += amount
-                    totals[1] += 1
-        return None
 
     def _log_once(self, what: str) -> None:
         if not self._warned:
@@ -283,7 +367,7 @@ class CostSpanProcessor(SpanProcessor):
             _log.exception("genai-cost: error while %s; the span is exported unchanged", what)
 
 
-def _enclosing_open_call(span: ReadableSpan, attributes: Any) -> int | None:
+def _enclosing_open_call(attributes: Any, trace_id: int, parent_span_id: int | None) -> int | None:
     """The span id of our in-flight call that this foreign span is part of, if any.
 
     Our span is usually the direct parent; with several instrumentations stacked it may be
@@ -291,11 +375,9 @@ def _enclosing_open_call(span: ReadableSpan, attributes: Any) -> int | None:
     counts (a concurrent *different* call of the same model in the same trace through another
     instrumentation only, while ours is active, is not a case that arises).
     """
-    parent = span.parent
     open_calls = runtime.open_calls
-    if parent is not None and parent.span_id in open_calls:
-        return parent.span_id
-    trace_id = span.context.trace_id
+    if parent_span_id is not None and parent_span_id in open_calls:
+        return parent_span_id
     model = attributes.get(attr.REQUEST_MODEL)
     provider = attributes.get(attr.PROVIDER_NAME) or attributes.get(attr.LEGACY_SYSTEM)
     for span_id, (open_trace, open_provider, open_model) in list(open_calls.items()):

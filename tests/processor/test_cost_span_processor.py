@@ -324,7 +324,7 @@ def test_processor_errors_never_lose_the_span(pipeline, monkeypatch, caplog):
     def broken(*_a, **_k):
         raise RuntimeError("bug in pricing")
 
-    monkeypatch.setattr(processor, "_price", broken)  # the one seam: simulate a bug of ours
+    monkeypatch.setattr(processor.decider, "_price", broken)  # the one seam: simulate a bug of ours
     _chat(provider.get_tracer("x"), "chat")
     _chat(provider.get_tracer("x"), "chat again")
     assert [s.name for s in exporter.get_finished_spans()] == ["chat", "chat again"]
