@@ -15,6 +15,7 @@ REQUEST_STREAM: Final = "gen_ai.request.stream"
 REQUEST_MAX_TOKENS: Final = "gen_ai.request.max_tokens"
 REQUEST_TEMPERATURE: Final = "gen_ai.request.temperature"
 REQUEST_TOP_P: Final = "gen_ai.request.top_p"
+REQUEST_TOP_K: Final = "gen_ai.request.top_k"
 REQUEST_CHOICE_COUNT: Final = "gen_ai.request.choice.count"
 REQUEST_ENCODING_FORMATS: Final = "gen_ai.request.encoding_formats"
 RESPONSE_MODEL: Final = "gen_ai.response.model"
@@ -63,6 +64,10 @@ LLM_REQUEST_TYPE: Final = "llm.request.type"
 OPENAI_API_BASE: Final = "gen_ai.openai.api_base"  # OpenLLMetry's stand-in for server.address
 ANTHROPIC_CACHE_WRITE_5M: Final = "anthropic.usage.cache_creation.ephemeral_5m_input_tokens"
 ANTHROPIC_CACHE_WRITE_1H: Final = "anthropic.usage.cache_creation.ephemeral_1h_input_tokens"
+ANTHROPIC_WEB_SEARCH_REQUESTS: Final = "anthropic.usage.server_tool_use.web_search_requests"
+ANTHROPIC_WEB_FETCH_REQUESTS: Final = "anthropic.usage.server_tool_use.web_fetch_requests"
+ANTHROPIC_COUNT_TOKENS_INPUT: Final = "anthropic.message.count_tokens.input_tokens"
+ANTHROPIC_SERVICE_TIER: Final = "anthropic.response.service_tier"
 
 # --- genai-cost: price ---------------------------------------------------------------------
 COST_AMOUNT: Final = "genai_cost.amount"
@@ -95,6 +100,18 @@ TRACE_CALLS: Final = "genai_cost.trace.calls"
 BUDGET_DECISION: Final = "genai_cost.budget.decision"
 BUDGET_NAME: Final = "genai_cost.budget.name"
 BUDGET_ORIGINAL_MODEL: Final = "genai_cost.budget.original_model"
+BUDGET_LIMIT: Final = "genai_cost.budget.limit"
+BUDGET_SPENT: Final = "genai_cost.budget.spent"
+BUDGET_REMAINING: Final = "genai_cost.budget.remaining"
+BUDGET_WINDOW: Final = "genai_cost.budget.window"
+# The fan-out value of a `per: user` style budget (which user's budget decided).
+BUDGET_SCOPE: Final = "genai_cost.budget.scope"
+# What the guard reserved before the call (input estimate + max output, at the model's prices).
+BUDGET_ESTIMATE: Final = "genai_cost.budget.estimate"
+# Why no ledger answered (fail open / fail closed), when that happened.
+BUDGET_STATUS: Final = "genai_cost.budget.status"
+BUDGET_THRESHOLD_EVENT: Final = "genai_cost.budget.threshold"
+BUDGET_THRESHOLD_PERCENT: Final = "genai_cost.budget.threshold.percent"
 
 # --- Metrics -------------------------------------------------------------------------------
 METRIC_COST: Final = "gen_ai.client.operation.cost"

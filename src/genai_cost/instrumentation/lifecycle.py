@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import wrapt
+from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind, StatusCode, Tracer
 
@@ -72,6 +73,9 @@ class CallResult:
     # False for calls that bill no tokens (fetching a stored response): no price is looked up and
     # they do not count as unpriced calls -- their tokens belong to the call that produced them.
     billable: bool = True
+    # The model name to price by when it is not the response's: Bedrock and Vertex answer with the
+    # bare model, while the price depends on the inference profile / version the request named.
+    price_model: str | None = None
 
 
 class GenAICall:
@@ -195,10 +199,9 @@ class GenAICall:
         attributes.update(updates)
         span.set_attributes(updates)
 
-        metrics = cost_metrics()
-        metrics.record_call(attributes, usage, duration, ttfc)
-        if (error is None or usage is not None) and (result is None or result.billable):
-            metrics.record_cost(cost, attributes)
+        # One hand-off to the metrics thread for the call and its cost.
+        billed = (error is None or usage is not None) and (result is None or result.billable)
+        cost_metrics().record_all(cost if billed else None, attributes, usage, duration, ttfc)
 
     def _price(self, result: CallResult | None, usage: TokenUsage | None, duration: float) -> CostBreakdown:
         if result is None:
@@ -209,7 +212,7 @@ class GenAICall:
             return CostBreakdown.unpriced(*result.status)
         attributes = self.attributes
         cost = catalog().price(
-            result.response_model or attributes.get(attr.REQUEST_MODEL),
+            result.price_model or result.response_model or attributes.get(attr.REQUEST_MODEL),
             usage,
             provider_name=attributes[attr.PROVIDER_NAME],
             server_address=attributes.get(attr.SERVER_ADDRESS),
@@ -306,13 +309,16 @@ def invoke(start_call: StartCall, wrapped: Callable[..., Any], args: Any, kwargs
     call = _start(start_call)
     if call is None:
         return wrapped(*args, **kwargs)
+    # The span is current while the SDK runs (what trace.use_span does, without its generator).
+    token = otel_context.attach(trace.set_span_in_context(call.span))
     try:
-        with trace.use_span(call.span, end_on_exit=False, record_exception=False, set_status_on_exception=False):
-            result = wrapped(*args, **kwargs)
+        result = wrapped(*args, **kwargs)
     except BaseException as error:
+        otel_context.detach(token)
         call.fail(error)
         call.end()
         raise
+    otel_context.detach(token)
     return _finish(call, finish, result)
 
 
@@ -323,13 +329,15 @@ async def ainvoke(
     call = _start(start_call)
     if call is None:
         return await wrapped(*args, **kwargs)
+    token = otel_context.attach(trace.set_span_in_context(call.span))
     try:
-        with trace.use_span(call.span, end_on_exit=False, record_exception=False, set_status_on_exception=False):
-            result = await wrapped(*args, **kwargs)
+        result = await wrapped(*args, **kwargs)
     except BaseException as error:
+        otel_context.detach(token)
         call.fail(error)
         call.end()
         raise
+    otel_context.detach(token)
     return _finish(call, finish, result)
 
 

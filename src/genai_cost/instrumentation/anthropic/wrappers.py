@@ -1,0 +1,224 @@
+"""The wrappers put on the anthropic SDK's ``messages`` methods, and the list of them (``patches``).
+
+Each wrapper describes the request, then hands the SDK call to ``lifecycle.invoke`` / ``ainvoke``:
+span, errors and pricing live there. What is Anthropic-specific is in ``Invocation.finish``: the
+result is a ``Message``, a raw event ``Stream``, or a raw HTTP response.
+
+The ``.stream()`` helpers do not go through ``create()``: they build the request themselves and
+make it when their manager is entered. So the manager is proxied: entering it is the call (our span
+is current while the request is made), and the raw event stream inside the ``MessageStream`` it
+returns is swapped for our stream proxy before anything reads it. Every way of reading the helper
+-- iterating it, ``text_stream``, ``until_done()``, ``get_final_message()`` -- reads that raw
+stream, so all of them feed the same observer, and the span ends exactly once however the ``with``
+block ends.
+
+Wrappers check that the instrumentor is still on: ``with_raw_response.create`` and friends bind
+the wrapped method once per client (a cached property), so a wrapper can outlive
+``uninstrument()`` and must then step aside.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import wrapt
+from anthropic import AsyncStream, Stream
+from opentelemetry.trace import Tracer
+
+from genai_cost.attributes import Status
+from genai_cost.instrumentation import lifecycle
+from genai_cost.instrumentation.anthropic.request import Request, Server, count_tokens_request, messages_request, server_of
+from genai_cost.instrumentation.anthropic.response import count_tokens_result, create_result
+from genai_cost.instrumentation.anthropic.streams import MessageStreamObserver
+from genai_cost.instrumentation.base import Patch
+from genai_cost.instrumentation.lifecycle import CallResult, GenAICall, log_once
+
+Enabled = Callable[[], bool]
+
+
+@dataclass(frozen=True, slots=True)
+class Surface:
+    """One kind of SDK method: how to read its request and its response."""
+
+    describe: Callable[[dict[str, Any], bool], Request]
+    result: Callable[[Any, Request, Server], CallResult]
+
+
+MESSAGES = Surface(messages_request, create_result)
+COUNT_TOKENS = Surface(count_tokens_request, count_tokens_result)
+
+
+def _is_raw_response(result: Any) -> bool:
+    return hasattr(result, "http_response") and hasattr(result, "parse")
+
+
+class Invocation:
+    """One wrapped SDK call: its request, its span, and what the caller gets back."""
+
+    __slots__ = ("tracer", "surface", "request", "server", "stream_proxy")
+
+    def __init__(self, tracer: Tracer, surface: Surface, resource: Any, request: Request) -> None:
+        self.tracer = tracer
+        self.surface = surface
+        self.request = request
+        self.server = server_of(resource)
+        self.stream_proxy: Any = None
+
+    def start(self) -> GenAICall:
+        request = self.request
+        server = self.server
+        return GenAICall(
+            self.tracer,
+            operation=request.operation,
+            provider_name=server.provider_name,
+            request_model=request.model,
+            server_address=server.address,
+            server_port=server.port,
+            request_attributes=request.attributes,
+        )
+
+    def finish(self, call: GenAICall, result: Any) -> Any:
+        if isinstance(result, Stream | AsyncStream):
+            return self.wrap_stream(result, call)
+        if _is_raw_response(result):
+            call.set_result(self._raw_result(result))
+        else:
+            call.set_result(self.surface.result(result, self.request, self.server))
+        call.end()
+        return result
+
+    def _raw_result(self, response: Any) -> CallResult:
+        # with_raw_response has read a JSON body already; read it again from the bytes rather than
+        # parse(), whose cached result the caller would then get. A body still unread (streamed,
+        # or with_streaming_response) belongs to the caller: reading it here would consume it.
+        http = response.http_response
+        if http.is_closed and not self.request.stream:
+            return self.surface.result(http.json(), self.request, self.server)
+        return CallResult(status=(Status.NO_USAGE, "the caller reads the raw response body itself"))
+
+    def wrap_stream(self, stream: Any, call: GenAICall) -> Any:
+        observer = MessageStreamObserver(self.request, self.server)
+        proxy_type = lifecycle.AsyncStream if isinstance(stream, AsyncStream) else lifecycle.SyncStream
+        self.stream_proxy = proxy = proxy_type(stream, call, observer)
+        return proxy
+
+    def finish_helper(self, call: GenAICall, message_stream: Any) -> Any:
+        """The helper's ``MessageStream``: its raw stream becomes ours before anyone reads it."""
+        raw = getattr(message_stream, "_raw_stream", None)
+        if not isinstance(raw, Stream | AsyncStream):
+            call.end()  # an SDK whose helper we do not know: the span still ends, unpriced
+            return message_stream
+        message_stream._raw_stream = self.wrap_stream(raw, call)
+        return message_stream
+
+
+def _describe(tracer: Tracer, surface: Surface, instance: Any, kwargs: dict[str, Any], **options: Any) -> Invocation | None:
+    try:
+        request = surface.describe(kwargs, lifecycle.capture_message_content(), **options)
+        return Invocation(tracer, surface, instance, request)
+    except Exception:
+        log_once("describing an Anthropic request")
+        return None
+
+
+def sync_call(tracer: Tracer, surface: Surface, enabled: Enabled) -> Callable[..., Any]:
+    def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        invocation = _describe(tracer, surface, instance, kwargs) if enabled() else None
+        if invocation is None:
+            return wrapped(*args, **kwargs)
+        return lifecycle.invoke(invocation.start, wrapped, args, kwargs, invocation.finish)
+
+    return wrapper
+
+
+def async_call(tracer: Tracer, surface: Surface, enabled: Enabled) -> Callable[..., Any]:
+    async def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        invocation = _describe(tracer, surface, instance, kwargs) if enabled() else None
+        if invocation is None:
+            return await wrapped(*args, **kwargs)
+        return await lifecycle.ainvoke(invocation.start, wrapped, args, kwargs, invocation.finish)
+
+    return wrapper
+
+
+class StreamManager(wrapt.ObjectProxy):  # type: ignore[misc]
+    """A sync ``MessageStreamManager``, unchanged for the caller; entering it is the call."""
+
+    def __init__(self, manager: Any, invocation: Invocation) -> None:
+        super().__init__(manager)
+        self._self_invocation = invocation
+
+    def __enter__(self) -> Any:
+        invocation = self._self_invocation
+        return lifecycle.invoke(invocation.start, self.__wrapped__.__enter__, (), {}, invocation.finish_helper)
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> Any:
+        inner = self._self_invocation.stream_proxy
+        try:
+            if inner is not None:
+                inner.__exit__(exc_type, exc, tb)  # ends the span first, saying how the block ended
+        except Exception:
+            log_once("closing an Anthropic stream helper")
+        return self.__wrapped__.__exit__(exc_type, exc, tb)
+
+
+class AsyncStreamManager(wrapt.ObjectProxy):  # type: ignore[misc]
+    """The async counterpart of ``StreamManager``."""
+
+    def __init__(self, manager: Any, invocation: Invocation) -> None:
+        super().__init__(manager)
+        self._self_invocation = invocation
+
+    async def __aenter__(self) -> Any:
+        invocation = self._self_invocation
+        return await lifecycle.ainvoke(invocation.start, self.__wrapped__.__aenter__, (), {}, invocation.finish_helper)
+
+    async def __aexit__(self, exc_type: Any, exc: Any, tb: Any) -> Any:
+        inner = self._self_invocation.stream_proxy
+        try:
+            if inner is not None:
+                await inner.__aexit__(exc_type, exc, tb)
+        except Exception:
+            log_once("closing an Anthropic stream helper")
+        return await self.__wrapped__.__aexit__(exc_type, exc, tb)
+
+
+def stream_helper(tracer: Tracer, manager_proxy: type, enabled: Enabled) -> Callable[..., Any]:
+    def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        manager = wrapped(*args, **kwargs)
+        invocation = _describe(tracer, MESSAGES, instance, kwargs, stream=True) if enabled() else None
+        if invocation is None:
+            return manager
+        try:
+            return manager_proxy(manager, invocation)
+        except Exception:
+            log_once("wrapping an Anthropic stream helper")
+            return manager
+
+    return wrapper
+
+
+def patches(enabled: Enabled) -> list[Patch]:
+    """Every SDK method we wrap. Methods an SDK version lacks are skipped by the base class."""
+
+    def call(surface: Surface, is_async: bool) -> Callable[[Tracer], Callable[..., Any]]:
+        factory = async_call if is_async else sync_call
+        return lambda tracer: factory(tracer, surface, enabled)
+
+    def helper(is_async: bool) -> Callable[[Tracer], Callable[..., Any]]:
+        proxy = AsyncStreamManager if is_async else StreamManager
+        return lambda tracer: stream_helper(tracer, proxy, enabled)
+
+    out: list[Patch] = []
+    for module in ("anthropic.resources.messages.messages", "anthropic.resources.beta.messages.messages"):
+        for prefix, is_async in (("", False), ("Async", True)):
+            out += [
+                Patch(module, f"{prefix}Messages.create", call(MESSAGES, is_async)),
+                Patch(module, f"{prefix}Messages.parse", call(MESSAGES, is_async)),
+                # stream() itself is sync on both clients: it returns a manager.
+                Patch(module, f"{prefix}Messages.stream", helper(is_async)),
+                Patch(module, f"{prefix}Messages.count_tokens", call(COUNT_TOKENS, is_async)),
+            ]
+    return out
