@@ -1,0 +1,163 @@
+"""Shared fixtures and oracles for the Anthropic instrumentation tests.
+
+Not a conftest.py (it would shadow the root one, whose session pipeline these tests use): test
+modules import what they need from here. The instrumentation is switched on per test module and
+off after it, since it patches SDK classes process-wide.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import Any
+
+import anthropic
+import pytest
+from genai_prices import Usage, calc_price
+from opentelemetry import trace
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.trace import SpanKind
+
+from genai_cost.instrumentation.anthropic import AnthropicInstrumentor
+from genai_cost.runtime import OUR_SCOPE
+from genai_cost.testing import StubProvider
+
+MODEL = "claude-haiku-4-5"
+SNAPSHOT = "claude-haiku-4-5-20251001"
+MESSAGES = [{"role": "user", "content": "Say this is a test"}]
+TOLERANCE = 1e-9
+API_KEY = "sk-ant-test-secret-key-do-not-record"
+SDK_SCOPE = "com.anthropic.sdk.python"
+
+# Every cost-relevant part of Anthropic usage at once: cache reads, 5-minute and 1-hour writes,
+# and web searches (web fetches are free beyond their tokens).
+RICH_USAGE: dict[str, Any] = {
+    "input_tokens": 1200,
+    "cache_read_input_tokens": 4000,
+    "cache_creation_input_tokens": 3000,
+    "cache_creation": {"ephemeral_5m_input_tokens": 1000, "ephemeral_1h_input_tokens": 2000},
+    "server_tool_use": {"web_search_requests": 2, "web_fetch_requests": 3},
+}
+
+
+def instrument(**kwargs: Any) -> None:
+    AnthropicInstrumentor().instrument(tracer_provider=trace.get_tracer_provider(), **kwargs)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def instrumented() -> Iterator[None]:
+    instrument()
+    yield
+    AnthropicInstrumentor().uninstrument()
+
+
+@contextlib.contextmanager
+def uninstrumented() -> Iterator[None]:
+    AnthropicInstrumentor().uninstrument()
+    try:
+        yield
+    finally:
+        instrument()
+
+
+@pytest.fixture
+def stub() -> Iterator[StubProvider]:
+    with StubProvider() as provider:
+        yield provider
+
+
+@pytest.fixture
+def client(stub: StubProvider) -> Iterator[anthropic.Anthropic]:
+    with anthropic.Anthropic(base_url=stub.url, api_key=API_KEY, max_retries=0) as claude:
+        yield claude
+
+
+@pytest.fixture
+async def aclient(stub: StubProvider) -> Any:
+    async with anthropic.AsyncAnthropic(base_url=stub.url, api_key=API_KEY, max_retries=0) as claude:
+        yield claude
+
+
+@pytest.fixture(autouse=True)
+def no_content_capture(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", raising=False)
+
+
+# --- reading spans ---------------------------------------------------------------------------
+
+
+def genai_spans(exporter: Any, scope: str = OUR_SCOPE) -> list[ReadableSpan]:
+    return [
+        s
+        for s in exporter.get_finished_spans()
+        if s.instrumentation_scope is not None and s.instrumentation_scope.name == scope
+    ]
+
+
+def only_span(exporter: Any) -> ReadableSpan:
+    spans = genai_spans(exporter)
+    assert len(spans) == 1, [s.name for s in spans]
+    assert spans[0].kind is SpanKind.CLIENT
+    return spans[0]
+
+
+def attrs(span: ReadableSpan) -> dict[str, Any]:
+    return dict(span.attributes or {})
+
+
+# --- oracles: genai-prices itself, and the usage exactly as the server sent it ---------------
+
+
+def usage_of(wire: dict[str, Any]) -> dict[str, int]:
+    """genai-prices usage from an Anthropic ``usage`` object as sent (input there excludes cache)."""
+    creation = wire.get("cache_creation") or {}
+    cache_read = wire.get("cache_read_input_tokens") or 0
+    cache_write = wire.get("cache_creation_input_tokens") or 0
+    usage = {
+        "input_tokens": wire["input_tokens"] + cache_read + cache_write,
+        "output_tokens": wire.get("output_tokens") or 0,
+        "cache_read_tokens": cache_read,
+        "cache_write_tokens": cache_write,
+        "cache_write_5m_tokens": creation.get("ephemeral_5m_input_tokens") or 0,
+        "cache_write_1h_tokens": creation.get("ephemeral_1h_input_tokens") or 0,
+        "output_reasoning_tokens": (wire.get("output_tokens_details") or {}).get("thinking_tokens") or 0,
+        "web_searches": (wire.get("server_tool_use") or {}).get("web_search_requests") or 0,
+    }
+    return {k: v for k, v in usage.items() if v}
+
+
+def wire_usage(stub: StubProvider) -> dict[str, Any]:
+    """The usage the server sent for the last call: the JSON body's, or a stream's merged."""
+    body = stub.last_request.response_body
+    if isinstance(body, dict):
+        return dict(body["usage"])
+    merged: dict[str, Any] = {}
+    for event in body:
+        if event.get("type") == "message_start":
+            merged.update(event["message"]["usage"])
+        elif event.get("type") == "message_delta":
+            merged.update(event["usage"])
+    return merged
+
+
+def oracle(model: str, usage: dict[str, int], *, provider: str = "anthropic") -> float:
+    """genai-prices' own price for this usage (never our catalog)."""
+    return float(calc_price(Usage(**usage), model, provider_id=provider).total_price)
+
+
+def assert_usage(span_attributes: dict[str, Any], usage: dict[str, int]) -> None:
+    assert span_attributes["gen_ai.usage.input_tokens"] == usage["input_tokens"]
+    assert span_attributes["gen_ai.usage.output_tokens"] == usage.get("output_tokens", 0)
+    assert span_attributes.get("gen_ai.usage.cache_read.input_tokens", 0) == usage.get("cache_read_tokens", 0)
+    assert span_attributes.get("gen_ai.usage.cache_write.input_tokens", 0) == usage.get("cache_write_tokens", 0)
+    assert span_attributes.get("gen_ai.usage.reasoning.output_tokens", 0) == usage.get("output_reasoning_tokens", 0)
+
+
+def assert_priced(
+    span_attributes: dict[str, Any], model: str, usage: dict[str, int], *, status: str = "priced", **kwargs: Any
+) -> None:
+    assert span_attributes["genai_cost.status"] == status, span_attributes.get("genai_cost.status.detail")
+    expected = oracle(model, usage, **kwargs)
+    assert expected > 0
+    assert span_attributes["genai_cost.amount"] == pytest.approx(expected, abs=TOLERANCE)
+    assert span_attributes["gen_ai.usage.cost"] == span_attributes["genai_cost.amount"]
