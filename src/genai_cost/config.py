@@ -18,6 +18,10 @@ File layout::
       max_open_traces: 10000                               # trace roll-up memory bound
     metrics:
       user_id: false                                       # user.id on cost metrics (cardinality!)
+    alerts:                                                # budget threshold crossings and blocks
+      webhooks:
+        - {url: "https://hooks.slack.com/services/T0/B0/x", format: slack}   # or format: json
+        - {url: "https://ops.example.com/hook", timeout: 5, retries: 3, headers: {Authorization: "Bearer ..."}}
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from genai_cost.attributes import ATTRIBUTION_KEYS, USAGE_COST_ALIAS
+from genai_cost.budget.alerts import AlertSettings, InvalidWebhook, Webhook
 from genai_cost.pricing.overrides import CustomPrice, Discount, PriceOverrides
 
 ENV_CONFIG_FILE = "GENAI_COST_CONFIG"
@@ -46,6 +51,7 @@ class Settings:
     amount_aliases: tuple[str, ...] = (USAGE_COST_ALIAS,)
     max_open_traces: int = 10_000
     metrics_user_id: bool = False
+    alerts: AlertSettings = field(default_factory=AlertSettings)
     source: str | None = None  # the file the settings came from, for messages
 
 
@@ -164,6 +170,24 @@ def _discount(value: Any, where: str) -> Discount:
     return Discount(**fields)
 
 
+def _webhook(value: Any, where: str) -> Webhook:
+    fields = _section(
+        {
+            "url": _string,
+            "format": _string,
+            "timeout": _number(),
+            "retries": _integer(0),
+            "backoff": _number(),
+            "headers": _string_map,
+        },
+        required=("url",),
+    )(value, where)
+    try:
+        return Webhook(**fields)
+    except InvalidWebhook as exc:
+        raise _fail(f"{where}.{exc.key}", exc.problem) from None
+
+
 _FILE_SCHEMA = _section(
     {
         "enabled": _boolean,
@@ -177,6 +201,9 @@ _FILE_SCHEMA = _section(
         ),
         "spans": _section({"amount_aliases": _string_list, "max_open_traces": _integer(1)}),
         "metrics": _section({"user_id": _boolean}),
+        "alerts": _section(
+            {"webhooks": _list_of(_webhook), "queue_size": _integer(1), "shutdown_timeout": _number()}
+        ),
     }
 )
 
@@ -204,6 +231,7 @@ def parse_settings(document: Any, source: str = "<config>") -> Settings:
         raise ConfigError(f"{source}: {exc}") from None
     pricing = data.get("pricing", {})
     spans = data.get("spans", {})
+    alerts = data.get("alerts", {})
     return Settings(
         enabled=data.get("enabled", True),
         attribution=data.get("attribution", {}),
@@ -215,6 +243,7 @@ def parse_settings(document: Any, source: str = "<config>") -> Settings:
         amount_aliases=spans.get("amount_aliases", (USAGE_COST_ALIAS,)),
         max_open_traces=spans.get("max_open_traces", 10_000),
         metrics_user_id=data.get("metrics", {}).get("user_id", False),
+        alerts=AlertSettings(**{**alerts, "webhooks": tuple(alerts.get("webhooks", ()))}),
         source=source,
     )
 
@@ -262,5 +291,6 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         amount_aliases=aliases,
         max_open_traces=settings.max_open_traces,
         metrics_user_id=settings.metrics_user_id if user_id is None else user_id,
+        alerts=settings.alerts,
         source=settings.source,
     )

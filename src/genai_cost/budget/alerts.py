@@ -1,0 +1,341 @@
+"""Budget alerts: threshold crossings and blocks, to the log and to webhooks, off the call path.
+
+The guard hands each ``BudgetAlert`` (kind ``threshold``, ``block``, ``warn`` or ``downgrade``) to
+its ``on_alert`` callbacks on the caller's thread; an ``AlertDispatcher`` is one such callback. It
+costs the caller a dict lookup: the first alert per ``dedup_key`` (budget + scope + window +
+threshold or kind) is logged at WARNING on logger ``genai_cost.budget`` and queued for each
+webhook; repeats in the same window (every further blocked call) are logged at DEBUG only. A
+daemon thread does the HTTP: a timeout per attempt, retries with exponential backoff and jitter on
+network errors, 408, 429 and 5xx. The queue is bounded (an unreachable webhook must not grow
+memory without limit) and, at exit, the pending alerts get ``shutdown_timeout`` seconds to go out.
+
+Webhook bodies: ``json`` is the alert as a flat object (``alert_json``); ``slack`` is what a Slack
+incoming webhook takes (``{"text": ..., "blocks": [...]}``; Mattermost and Discord's ``/slack``
+endpoint read it too).
+
+Only the stdlib's urllib talks HTTP here: no client library to pin against the host app's.
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import logging
+import queue
+import random
+import threading
+import time
+import weakref
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Final
+from urllib.parse import urlsplit
+
+if TYPE_CHECKING:
+    from genai_cost.budget.state import BudgetAlert as Alert
+
+log = logging.getLogger("genai_cost.budget")
+
+JSON_FORMAT: Final = "json"
+SLACK_FORMAT: Final = "slack"
+FORMATS: Final = (JSON_FORMAT, SLACK_FORMAT)
+
+# BudgetAlert.kind values (block, warn, downgrade are the policy actions).
+THRESHOLD: Final = "threshold"
+BLOCK: Final = "block"
+DOWNGRADE: Final = "downgrade"
+
+# Statuses worth another attempt: the receiver is busy or broken now, not refusing the alert.
+_RETRY_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
+_MAX_BACKOFF = 30.0
+# Alert keys remembered for de-duplication: one per budget scope per window per threshold, so a
+# per-user fan-out with many users stays bounded by forgetting the oldest.
+_MAX_REMEMBERED = 10_000
+
+
+class InvalidWebhook(ValueError):
+    """A webhook setting that cannot be used; ``key`` names it (config errors point at it)."""
+
+    def __init__(self, key: str, problem: str) -> None:
+        super().__init__(f"webhook {key}: {problem}")
+        self.key, self.problem = key, problem
+
+
+@dataclass(frozen=True)
+class Webhook:
+    """One alert receiver. ``timeout`` is per attempt; ``retries`` are attempts after the first;
+    ``backoff`` is the first retry's delay (doubling, with jitter, up to 30 s)."""
+
+    url: str
+    format: str = JSON_FORMAT
+    timeout: float = 5.0
+    retries: int = 3
+    backoff: float = 0.5
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        parts = urlsplit(self.url) if isinstance(self.url, str) else None
+        if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+            raise InvalidWebhook("url", "expected an http:// or https:// URL")  # no echo: it holds a secret
+        if self.format not in FORMATS:
+            raise InvalidWebhook("format", f"expected one of {', '.join(FORMATS)}, got {self.format!r}")
+        if not self.timeout > 0:
+            raise InvalidWebhook("timeout", f"expected a number of seconds > 0, got {self.timeout!r}")
+        if self.retries < 0:
+            raise InvalidWebhook("retries", f"expected an integer >= 0, got {self.retries!r}")
+        if self.backoff < 0:
+            raise InvalidWebhook("backoff", f"expected a number of seconds >= 0, got {self.backoff!r}")
+        object.__setattr__(self, "headers", dict(self.headers))
+
+
+@dataclass(frozen=True)
+class AlertSettings:
+    webhooks: tuple[Webhook, ...] = ()
+    queue_size: int = 1000
+    shutdown_timeout: float = 5.0
+
+
+def redact(url: str) -> str:
+    """A webhook URL fit for a log line: Slack-style URLs carry their secret in the path."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}/…" if parts.netloc else "<webhook>"
+
+
+# --- bodies --------------------------------------------------------------------------------
+
+
+def _percent_spent(alert: Alert) -> float | None:
+    return round(100.0 * alert.spent / alert.limit, 2) if alert.limit > 0 else None
+
+
+def describe(alert: Alert) -> str:
+    """One line for the log and for chat: what happened, to which budget, and until when."""
+    name = f"{alert.budget}[{alert.scope}]" if alert.scope else alert.budget
+    money = f"{alert.spent:.4f} of {alert.limit:.4f} {alert.currency} spent this {alert.window}"
+    if alert.kind == THRESHOLD:
+        what = f"passed {alert.threshold:g}% of its limit: {money}"
+    elif alert.kind == BLOCK:
+        what = f"is spent; a call was blocked: {money}"
+    elif alert.kind == DOWNGRADE:
+        what = f"is spent; {alert.model or 'a call'} was downgraded to {alert.downgrade_to}: {money}"
+    else:
+        what = f"is over its limit; calls go on (action warn): {money}"
+    return f"budget {name} {what}; resets {alert.reset_at.isoformat()}"
+
+
+def alert_json(alert: Alert) -> dict[str, Any]:
+    return {
+        "event": f"genai_cost.budget.{alert.kind}",
+        **alert.as_dict(),
+        "remaining": max(0.0, alert.limit - alert.spent),
+        "percent_spent": _percent_spent(alert),
+        "message": describe(alert),
+    }
+
+
+def alert_slack(alert: Alert) -> dict[str, Any]:
+    icon = ":no_entry:" if alert.kind == BLOCK else ":warning:"
+    text = f"{icon} {describe(alert)}"
+    fields = [
+        f"*Spent*\n{alert.spent:.4f} {alert.currency}",
+        f"*Limit*\n{alert.limit:.4f} {alert.currency} per {alert.window}",
+        f"*Resets*\n<!date^{int(alert.reset_at.timestamp())}^{{date_short_pretty}} {{time}}|{alert.reset_at.isoformat()}>",
+    ]
+    if alert.scope:
+        fields.append(f"*Scope*\n{alert.scope}")
+    return {
+        "text": text,  # the notification preview, and what clients without blocks show
+        "blocks": [
+            {"type": "section", "text": {"type": "mrkdwn", "text": text}},
+            {"type": "section", "fields": [{"type": "mrkdwn", "text": f} for f in fields]},
+        ],
+    }
+
+
+_BODIES: Mapping[str, Callable[[Alert], dict[str, Any]]] = {JSON_FORMAT: alert_json, SLACK_FORMAT: alert_slack}
+
+
+# --- delivery ------------------------------------------------------------------------------
+
+
+class _Retry(Exception):
+    """A failed attempt worth repeating."""
+
+
+def post(webhook: Webhook, body: bytes, timeout: float) -> None:
+    """One attempt; raises ``_Retry`` when another attempt may succeed."""
+    import urllib.error  # deferred: most processes never send an alert
+    import urllib.request
+
+    request = urllib.request.Request(
+        webhook.url,
+        data=body,
+        method="POST",
+        headers={"Content-Type": "application/json", "User-Agent": "genai-cost", **webhook.headers},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            response.read()
+    except urllib.error.HTTPError as error:
+        if error.code in _RETRY_STATUSES:
+            raise _Retry(f"HTTP {error.code}") from None
+        raise
+    except (urllib.error.URLError, TimeoutError, ConnectionError) as error:
+        raise _Retry(str(getattr(error, "reason", error) or type(error).__name__)) from None
+
+
+def backoff_delay(webhook: Webhook, attempt: int) -> float:
+    """Delay before retry ``attempt`` (0-based): exponential, capped, with "equal jitter" so
+    many processes alerting at once do not retry in lock-step."""
+    ceiling = min(_MAX_BACKOFF, webhook.backoff * (2**attempt))
+    return ceiling / 2 + random.uniform(0, ceiling / 2)
+
+
+_STOP: Final = object()
+
+
+class AlertDispatcher:
+    """An ``on_alert`` callback: log, de-duplicate, and queue webhook deliveries for a thread."""
+
+    def __init__(self, settings: AlertSettings | None = None, *, logger: logging.Logger = log) -> None:
+        self.settings = settings or AlertSettings()
+        self._log = logger
+        self._seen: OrderedDict[str, None] = OrderedDict()
+        self._seen_lock = threading.Lock()
+        self._queue: queue.Queue[Any] = queue.Queue(maxsize=self.settings.queue_size)
+        self._thread: threading.Thread | None = None
+        self._start_lock = threading.Lock()
+        self._closing = False
+        self._deadline = float("inf")
+        self.dropped = 0  # alerts not delivered: queue full, or still pending at the shutdown bound
+        self.delivered = 0
+        self.failed = 0
+
+    # -- on the caller's thread: cheap, never raises --
+
+    def __call__(self, alert: Alert) -> None:
+        try:
+            self._accept(alert)
+        except Exception:
+            self._log.exception("genai-cost: handling a budget alert failed")
+
+    def _accept(self, alert: Alert) -> None:
+        # The key holds the window's name: a new window is a new key, so each threshold fires again.
+        if not self._first(alert.dedup_key):
+            self._log.debug("%s (again)", describe(alert))
+            return
+        self._log.warning("%s", describe(alert))
+        if not self.settings.webhooks or self._closing:
+            return
+        self._ensure_thread()
+        for webhook in self.settings.webhooks:
+            try:
+                self._queue.put_nowait((webhook, alert))
+            except queue.Full:
+                self.dropped += 1
+                self._log.warning("genai-cost: alert queue full; not sending to %s", redact(webhook.url))
+
+    def _first(self, key: str) -> bool:
+        if key in self._seen:  # the common repeat (every blocked call) takes no lock
+            return False
+        with self._seen_lock:
+            if key in self._seen:
+                return False
+            self._seen[key] = None
+            if len(self._seen) > _MAX_REMEMBERED:
+                self._seen.popitem(last=False)
+            return True
+
+    def _ensure_thread(self) -> None:
+        if self._thread is not None:
+            return
+        with self._start_lock:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="genai-cost-alerts", daemon=True)
+                self._thread.start()
+                _register_shutdown(self)
+
+    # -- on the alert thread --
+
+    def _run(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is _STOP:
+                return
+            webhook, alert = item
+            if time.monotonic() >= self._deadline:
+                self.dropped += 1
+                continue
+            try:
+                self._deliver(webhook, alert)
+            except Exception:
+                self.failed += 1
+                self._log.exception("genai-cost: sending a budget alert to %s failed", redact(webhook.url))
+
+    def _deliver(self, webhook: Webhook, alert: Alert) -> None:
+        body = json.dumps(_BODIES[webhook.format](alert), separators=(",", ":")).encode()
+        attempt = 0
+        while True:
+            try:
+                post(webhook, body, self._bounded(webhook.timeout))
+                self.delivered += 1
+                return
+            except _Retry as why:
+                delay = backoff_delay(webhook, attempt)
+                if attempt >= webhook.retries or time.monotonic() + delay >= self._deadline:
+                    self.failed += 1
+                    self._log.warning(
+                        "genai-cost: budget alert to %s not delivered after %d attempts (%s)",
+                        redact(webhook.url),
+                        attempt + 1,
+                        why,
+                    )
+                    return
+            attempt += 1
+            time.sleep(delay)
+
+    def _bounded(self, timeout: float) -> float:
+        """Shutting down: no attempt may outlast the flush bound."""
+        return max(0.001, min(timeout, self._deadline - time.monotonic()))
+
+    # -- shutdown --
+
+    def close(self, timeout: float | None = None) -> bool:
+        """Deliver what is queued, waiting at most ``timeout`` seconds (default: the settings'
+        ``shutdown_timeout``); returns whether everything queued was handled in time."""
+        bound = self.settings.shutdown_timeout if timeout is None else timeout
+        self._closing = True
+        thread = self._thread
+        if thread is None:
+            return True
+        self._deadline = time.monotonic() + bound
+        try:
+            self._queue.put(_STOP, timeout=max(0.0, bound))
+        except queue.Full:
+            pass
+        thread.join(max(0.0, self._deadline - time.monotonic()))
+        if thread.is_alive():
+            self._log.warning("genai-cost: budget alerts still pending after %.1f s at shutdown; dropped", bound)
+            return False
+        return True
+
+
+# Dispatchers with a running thread, flushed at interpreter exit (weakly held: a replaced
+# dispatcher that nobody references is not kept alive for the exit hook).
+_live: weakref.WeakSet[AlertDispatcher] = weakref.WeakSet()
+_atexit_registered = False
+
+
+def _register_shutdown(dispatcher: AlertDispatcher) -> None:
+    global _atexit_registered
+    _live.add(dispatcher)
+    if not _atexit_registered:
+        _atexit_registered = True
+        atexit.register(_flush_all)
+
+
+def _flush_all() -> None:
+    for dispatcher in list(_live):
+        dispatcher.close()
+
