@@ -119,6 +119,8 @@ METRIC_UNPRICED_CALLS: Final = "genai_cost.unpriced.calls"
 METRIC_TOKEN_USAGE: Final = "gen_ai.client.token.usage"
 METRIC_OPERATION_DURATION: Final = "gen_ai.client.operation.duration"
 METRIC_TIME_TO_FIRST_CHUNK: Final = "gen_ai.client.operation.time_to_first_chunk"
+# Observable gauge: money left in each budget scope's current window (budget name/scope/window).
+METRIC_BUDGET_REMAINING: Final = "genai_cost.budget.remaining"
 TOKEN_TYPE: Final = "gen_ai.token.type"
 
 # Attribution keys in the order they appear on spans, metrics and baggage. `user` maps to the
