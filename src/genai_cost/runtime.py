@@ -6,6 +6,8 @@ settings up per call.
 
 from __future__ import annotations
 
+from typing import Any
+
 from genai_cost import attributes as attr
 
 # Instrumentation scope name of every span genai-cost creates.
@@ -22,3 +24,7 @@ amount_aliases: tuple[str, ...] = (attr.USAGE_COST_ALIAS,)
 
 # Why genai-cost disabled itself at start-up (a broken config file under zero-code), if it did.
 disabled_reason: str | None = None
+
+# The budget guard when budgets are configured (genai_cost.budget.guard.BudgetGuard), else None:
+# the call path checks this one attribute and skips budgets entirely.
+budget_guard: Any = None

@@ -10,7 +10,8 @@ class BudgetExceeded(Exception):
 
     ``reset_at`` is when the budget's window rolls over (timezone-aware); HTTP middleware turns
     it into ``Retry-After``. Money is in ``currency`` units (floats for display; the ledger keeps
-    integer micro-units).
+    integer micro-units). ``reason`` is set when the call was blocked without reading the budget
+    (the ledger was unreachable and the fail mode is ``closed``).
     """
 
     def __init__(
@@ -23,6 +24,7 @@ class BudgetExceeded(Exception):
         window: str,
         currency: str = "USD",
         estimate: float | None = None,
+        reason: str | None = None,
     ) -> None:
         self.budget = budget
         self.limit = limit
@@ -31,7 +33,9 @@ class BudgetExceeded(Exception):
         self.window = window
         self.currency = currency
         self.estimate = estimate
+        self.reason = reason
         when = f"; resets {reset_at.isoformat()}" if reset_at is not None else ""
+        why = f" ({reason})" if reason else ""
         super().__init__(
-            f"budget {budget!r} exceeded: spent {spent:.6f} of {limit:.6f} {currency} this {window}{when}"
+            f"budget {budget!r} exceeded: spent {spent:.6f} of {limit:.6f} {currency} this {window}{when}{why}"
         )

@@ -11,6 +11,16 @@ response's usage, and a stream's chunks. Everything else lives here, once:
 * ``SyncStream`` / ``AsyncStream``: transparent proxies over SDK streams that feed each item to a
   provider ``StreamObserver`` and end the span however the stream ends — exhausted, ``break``,
   ``close()``, an exception in the caller's loop, a server error mid-stream, or never consumed.
+
+Budgets (``genai_cost.budget``): a provider module opts its calls in by setting
+``call.ask_budget`` on the ``GenAICall`` its ``start`` returns -- a callable returning a
+``BudgetAsk(input_tokens, max_output_tokens, swap_model)``, called only when budgets are
+configured, so counting the input costs nothing otherwise. ``invoke``/``ainvoke`` then ask the
+guard before running the SDK method (model, provider, server and attribution come from the span's
+attributes): a block ends the span with ``genai_cost.budget.decision=block`` and raises
+``genai_cost.BudgetExceeded`` without calling the SDK; a downgrade calls ``swap_model(cheaper)``
+first. ``end()`` settles the actual cost (or releases the reservation of a failed call). A module
+that builds calls without ``invoke`` calls ``call.guard_budget()`` itself before the SDK call.
 """
 
 from __future__ import annotations
@@ -30,6 +40,7 @@ from opentelemetry.trace import SpanKind, StatusCode, Tracer
 from genai_cost import attributes as attr
 from genai_cost import runtime
 from genai_cost.attributes import Status
+from genai_cost.budget import hook as budget_hook
 from genai_cost.context import current_attribution
 from genai_cost.metrics import cost_metrics
 from genai_cost.pricing import catalog
@@ -81,7 +92,7 @@ class CallResult:
 class GenAICall:
     """One provider call: its span, its outcome, its price."""
 
-    __slots__ = ("span", "attributes", "_start", "_first_chunk", "_result", "_error", "_ended", "_span_id", "_is_root")
+    __slots__ = ("span", "attributes", "_start", "_first_chunk", "_result", "_error", "_ended", "_span_id", "_is_root", "ask_budget", "_budget")
 
     def __init__(
         self,
@@ -124,6 +135,9 @@ class GenAICall:
         self._result: CallResult | None = None
         self._error: BaseException | None = None
         self._ended = False
+        # Set by a provider module to put its calls under budgets (see the module docstring).
+        self.ask_budget: Callable[[], budget_hook.BudgetAsk] | None = None
+        self._budget: budget_hook.Guarded | None = None
 
     @property
     def ended(self) -> bool:
@@ -132,6 +146,32 @@ class GenAICall:
     def mark_first_chunk(self) -> None:
         if self._first_chunk is None:
             self._first_chunk = time.perf_counter()
+
+    def guard_budget(self) -> None:
+        """Ask the budget guard about this call; raises ``BudgetExceeded`` (span ended) on block."""
+        guard = runtime.budget_guard
+        if guard is None or self.ask_budget is None or self._budget is not None:
+            return
+        try:
+            self._budget = guarded = budget_hook.enter(self, guard, self.ask_budget())
+        except Exception:
+            log_once("asking the budget guard")
+            return
+        if guarded is not None and guarded.decision.blocked:
+            error = guarded.decision.exception()
+            self.fail(error)
+            self.end()
+            raise error
+
+    def swap_request_model(self, model: str) -> None:
+        """The call goes out with another model (a budget downgrade): the span says which."""
+        attributes = self.attributes
+        attributes[attr.REQUEST_MODEL] = model
+        self.span.set_attribute(attr.REQUEST_MODEL, model)
+        self.span.update_name(f"{attributes[attr.OPERATION_NAME]} {model}")
+        entry = runtime.open_calls.get(self._span_id)
+        if entry is not None:
+            runtime.open_calls[self._span_id] = (entry[0], entry[1], model)
 
     def set_result(self, result: CallResult) -> None:
         self._result = result
@@ -193,6 +233,11 @@ class GenAICall:
             # A partial/estimated price says so; an unpriced call keeps its status but says why.
             cost = cost.with_status(*status) if cost.amount is not None else cost.with_status(cost.status, status[1])
         updates.update(cost.span_attributes(runtime.amount_aliases))
+        if self._budget is not None:
+            try:
+                budget_hook.finish(self._budget, span, cost.amount, error is not None and usage is None, updates)
+            except Exception:
+                log_once("settling a call's budget")
         if self._is_root and cost.amount is not None:
             updates[attr.TRACE_AMOUNT] = cost.amount
             updates[attr.TRACE_CALLS] = 1
@@ -309,6 +354,8 @@ def invoke(start_call: StartCall, wrapped: Callable[..., Any], args: Any, kwargs
     call = _start(start_call)
     if call is None:
         return wrapped(*args, **kwargs)
+    if runtime.budget_guard is not None and call.ask_budget is not None:
+        call.guard_budget()  # raises BudgetExceeded for a blocked call: the SDK is never called
     # The span is current while the SDK runs (what trace.use_span does, without its generator).
     token = otel_context.attach(trace.set_span_in_context(call.span))
     try:
@@ -329,6 +376,8 @@ async def ainvoke(
     call = _start(start_call)
     if call is None:
         return await wrapped(*args, **kwargs)
+    if runtime.budget_guard is not None and call.ask_budget is not None:
+        call.guard_budget()  # raises BudgetExceeded for a blocked call: the SDK is never called
     token = otel_context.attach(trace.set_span_in_context(call.span))
     try:
         result = await wrapped(*args, **kwargs)

@@ -1,0 +1,86 @@
+"""The guard's pre-call estimate: input tokens counted offline, output at ``max_tokens``.
+
+No tokenizer is downloaded or run (tiktoken fetches its vocabularies over the network). Instead
+text is counted conservatively: one token per three UTF-8 bytes, rounded up, plus a few tokens of
+framing per message. English BPE averages about four characters a token, so this overstates
+English by about a third; CJK text (three bytes a character, about a token a character) comes out
+close. Images and other binary parts count a fixed ``IMAGE_TOKENS`` rather than their base64
+length. Overstating is the safe side: the reservation is released and replaced by the real cost
+when the call returns.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from genai_cost.pricing import catalog
+from genai_cost.usage import TokenUsage
+
+BYTES_PER_TOKEN = 3
+MESSAGE_OVERHEAD_TOKENS = 4
+# OpenAI's high-detail 1024x1024 image is 765 tokens, Anthropic's ~1600 for a large image.
+IMAGE_TOKENS = 1600
+_BINARY_TYPES = frozenset(
+    {"image_url", "input_image", "image", "input_audio", "audio", "file", "input_file", "document"}
+)
+_MAX_DEPTH = 12
+
+
+def count_text_tokens(text: str) -> int:
+    size = len(text) if text.isascii() else len(text.encode("utf-8"))
+    return -(-size // BYTES_PER_TOKEN)
+
+
+def count_input_tokens(value: Any) -> int:
+    """A conservative token count of a request's input: strings, messages, content parts."""
+    return _count(value, 0)
+
+
+def _count(value: Any, depth: int) -> int:
+    if isinstance(value, str):
+        if value.startswith("data:"):  # an inline file as a data URL
+            return IMAGE_TOKENS
+        return count_text_tokens(value)
+    if depth > _MAX_DEPTH:
+        return 0
+    if isinstance(value, Mapping):
+        if value.get("type") in _BINARY_TYPES:
+            return IMAGE_TOKENS
+        return MESSAGE_OVERHEAD_TOKENS + sum(_count(v, depth + 1) for v in value.values())
+    if isinstance(value, list | tuple):
+        return sum(_count(v, depth + 1) for v in value)
+    if value is None or isinstance(value, bool | int | float):
+        return 0
+    # An SDK model object (pydantic) passed as a message: count what it would serialise to.
+    dump = getattr(value, "model_dump", None)
+    if callable(dump):
+        try:
+            return _count(dump(exclude_none=True), depth + 1)
+        except Exception:
+            return 0
+    return count_text_tokens(str(value))
+
+
+def estimate_cost(
+    model: str | None,
+    input_tokens: int,
+    output_tokens: int,
+    *,
+    provider_name: str | None = None,
+    server_address: str | None = None,
+) -> float | None:
+    """The price of ``input_tokens`` in and ``output_tokens`` out, or None for an unknown model."""
+    if not model:
+        return None
+    cost = catalog().price(
+        model,
+        TokenUsage(input_tokens=input_tokens, output_tokens=output_tokens),
+        provider_name=provider_name,
+        server_address=server_address,
+    )
+    amount = cost.amount
+    if amount is None or math.isnan(amount):
+        return None
+    return amount

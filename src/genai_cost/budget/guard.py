@@ -1,0 +1,405 @@
+"""The budget guard: before a call, reserve its estimate against every budget that covers it and
+decide (allow, warn, downgrade, block); after it, settle the actual cost or release the estimate.
+
+The per-call work is: match the compiled policies against the call's span attributes, look up
+the current window of each (a float compare, memoised), price the estimate (two dict look-ups in
+the catalog), and one atomic ledger operation for all the call's budgets together -- so nested
+budgets are admitted or refused as one, and no interleaving of concurrent calls can take spend
+past a hard limit by more than one call's underestimate.
+
+An unreachable ledger never stalls calls: the ledger's own short timeout bounds the first
+failure, and for ``retry_after`` seconds afterwards the guard does not ask it at all, applying the
+fail mode at once (``open``: allow, with ``genai_cost.budget.status`` saying why; ``closed``:
+block).
+
+Alerts: ``guard.on_alert`` is a list of callables that receive every ``BudgetAlert`` (thresholds
+crossed, calls blocked/warned/downgraded). They run on the caller's thread, so a sink must only
+enqueue (the webhook sender delivers off the call path); an exception in one is logged once and
+the call goes on.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from genai_cost import attributes as attr
+from genai_cost.budget.estimate import estimate_cost
+from genai_cost.budget.ledger import (
+    MICROS,
+    Balance,
+    Ledger,
+    Slot,
+    from_micros,
+    open_ledger,
+    to_micros,
+)
+from genai_cost.budget.policy import (
+    ALLOW,
+    BLOCK,
+    DOWNGRADE,
+    FAIL_CLOSED,
+    WARN,
+    BudgetPolicy,
+    BudgetSettings,
+    compile_pattern,
+)
+from genai_cost.budget.state import BudgetAlert, BudgetState, BudgetStatus, Decision, ThresholdCrossing
+from genai_cost.budget.windows import Clock, Window, WindowClock, month_at
+
+_log = logging.getLogger("genai_cost.budget")
+
+# Where each scope dimension is found among a call's span attributes.
+_DIMENSION_ATTRIBUTES = {
+    "project": attr.PROJECT,
+    "team": attr.TEAM,
+    "feature": attr.FEATURE,
+    "user": attr.USER_ID,
+    "tenant": attr.TENANT,
+    "model": attr.REQUEST_MODEL,
+    "provider": attr.PROVIDER_NAME,
+}
+# Keys outlive their window a little, so a call settling just after the boundary finds its key.
+_KEY_GRACE_S = 3600.0
+
+
+class _Compiled:
+    """A policy ready for the call path: attribute names resolved, patterns compiled."""
+
+    __slots__ = ("policy", "name", "matchers", "per", "limit", "hard", "thresholds")
+
+    def __init__(self, policy: BudgetPolicy) -> None:
+        self.policy = policy
+        self.name = policy.name
+        self.matchers = tuple(
+            (_DIMENSION_ATTRIBUTES[key], compile_pattern(value)) for key, value in policy.match.items()
+        )
+        self.per = _DIMENSION_ATTRIBUTES[policy.per] if policy.per else None
+        self.limit = to_micros(policy.limit)
+        self.hard = policy.hard
+        self.thresholds = policy.thresholds
+
+    def scope_of(self, attributes: Mapping[str, Any]) -> str | None:
+        """The call's scope value under this policy ("" for a plain budget), None if not covered."""
+        for key, pattern in self.matchers:
+            value = attributes.get(key)
+            if value is None:
+                return None
+            if isinstance(pattern, str):
+                if value != pattern:
+                    return None
+            elif not pattern.match(str(value)):
+                return None
+        if self.per is None:
+            return ""
+        value = attributes.get(self.per)
+        return None if value is None or value == "" else str(value)
+
+    def key(self, window: Window, scope: str) -> str:
+        return f"{self.name}/{window.name}/{scope}" if self.per else f"{self.name}/{window.name}"
+
+    def state(self, window: Window, scope: str, balance: Balance) -> BudgetState:
+        policy = self.policy
+        return BudgetState(
+            name=self.name,
+            scope=scope,
+            window=policy.window,
+            window_name=window.name,
+            limit=policy.limit,
+            spent=from_micros(balance.spent),
+            reserved=from_micros(balance.reserved),
+            reset_at=window.reset_at,
+            currency=policy.currency,
+            action=policy.action,
+        )
+
+
+@dataclass(slots=True)
+class _Ticket:
+    """What settle/release need: the slots reserved, and how to describe them again."""
+
+    slots: tuple[Slot, ...]
+    estimate: int  # micro-units actually reserved (0 when the ledger was not reached)
+    budgets: tuple[tuple[_Compiled, Window, str], ...]
+    deciding: int  # index of the budget the decision's attributes describe
+    reserved: bool  # False when the ledger was not reached (fail open): settle records spend only
+    settled: bool = False
+
+
+def _is_over(balance: Balance, estimate: int, limit: int) -> bool:
+    # max(estimate, 1): a call that adds nothing still may not start once the limit is reached.
+    return balance.spent + balance.reserved + max(estimate, 1) > limit
+
+
+class BudgetGuard:
+    """Decides every instrumented call against the configured budgets. Thread-safe.
+
+    ``clock`` (epoch seconds) is injectable for tests of window roll-over.
+    """
+
+    def __init__(
+        self,
+        policies: Iterable[BudgetPolicy],
+        ledger: Ledger,
+        *,
+        fail_mode: str = "open",
+        default_max_output_tokens: int = 4096,
+        clock: Clock = time.time,
+        retry_after: float = 1.0,
+    ) -> None:
+        self.policies = tuple(policies)
+        self.ledger = ledger
+        self.fail_mode = fail_mode
+        self.default_max_output_tokens = default_max_output_tokens
+        self.retry_after = retry_after
+        self.on_alert: list[Callable[[BudgetAlert], None]] = []
+        self._compiled = tuple(_Compiled(p) for p in self.policies)
+        self._windows = WindowClock(clock)
+        self._clock = clock
+        # Until when the ledger is considered down (epoch seconds of `clock`).
+        self._down_until = 0.0
+
+    @classmethod
+    def from_settings(cls, settings: BudgetSettings, *, clock: Clock = time.time) -> BudgetGuard:
+        return cls(
+            settings.policies,
+            open_ledger(settings.ledger, timeout=settings.timeout),
+            fail_mode=settings.fail_mode,
+            default_max_output_tokens=settings.default_max_output_tokens,
+            clock=clock,
+        )
+
+    # -- before the call -------------------------------------------------------------------
+    def reserve(
+        self,
+        attributes: Mapping[str, Any],
+        *,
+        input_tokens: int,
+        max_output_tokens: int | None = None,
+    ) -> Decision | None:
+        """Reserve the call's estimate on every budget covering it and decide.
+
+        ``attributes`` are the call's span attributes (model, provider, server, attribution).
+        Returns None when no budget covers the call. A ``block`` decision has reserved nothing;
+        the caller raises ``decision.exception()`` without calling the provider. Any other
+        decision must later be passed to ``settle`` or ``release`` exactly once.
+        """
+        now = self._clock()
+        windows = self._windows
+        budgets = []
+        for compiled in self._compiled:
+            scope = compiled.scope_of(attributes)
+            if scope is not None:
+                budgets.append((compiled, windows.current(compiled.policy.window, compiled.policy.timezone, now), scope))
+        if not budgets:
+            return None
+        model = attributes.get(attr.REQUEST_MODEL)
+        output_tokens = max_output_tokens if max_output_tokens is not None else self.default_max_output_tokens
+        estimate = estimate_cost(
+            model,
+            input_tokens,
+            output_tokens,
+            provider_name=attributes.get(attr.PROVIDER_NAME),
+            server_address=attributes.get(attr.SERVER_ADDRESS),
+        )
+        # Round the estimate up: a reservation may overstate, never understate.
+        micros = math.ceil(estimate * MICROS) if estimate else 0
+        slots = tuple(Slot(c.key(w, s), c.limit, c.hard, w.end + _KEY_GRACE_S) for c, w, s in budgets)
+        if now < self._down_until:
+            return self._unreachable(budgets, slots, model, estimate, "the ledger was unreachable moments ago")
+        try:
+            reservation = self.ledger.reserve(slots, micros)
+        except Exception as error:
+            self._down_until = now + self.retry_after
+            _log.warning("genai-cost: budget ledger %s unavailable: %s", self.ledger.url, error)
+            return self._unreachable(budgets, slots, model, estimate, f"ledger unavailable ({type(error).__name__})")
+        balances = reservation.balances
+        over = [i for i, (b, s) in enumerate(zip(balances, slots, strict=True)) if _is_over(b, micros, s.limit)]
+        if not reservation.admitted:
+            deciding = next(i for i in over if slots[i].hard)
+            decision = Decision(BLOCK, self._state(budgets, deciding, balances), model=model, estimate=estimate)
+            self._alert(BLOCK, decision.budget, model)
+            return decision
+        ticket = _Ticket(slots, micros, tuple(budgets), 0, True)
+        if over:
+            downgrades = [i for i in over if budgets[i][0].policy.action == DOWNGRADE]
+            deciding = downgrades[0] if downgrades else over[0]
+            ticket.deciding = deciding
+            state = self._state(budgets, deciding, balances)
+            if downgrades:
+                target = budgets[deciding][0].policy.downgrade_to
+                decision = Decision(
+                    DOWNGRADE, state, model=target, original_model=model, estimate=estimate, ticket=ticket
+                )
+                self._alert(DOWNGRADE, state, model, downgrade_to=target)
+            else:
+                decision = Decision(WARN, state, model=model, estimate=estimate, ticket=ticket)
+                self._alert(WARN, state, model)
+            return decision
+        # Allowed: describe the budget with the least left.
+        deciding = min(range(len(slots)), key=lambda i: slots[i].limit - balances[i].spent - balances[i].reserved)
+        ticket.deciding = deciding
+        return Decision(ALLOW, self._state(budgets, deciding, balances), model=model, estimate=estimate, ticket=ticket)
+
+    def _unreachable(
+        self,
+        budgets: Sequence[tuple[_Compiled, Window, str]],
+        slots: tuple[Slot, ...],
+        model: str | None,
+        estimate: float | None,
+        why: str,
+    ) -> Decision:
+        state = self._state(budgets, 0, None)
+        if self.fail_mode == FAIL_CLOSED:
+            decision = Decision(BLOCK, state, model=model, estimate=estimate, status=f"fail_closed: {why}")
+            self._alert(BLOCK, state, model)
+            return decision
+        ticket = _Ticket(slots, 0, tuple(budgets), 0, False)
+        return Decision(ALLOW, state, model=model, estimate=estimate, status=f"fail_open: {why}", ticket=ticket)
+
+    @staticmethod
+    def _state(
+        budgets: Sequence[tuple[_Compiled, Window, str]], index: int, balances: Sequence[Balance] | None
+    ) -> BudgetState:
+        compiled, window, scope = budgets[index]
+        return compiled.state(window, scope, balances[index] if balances is not None else Balance())
+
+    # -- after the call --------------------------------------------------------------------
+    def settle(self, decision: Decision, actual_cost: float | None) -> list[ThresholdCrossing]:
+        """Replace the call's reservation by its actual cost (None: unpriced, counted as 0 and
+        the reservation released). Returns, and records on ``decision.crossings``, the thresholds
+        this call carried a budget across; their alerts go to ``on_alert``."""
+        ticket: _Ticket | None = decision.ticket
+        if ticket is None or ticket.settled:
+            return []
+        ticket.settled = True
+        actual = to_micros(actual_cost) if actual_cost else 0
+        if not ticket.reserved and (actual == 0 or self._clock() < self._down_until):
+            return []
+        try:
+            spent_after = self.ledger.settle(ticket.slots, ticket.estimate, actual)
+        except Exception as error:
+            self._down_until = self._clock() + self.retry_after
+            _log.warning("genai-cost: budget ledger %s unavailable at settle: %s", self.ledger.url, error)
+            return []
+        crossings = []
+        for i, ((compiled, window, scope), after, slot) in enumerate(zip(ticket.budgets, spent_after, ticket.slots)):
+            before = after - actual
+            if i == ticket.deciding and decision.budget is not None:
+                decision.budget = compiled.state(window, scope, Balance(after, 0))
+            for percent in compiled.thresholds:
+                level = slot.limit * percent / 100
+                if before < level <= after:
+                    state = compiled.state(window, scope, Balance(after, 0))
+                    crossings.append(ThresholdCrossing(state, percent))
+                    self._alert("threshold", state, decision.original_model or decision.model, threshold=percent)
+        decision.crossings = crossings
+        return crossings
+
+    def release(self, decision: Decision) -> None:
+        """Give back the reservation of a call that failed before costing anything."""
+        ticket: _Ticket | None = decision.ticket
+        if ticket is None or ticket.settled:
+            return
+        ticket.settled = True
+        if not ticket.reserved or ticket.estimate == 0:
+            return
+        try:
+            self.ledger.release(ticket.slots, ticket.estimate)
+        except Exception as error:
+            self._down_until = self._clock() + self.retry_after
+            _log.warning("genai-cost: budget ledger %s unavailable at release: %s", self.ledger.url, error)
+
+    # -- reading ---------------------------------------------------------------------------
+    def status(self) -> list[BudgetStatus]:
+        """Every budget scope in its current window: spent, reserved, remaining, reset, projection.
+
+        Plain budgets always appear (spent 0 before their first call); fan-out budgets list
+        each value that has spent in the current window. If the ledger cannot be read, each
+        budget appears once with ``status`` saying why.
+        """
+        now = self._clock()
+        rows: list[BudgetStatus] = []
+        for compiled in self._compiled:
+            policy = compiled.policy
+            window = self._windows.current(policy.window, policy.timezone, now)
+            prefix = compiled.key(window, "")
+            try:
+                found = self.ledger.balances(prefix)
+            except Exception as error:
+                rows.append(self._status_row(compiled, window, "", Balance(), now, f"ledger unavailable ({error})"))
+                continue
+            if compiled.per is None:
+                rows.append(self._status_row(compiled, window, "", found.get(prefix, Balance()), now))
+            else:
+                for key in sorted(found):
+                    rows.append(self._status_row(compiled, window, key[len(prefix) :], found[key], now))
+        return rows
+
+    @staticmethod
+    def _status_row(
+        compiled: _Compiled, window: Window, scope: str, balance: Balance, now: float, why: str | None = None
+    ) -> BudgetStatus:
+        policy = compiled.policy
+        state = compiled.state(window, scope, balance)
+        month = month_at(now, policy.timezone)
+        elapsed = max(now - window.start, 1.0)
+        projected = state.spent / elapsed * (month.end - month.start)
+        return BudgetStatus(
+            name=state.name,
+            scope=scope,
+            window=state.window,
+            window_name=state.window_name,
+            limit=state.limit,
+            spent=state.spent,
+            reserved=state.reserved,
+            remaining=state.remaining,
+            reset_at=state.reset_at,
+            projected=projected,
+            currency=state.currency,
+            action=state.action,
+            status=why,
+        )
+
+    # -- alerts ----------------------------------------------------------------------------
+    def _alert(
+        self,
+        kind: str,
+        state: BudgetState | None,
+        model: str | None,
+        *,
+        threshold: float | None = None,
+        downgrade_to: str | None = None,
+    ) -> None:
+        if state is None:
+            return
+        alert = BudgetAlert(
+            kind=kind,
+            budget=state.name,
+            scope=state.scope,
+            window=state.window,
+            window_name=state.window_name,
+            limit=state.limit,
+            spent=state.spent + state.reserved,
+            currency=state.currency,
+            reset_at=state.reset_at,
+            at=datetime.fromtimestamp(self._clock(), UTC),
+            threshold=threshold,
+            model=model,
+            downgrade_to=downgrade_to,
+        )
+        for sink in self.on_alert:
+            try:
+                sink(alert)
+            except Exception:
+                from genai_cost.instrumentation.lifecycle import log_once
+
+                log_once(f"budget alert sink {getattr(sink, '__qualname__', sink)!r}")
+
+    def close(self) -> None:
+        self.ledger.close()

@@ -1,0 +1,78 @@
+"""The budget guard's side of ``instrumentation.lifecycle``: what happens to a call's span before
+and after the provider is called. Kept here so the lifecycle (every provider's hot path) only
+holds the two calls into it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from genai_cost import attributes as attr
+from genai_cost.budget.policy import DOWNGRADE, WARN
+from genai_cost.budget.state import Decision
+
+if TYPE_CHECKING:
+    from genai_cost.budget.guard import BudgetGuard
+    from genai_cost.instrumentation.lifecycle import GenAICall
+
+
+@dataclass(slots=True)
+class BudgetAsk:
+    """What a provider module tells the guard about a call before it is made.
+
+    ``input_tokens``: the request's input counted offline (``budget.estimate.count_input_tokens``);
+    ``max_output_tokens``: the request's output cap (``max_tokens`` x choices), None when it sets
+    none (the configured default is assumed), 0 for operations without output (embeddings);
+    ``swap_model``: makes the pending SDK call use another model (for ``downgrade``); None when
+    the module cannot, in which case a downgrade decision is recorded as ``warn``.
+    """
+
+    input_tokens: int
+    max_output_tokens: int | None = None
+    swap_model: Callable[[str], None] | None = None
+
+
+@dataclass(slots=True)
+class Guarded:
+    """A call's decision and the guard that must settle it."""
+
+    guard: BudgetGuard
+    decision: Decision
+
+
+def enter(call: GenAICall, guard: BudgetGuard, ask: BudgetAsk) -> Guarded | None:
+    """Decide the call and record the decision on its span; a block is returned, not raised
+    (the lifecycle ends the span, then raises)."""
+    decision = guard.reserve(call.attributes, input_tokens=ask.input_tokens, max_output_tokens=ask.max_output_tokens)
+    if decision is None:
+        return None
+    if decision.decision == DOWNGRADE:
+        if ask.swap_model is not None and decision.model:
+            ask.swap_model(decision.model)
+            call.swap_request_model(decision.model)
+        else:
+            decision.decision = WARN
+            decision.status = "downgrade not supported for this operation; the call went on unchanged"
+    updates = decision.span_attributes()
+    call.attributes.update(updates)
+    call.span.set_attributes(updates)
+    return Guarded(guard, decision)
+
+
+def finish(guarded: Guarded, span: Any, amount: float | None, failed: bool, updates: dict[str, Any]) -> None:
+    """Settle (or, for a call that failed without usage, release) and add what changed to
+    ``updates``: the budget's spend after this call, and a threshold event per crossing."""
+    guard, decision = guarded.guard, guarded.decision
+    if decision.blocked:
+        return
+    if failed:
+        guard.release(decision)
+        return
+    for crossing in guard.settle(decision, amount):
+        span.add_event(attr.BUDGET_THRESHOLD_EVENT, crossing.event_attributes())
+    state = decision.budget
+    if state is not None:
+        updates[attr.BUDGET_SPENT] = state.spent
+        updates[attr.BUDGET_REMAINING] = state.remaining

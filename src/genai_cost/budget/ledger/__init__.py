@@ -1,0 +1,123 @@
+"""Where budget spend is kept: the ``Ledger`` protocol and ``open_ledger(url)``.
+
+Every ledger keeps, per key (one budget scope in one window), two integers in micro-units of
+the budget's currency: ``spent`` (settled, actual cost) and ``reserved`` (estimates of calls in
+flight). Each operation covers all the keys of one call at once and is atomic, which is what
+keeps concurrent calls from spending past a hard limit:
+
+* ``reserve`` admits the call only if, for every *hard* slot, ``spent + reserved + estimate <=
+  limit``; then (and only then) it adds the estimate to ``reserved`` on every slot. Spend can
+  exceed a hard limit only by what a call's actual cost exceeds its estimate.
+* ``settle`` moves one call from reserved to spent: ``reserved -= estimate; spent += actual``.
+* ``release`` gives a failed call's estimate back.
+
+Keys carry their window's name, so a new window is a new key; ledgers may forget a key after its
+``expires_at`` (Redis EXPIREAT, SQLite/memory pruning).
+
+Implementations: ``memory`` (this process), ``sqlite:///path`` (processes on one host),
+``redis://...`` (a fleet; needs the ``redis`` extra). A ledger that cannot answer within its
+timeout raises ``LedgerUnavailable``; the guard then applies the fail mode.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+MICROS = 1_000_000
+
+
+def to_micros(amount: float) -> int:
+    """Money to integer micro-units (rounded to the nearest micro-unit)."""
+    return int(round(amount * MICROS))
+
+
+def from_micros(micros: int) -> float:
+    return micros / MICROS
+
+
+class LedgerUnavailable(Exception):
+    """The ledger did not answer (down, timed out, locked); the guard applies the fail mode."""
+
+
+@dataclass(frozen=True, slots=True)
+class Slot:
+    """One budget scope in one window, as one call touches it."""
+
+    key: str
+    limit: int  # micro-units
+    hard: bool  # whether exceeding the limit refuses the reservation
+    expires_at: float  # epoch seconds after which the key may be forgotten
+
+
+@dataclass(frozen=True, slots=True)
+class Balance:
+    spent: int = 0
+    reserved: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Reservation:
+    """What ``reserve`` saw: each slot's balance *before* this call's estimate was added, and
+    whether the estimate was reserved (False: a hard slot would have passed its limit)."""
+
+    admitted: bool
+    balances: tuple[Balance, ...]
+
+
+@runtime_checkable
+class Ledger(Protocol):
+    """Atomic integer spend per key; see the module docstring for the rules."""
+
+    url: str
+
+    def reserve(self, slots: Sequence[Slot], estimate: int) -> Reservation:
+        """Reserve ``estimate`` on every slot, or on none if a hard slot would pass its limit."""
+        ...
+
+    def settle(self, slots: Sequence[Slot], estimate: int, actual: int) -> tuple[int, ...]:
+        """Replace a reservation by the actual cost; returns each slot's ``spent`` afterwards."""
+        ...
+
+    def release(self, slots: Sequence[Slot], estimate: int) -> None:
+        """Drop a reservation whose call failed before it cost anything."""
+        ...
+
+    def balances(self, prefix: str) -> Mapping[str, Balance]:
+        """Every live key starting with ``prefix`` and its balance (for status and fan-outs)."""
+        ...
+
+    def close(self) -> None: ...
+
+
+def open_ledger(url: str, *, timeout: float = 0.05) -> Ledger:
+    """A ledger from its URL: ``memory``, ``sqlite:///path/to.db``, ``redis://host:port/db``."""
+    if url in ("", "memory", "memory://"):
+        from genai_cost.budget.ledger.memory import MemoryLedger
+
+        return MemoryLedger()
+    if url.startswith("sqlite://"):
+        from genai_cost.budget.ledger.sqlite import SQLiteLedger
+
+        path = url.removeprefix("sqlite://")
+        # sqlite:///abs/path -> /abs/path; sqlite://relative -> relative
+        return SQLiteLedger(path, timeout=timeout)
+    if url.startswith(("redis://", "rediss://", "unix://")):
+        from genai_cost.budget.ledger.redis import RedisLedger
+
+        return RedisLedger(url, timeout=timeout)
+    raise ValueError(f"unknown ledger {url!r}; use memory, sqlite:///path or redis://host:port/db")
+
+
+__all__ = [
+    "Balance",
+    "Ledger",
+    "LedgerUnavailable",
+    "MICROS",
+    "Reservation",
+    "Slot",
+    "from_micros",
+    "open_ledger",
+    "to_micros",
+]

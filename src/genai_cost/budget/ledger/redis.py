@@ -1,0 +1,144 @@
+"""A Redis ledger: a fleet of processes shares spend through one Redis server.
+
+Each key is a hash ``{s: spent, r: reserved}`` of integer micro-units that EXPIREs a little after
+its window ends. ``reserve`` and ``settle`` are each one Lua script (atomic on the server, one
+round trip via EVALSHA); ``release`` is the settle script with an actual cost of 0.
+
+Short socket timeouts and no client-side retries: a Redis that is down or slow costs a call at
+most ``timeout`` once, and the guard then stops asking for a while (see ``guard``). Needs the
+``redis`` extra (``pip install genai-cost[redis]``). Redis Cluster is not supported (a call's
+keys would have to share a hash slot).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from genai_cost.budget.ledger import Balance, LedgerUnavailable, Reservation, Slot
+
+KEY_PREFIX = "genai_cost:budget:"
+
+# KEYS: the call's slots. ARGV: estimate, then per slot (limit, hard 0/1, expire-at seconds).
+# Returns {admitted, spent1, reserved1, spent2, reserved2, ...} as seen before reserving.
+_RESERVE = """
+local estimate = tonumber(ARGV[1])
+local bump = math.max(estimate, 1)
+local out = {0}
+local admitted = 1
+for i, key in ipairs(KEYS) do
+  local v = redis.call('HMGET', key, 's', 'r')
+  local spent = tonumber(v[1]) or 0
+  local reserved = tonumber(v[2]) or 0
+  out[2 * i] = spent
+  out[2 * i + 1] = reserved
+  local base = 2 + (i - 1) * 3
+  if ARGV[base + 1] == '1' and spent + reserved + bump > tonumber(ARGV[base]) then
+    admitted = 0
+  end
+end
+if admitted == 1 and estimate > 0 then
+  for i, key in ipairs(KEYS) do
+    redis.call('HINCRBY', key, 'r', estimate)
+    redis.call('EXPIREAT', key, ARGV[2 + (i - 1) * 3 + 2])
+  end
+end
+out[1] = admitted
+return out
+"""
+
+# KEYS: the call's slots. ARGV: estimate, actual, then per slot expire-at seconds.
+# Returns each slot's spent afterwards.
+_SETTLE = """
+local estimate = tonumber(ARGV[1])
+local actual = tonumber(ARGV[2])
+local out = {}
+for i, key in ipairs(KEYS) do
+  local reserved = tonumber(redis.call('HGET', key, 'r')) or 0
+  local give_back = math.min(reserved, estimate)
+  if give_back > 0 then
+    redis.call('HINCRBY', key, 'r', -give_back)
+  end
+  out[i] = redis.call('HINCRBY', key, 's', actual)
+  redis.call('EXPIREAT', key, ARGV[2 + i])
+end
+return out
+"""
+
+
+class RedisLedger:
+    """Budget spend in Redis (``redis://host:port/db``)."""
+
+    def __init__(self, url: str, *, timeout: float = 0.05, client: Any = None) -> None:
+        self.url = url
+        if client is None:
+            try:
+                import redis
+                from redis.backoff import NoBackoff
+                from redis.retry import Retry
+            except ImportError as error:  # pragma: no cover - depends on the install
+                raise ImportError(
+                    "the Redis budget ledger needs redis-py: pip install 'genai-cost[redis]'"
+                ) from error
+            client = redis.Redis.from_url(
+                url,
+                socket_timeout=timeout,
+                socket_connect_timeout=timeout,
+                retry=Retry(NoBackoff(), 0),
+                health_check_interval=0,
+            )
+        self.client = client
+        self._reserve = client.register_script(_RESERVE)
+        self._settle = client.register_script(_SETTLE)
+        from redis.exceptions import RedisError
+
+        self._errors: tuple[type[BaseException], ...] = (RedisError, OSError)
+
+    @staticmethod
+    def _keys(slots: Sequence[Slot]) -> list[str]:
+        return [KEY_PREFIX + slot.key for slot in slots]
+
+    def reserve(self, slots: Sequence[Slot], estimate: int) -> Reservation:
+        args: list[Any] = [estimate]
+        for slot in slots:
+            args += (slot.limit, 1 if slot.hard else 0, int(slot.expires_at) + 1)
+        try:
+            out = self._reserve(keys=self._keys(slots), args=args)
+        except self._errors as error:
+            raise LedgerUnavailable(f"{type(error).__name__}: {error}") from error
+        balances = tuple(Balance(int(out[1 + 2 * i]), int(out[2 + 2 * i])) for i in range(len(slots)))
+        return Reservation(bool(out[0]), balances)
+
+    def settle(self, slots: Sequence[Slot], estimate: int, actual: int) -> tuple[int, ...]:
+        args: list[Any] = [estimate, actual, *(int(slot.expires_at) + 1 for slot in slots)]
+        try:
+            out = self._settle(keys=self._keys(slots), args=args)
+        except self._errors as error:
+            raise LedgerUnavailable(f"{type(error).__name__}: {error}") from error
+        return tuple(int(v) for v in out)
+
+    def release(self, slots: Sequence[Slot], estimate: int) -> None:
+        self.settle(slots, estimate, 0)
+
+    def balances(self, prefix: str) -> Mapping[str, Balance]:
+        pattern = KEY_PREFIX + _glob_escape(prefix) + "*"
+        try:
+            keys = list(self.client.scan_iter(match=pattern, count=500))
+            pipe = self.client.pipeline(transaction=False)
+            for key in keys:
+                pipe.hmget(key, "s", "r")
+            values = pipe.execute()
+        except self._errors as error:
+            raise LedgerUnavailable(f"{type(error).__name__}: {error}") from error
+        found = {}
+        for key, (spent, reserved) in zip(keys, values, strict=True):
+            name = key.decode() if isinstance(key, bytes) else key
+            found[name[len(KEY_PREFIX) :]] = Balance(int(spent or 0), int(reserved or 0))
+        return found
+
+    def close(self) -> None:
+        self.client.close()
+
+
+def _glob_escape(text: str) -> str:
+    return "".join("\\" + ch if ch in "*?[]\\" else ch for ch in text)
