@@ -127,6 +127,10 @@ def build_parser() -> argparse.ArgumentParser:
     check = commands.add_parser("check-config", help="validate a config file")
     check.add_argument("file", nargs="?")
     check.set_defaults(run=cmd_check_config)
+
+    from genai_cost.gateway.command import add_command as add_gateway_command
+
+    add_gateway_command(commands)
     return parser
 
 

@@ -1,0 +1,90 @@
+"""``genai-cost gateway``: the command-line front of the gateway (flags map to ``GatewayConfig``)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Any, TextIO
+
+_TOKEN_ENV = "GENAI_COST_GATEWAY_TOKEN"
+
+
+def _port(value: str) -> int | None:
+    return None if value.lower() in ("off", "none", "") else int(value)
+
+
+def _header(value: str) -> tuple[str, str]:
+    name, sep, header_value = value.partition("=")
+    if not sep or not name:
+        raise argparse.ArgumentTypeError(f"--downstream-header {value!r}: expected NAME=VALUE")
+    return name.strip(), header_value.strip()
+
+
+def add_command(commands: Any) -> None:
+    """Register the ``gateway`` subcommand on the ``genai-cost`` parser."""
+    parser = commands.add_parser(
+        "gateway", help="run the OTLP gateway: price GenAI spans from any language and forward them"
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: loopback only)")
+    parser.add_argument("--http-port", type=_port, default=4318, help="OTLP/HTTP port, 'off' to disable")
+    parser.add_argument("--grpc-port", type=_port, default=4317, help="OTLP/gRPC port, 'off' to disable")
+    parser.add_argument("--downstream", required=True, help="next OTLP endpoint, e.g. http://tempo:4318 or tempo:4317")
+    parser.add_argument("--downstream-protocol", choices=("http/protobuf", "grpc"), default="http/protobuf")
+    parser.add_argument("--downstream-header", type=_header, action="append", default=[], metavar="NAME=VALUE")
+    parser.add_argument("--token-file", type=Path, help=f"file holding the bearer token clients must send (or ${_TOKEN_ENV})")
+    parser.add_argument("--max-request-bytes", type=int, default=8 * 1024 * 1024)
+    parser.add_argument("--max-queue-spans", type=int, default=50_000)
+    parser.add_argument("--spool-dir", type=Path, help="spool batches here while the downstream is down")
+    parser.add_argument("--spool-max-bytes", type=int, default=256 * 1024 * 1024)
+    parser.add_argument("--rollup-wait", type=float, help="hold each trace this many seconds and total it on its root")
+    parser.add_argument("--drain-timeout", type=float, default=10.0, help="seconds to deliver the queue at shutdown")
+    parser.add_argument("--log-level", default="INFO")
+    parser.set_defaults(run=run_gateway)
+
+
+def run_gateway(args: argparse.Namespace, out: TextIO) -> int:
+    from genai_cost.config import load_file, load_settings
+    from genai_cost.gateway import Gateway, GatewayConfig
+    from genai_cost.pricing import PriceCatalog
+
+    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    token = os.environ.get(_TOKEN_ENV)
+    if args.token_file is not None:
+        try:
+            token = args.token_file.read_text().strip()
+        except OSError as exc:
+            print(f"genai-cost: --token-file {args.token_file}: {exc.strerror}", file=sys.stderr)
+            return 2
+    settings = load_file(args.config) if args.config else load_settings()
+    try:
+        config = GatewayConfig(
+            host=args.host,
+            http_port=args.http_port,
+            grpc_port=args.grpc_port,
+            token=token or None,
+            max_request_bytes=args.max_request_bytes,
+            downstream=args.downstream,
+            downstream_protocol=args.downstream_protocol,
+            downstream_headers=dict(args.downstream_header),
+            max_queue_spans=args.max_queue_spans,
+            spool_dir=args.spool_dir,
+            spool_max_bytes=args.spool_max_bytes,
+            rollup_wait=args.rollup_wait,
+            drain_timeout=args.drain_timeout,
+        )
+        price_catalog = PriceCatalog(settings.overrides)
+        price_catalog.warm_up()
+        gateway = Gateway(config, price_catalog=price_catalog, amount_aliases=tuple(settings.amount_aliases))
+    except ValueError as exc:
+        print(f"genai-cost: {exc}", file=sys.stderr)
+        return 2
+    gateway.stats.register_instruments()
+    listening = [f"OTLP/HTTP {config.host}:{config.http_port}"] if config.http_port is not None else []
+    if config.grpc_port is not None:
+        listening.append(f"OTLP/gRPC {config.host}:{config.grpc_port}")
+    print(f"genai-cost gateway: {', '.join(listening)} -> {config.downstream}", file=out, flush=True)
+    gateway.run()
+    return 0

@@ -1,0 +1,44 @@
+"""What a gateway listens on, where it forwards, and its limits."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass
+class GatewayConfig:
+    host: str = "127.0.0.1"  # loopback unless told otherwise: an open OTLP port accepts anyone's spans
+    http_port: int | None = 4318  # None: no OTLP/HTTP listener; 0: any free port
+    grpc_port: int | None = 4317  # None: no OTLP/gRPC listener; 0: any free port
+    token: str | None = None  # clients must send "Authorization: Bearer <token>" when set
+    max_request_bytes: int = 8 * 1024 * 1024  # per request, compressed and decompressed
+    downstream: str = "http://127.0.0.1:4319"
+    downstream_protocol: str = "http/protobuf"  # or "grpc"
+    downstream_headers: dict[str, str] = field(default_factory=dict)
+    downstream_timeout: float = 10.0
+    max_queue_spans: int = 50_000
+    forward_workers: int = 2
+    spool_dir: Path | None = None
+    spool_max_bytes: int = 256 * 1024 * 1024
+    initial_backoff: float = 0.5
+    max_backoff: float = 30.0
+    retry_after: float = 2.0  # the hint sent with a 503 / UNAVAILABLE
+    rollup_wait: float | None = None  # seconds to hold a trace for cross-service roll-up; None = off
+    max_held_spans: int = 100_000
+    drain_timeout: float = 10.0
+    max_open_traces: int = 100_000  # de-duplication and local roll-up memory (traces/responses)
+
+    def __post_init__(self) -> None:
+        problems = []
+        if self.http_port is None and self.grpc_port is None:
+            problems.append("http_port/grpc_port: at least one listener is needed")
+        if self.downstream_protocol not in ("http/protobuf", "grpc"):
+            problems.append(f"downstream_protocol: {self.downstream_protocol!r} is not grpc or http/protobuf")
+        for name in ("max_request_bytes", "max_queue_spans", "forward_workers", "spool_max_bytes", "max_held_spans"):
+            if getattr(self, name) <= 0:
+                problems.append(f"{name}: must be positive, got {getattr(self, name)!r}")
+        if self.rollup_wait is not None and self.rollup_wait < 0:
+            problems.append(f"rollup_wait: must be >= 0 seconds, got {self.rollup_wait!r}")
+        if problems:
+            raise ValueError("invalid gateway configuration: " + "; ".join(problems))

@@ -1,0 +1,175 @@
+"""Forward batches downstream: a bounded in-memory queue, an optional spool, retries with backoff.
+
+Admission is the only place a batch can be refused, and refusing is loud: ``submit`` returns
+False and the receiver answers 503 / UNAVAILABLE with a retry hint, so the client keeps the spans
+and tries again. Once admitted, a batch is retried until the downstream takes it (exponential
+backoff with jitter, the server's Retry-After / RetryInfo honoured). The only ends other than
+delivery are counted drops: a permanent refusal from the downstream (it says the batch is
+invalid), or a shutdown whose drain deadline passed with no spool to save the rest.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections import deque
+from pathlib import Path
+
+from genai_cost.gateway.senders import PermanentError, RetryableError, Sender
+from genai_cost.gateway.spool import Spool
+from genai_cost.gateway.stats import GatewayStats
+
+_log = logging.getLogger(__name__)
+
+
+class Forwarder:
+    def __init__(
+        self,
+        sender: Sender,
+        stats: GatewayStats,
+        *,
+        max_queue_spans: int = 50_000,
+        spool: Spool | None = None,
+        workers: int = 1,
+        initial_backoff: float = 0.5,
+        max_backoff: float = 30.0,
+    ) -> None:
+        self._sender = sender
+        self._stats = stats
+        self.max_queue_spans = max_queue_spans
+        self.spool = spool
+        self._workers = workers
+        self._initial_backoff = initial_backoff
+        self._max_backoff = max_backoff
+        self._queue: deque[tuple[bytes, int]] = deque()
+        self.queued_spans = 0
+        self._in_flight = 0
+        self._ready = threading.Condition()
+        self._closing = False
+        self._deadline = float("inf")
+        self._threads: list[threading.Thread] = []
+
+    # -- admission -------------------------------------------------------------------------
+    def has_room(self, spans: int, size: int) -> bool:
+        """Whether a batch of ``spans`` and about ``size`` bytes would be admitted now."""
+        if self._closing:
+            return False
+        if self.queued_spans + spans <= self.max_queue_spans or self.queued_spans == 0:
+            return True
+        return self.spool is not None and self.spool.bytes + size <= self.spool.max_bytes
+
+    def submit(self, payload: bytes, spans: int, *, force: bool = False) -> bool:
+        """Admit a batch; False means refused (the caller must tell its client to retry).
+
+        ``force`` admits past the memory bound: for spans already acknowledged to a client
+        (the roll-up's held traces), which must not be lost.
+        """
+        with self._ready:
+            if self._closing and not force:
+                return False
+            # An empty queue always takes one batch, however large: the limit bounds backlog.
+            if force or self.queued_spans == 0 or self.queued_spans + spans <= self.max_queue_spans:
+                self._queue.append((payload, spans))
+                self.queued_spans += spans
+                self._ready.notify()
+                return True
+        if self.spool is not None and self.spool.put(payload, spans):
+            self._stats.add(spans_spooled=spans)
+            with self._ready:
+                self._ready.notify()
+            return True
+        return False
+
+    # -- delivery --------------------------------------------------------------------------
+    def start(self) -> Forwarder:
+        for index in range(self._workers):
+            thread = threading.Thread(target=self._run, name=f"genai-cost-gateway-forward-{index}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+        return self
+
+    def _next(self) -> tuple[bytes, int, Path | None] | None:
+        with self._ready:
+            while True:
+                if self._queue:
+                    payload, spans = self._queue.popleft()
+                    self.queued_spans -= spans
+                    self._in_flight += 1
+                    return payload, spans, None
+                if self.spool is not None and not self._closing:
+                    taken = self.spool.take()
+                    if taken is not None:
+                        self._in_flight += 1
+                        path, payload, spans = taken
+                        return payload, spans, path
+                if self._closing:
+                    return None
+                self._ready.wait(0.5)
+
+    def _run(self) -> None:
+        while (item := self._next()) is not None:
+            payload, spans, spooled = item
+            try:
+                delivered = self._deliver(payload, spans)
+                if spooled is not None:
+                    if delivered:
+                        self.spool.done(spooled)  # type: ignore[union-attr]
+                    else:
+                        self.spool.give_back(spooled)  # type: ignore[union-attr]
+                elif not delivered:
+                    self._save_or_drop(payload, spans)
+            except Exception:
+                _log.exception("genai-cost gateway: forwarding a batch failed unexpectedly")
+                self._save_or_drop(payload, spans)
+            finally:
+                with self._ready:
+                    self._in_flight -= 1
+                    self._ready.notify_all()
+
+    def _deliver(self, payload: bytes, spans: int) -> bool:
+        """True once delivered or permanently refused (counted); False if shutdown cut retries short."""
+        backoff = self._initial_backoff
+        while True:
+            try:
+                self._sender.send(payload)
+                self._stats.add(spans_out=spans)
+                return True
+            except PermanentError as exc:
+                self._stats.add(spans_dropped=spans)
+                _log.error("genai-cost gateway: downstream refused %d spans for good: %s", spans, exc)
+                return True
+            except RetryableError as exc:
+                self._stats.add(retries=1)
+                delay = exc.retry_after if exc.retry_after is not None else backoff * random.uniform(0.8, 1.2)
+                backoff = min(backoff * 2, self._max_backoff)
+                if time.monotonic() + delay > self._deadline:
+                    return False
+                _log.debug("genai-cost gateway: retrying in %.2fs: %s", delay, exc)
+                with self._ready:
+                    # Wakes early on shutdown, to re-check the deadline.
+                    self._ready.wait(min(delay, self._max_backoff))
+
+    def _save_or_drop(self, payload: bytes, spans: int) -> None:
+        if self.spool is not None and self.spool.put(payload, spans):
+            self._stats.add(spans_spooled=spans)
+            return
+        self._stats.add(spans_dropped=spans)
+        _log.error("genai-cost gateway: %d spans could not be delivered before shutdown and are lost", spans)
+
+    def shutdown(self, timeout: float = 10.0) -> None:
+        """Stop admitting, deliver what is queued within ``timeout``, then spool (or count) the rest."""
+        with self._ready:
+            self._closing = True
+            self._deadline = time.monotonic() + timeout
+            self._ready.notify_all()
+        for thread in self._threads:
+            thread.join(timeout + self._max_backoff + 1)
+        with self._ready:
+            leftovers = list(self._queue)
+            self._queue.clear()
+            self.queued_spans = 0
+        for payload, spans in leftovers:  # no worker ran (never started) or they stopped early
+            self._save_or_drop(payload, spans)
+        self._sender.close()

@@ -1,0 +1,192 @@
+"""Deliver one serialized ``ExportTraceServiceRequest`` to the next OTLP endpoint, over HTTP or gRPC.
+
+A sender makes one attempt and says how it went: it returns on success, raises ``RetryableError``
+(with the server's retry hint, if any) for what the OTLP spec calls retryable — HTTP 429/502/503/
+504, gRPC UNAVAILABLE and friends, a refused connection — and ``PermanentError`` for a refusal
+that no retry can fix (HTTP 400, gRPC INVALID_ARGUMENT). Retrying is the forwarder's job.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import http.client
+import threading
+import time
+from collections.abc import Mapping
+from typing import Any, Protocol
+from urllib.parse import urlsplit
+
+TRACES_PATH = "/v1/traces"
+EXPORT_METHOD = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
+# The Python OTLP exporter reads a bare RetryInfo here; the standard place is inside the status details.
+RETRY_INFO_KEY = "google.rpc.retryinfo-bin"
+STATUS_DETAILS_KEY = "grpc-status-details-bin"
+
+_RETRYABLE_HTTP = frozenset({429, 502, 503, 504})
+_RETRYABLE_GRPC = frozenset({"CANCELLED", "DEADLINE_EXCEEDED", "ABORTED", "OUT_OF_RANGE", "UNAVAILABLE", "DATA_LOSS"})
+
+
+class RetryableError(Exception):
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class PermanentError(Exception):
+    pass
+
+
+class Sender(Protocol):
+    def send(self, payload: bytes) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """``Retry-After`` as seconds: delta-seconds or an HTTP date (RFC 9110 §10.2.3)."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+class HttpSender:
+    """OTLP/HTTP protobuf, one keep-alive connection per sending thread."""
+
+    def __init__(self, endpoint: str, *, headers: Mapping[str, str] | None = None, timeout: float = 10.0) -> None:
+        parts = urlsplit(endpoint)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"downstream {endpoint!r} is not an http(s):// URL")
+        self._https = parts.scheme == "https"
+        self._host = parts.hostname
+        self._port = parts.port
+        path = parts.path.rstrip("/")
+        self._path = path if path.endswith(TRACES_PATH) else path + TRACES_PATH
+        self._headers = {"Content-Type": "application/x-protobuf", **(headers or {})}
+        self._timeout = timeout
+        self._local = threading.local()
+
+    def _connection(self) -> http.client.HTTPConnection:
+        connection = getattr(self._local, "connection", None)
+        if connection is None:
+            cls = http.client.HTTPSConnection if self._https else http.client.HTTPConnection
+            connection = self._local.connection = cls(self._host, self._port, timeout=self._timeout)
+        return connection
+
+    def send(self, payload: bytes) -> None:
+        connection = self._connection()
+        try:
+            connection.request("POST", self._path, body=payload, headers=self._headers)
+            response = connection.getresponse()
+            body = response.read()
+        except (OSError, http.client.HTTPException) as exc:
+            connection.close()
+            self._local.connection = None
+            raise RetryableError(f"downstream unreachable: {exc!r}") from None
+        status = response.status
+        if 200 <= status < 300:
+            return
+        detail = f"downstream answered HTTP {status}: {body[:200]!r}"
+        if response.getheader("Connection", "").lower() == "close":
+            connection.close()
+            self._local.connection = None
+        if status in _RETRYABLE_HTTP:
+            raise RetryableError(detail, parse_retry_after(response.getheader("Retry-After")))
+        raise PermanentError(detail)
+
+    def close(self) -> None:
+        connection = getattr(self._local, "connection", None)
+        if connection is not None:
+            connection.close()
+
+
+class GrpcSender:
+    """OTLP/gRPC ``TraceService/Export`` with the payload passed as-is (no re-serialisation)."""
+
+    def __init__(
+        self,
+        target: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        timeout: float = 10.0,
+        insecure: bool = True,
+    ) -> None:
+        import grpc
+        from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
+
+        self._grpc = grpc
+        parts = urlsplit(target if "://" in target else f"grpc://{target}")
+        address = parts.netloc or parts.path
+        secure = parts.scheme == "https" or (not insecure and parts.scheme != "http")
+        self._channel = (
+            grpc.secure_channel(address, grpc.ssl_channel_credentials()) if secure else grpc.insecure_channel(address)
+        )
+        self._export = self._channel.unary_unary(
+            EXPORT_METHOD, request_serializer=None, response_deserializer=ExportTraceServiceResponse.FromString
+        )
+        self._metadata = tuple((k.lower(), v) for k, v in (headers or {}).items())
+        self._timeout = timeout
+
+    def send(self, payload: bytes) -> None:
+        try:
+            self._export(payload, timeout=self._timeout, metadata=self._metadata)
+        except self._grpc.RpcError as error:
+            code = error.code().name if hasattr(error, "code") and error.code() else "UNKNOWN"
+            detail = f"downstream answered gRPC {code}: {error.details() if hasattr(error, 'details') else error}"
+            retry_after = grpc_retry_delay(error)
+            if code in _RETRYABLE_GRPC or (code == "RESOURCE_EXHAUSTED" and retry_after is not None):
+                raise RetryableError(detail, retry_after) from None
+            raise PermanentError(detail) from None
+
+    def close(self) -> None:
+        self._channel.close()
+
+
+def grpc_retry_delay(error: Any) -> float | None:
+    """The server's ``RetryInfo`` delay, from either place servers put it."""
+    from google.rpc.error_details_pb2 import RetryInfo
+    from google.rpc.status_pb2 import Status
+
+    try:
+        metadata = dict(error.trailing_metadata() or ())
+    except Exception:
+        return None
+    info = None
+    if RETRY_INFO_KEY in metadata:
+        info = RetryInfo.FromString(metadata[RETRY_INFO_KEY])
+    elif STATUS_DETAILS_KEY in metadata:
+        for detail in Status.FromString(metadata[STATUS_DETAILS_KEY]).details:
+            if detail.Is(RetryInfo.DESCRIPTOR):
+                info = RetryInfo()
+                detail.Unpack(info)
+    if info is None:
+        return None
+    return info.retry_delay.seconds + info.retry_delay.nanos / 1e9
+
+
+def retry_metadata(delay_s: float) -> tuple[tuple[str, bytes], ...]:
+    """Trailing metadata carrying a retry hint of ``delay_s`` seconds, both ways clients read it."""
+    from google.protobuf.any_pb2 import Any as AnyMessage
+    from google.protobuf.duration_pb2 import Duration
+    from google.rpc.error_details_pb2 import RetryInfo
+    from google.rpc.status_pb2 import Status
+
+    info = RetryInfo(retry_delay=Duration(seconds=int(delay_s), nanos=int((delay_s % 1) * 1e9)))
+    detail = AnyMessage()
+    detail.Pack(info)
+    status = Status(code=14, message="gateway queue full", details=[detail])  # 14 = UNAVAILABLE
+    return ((RETRY_INFO_KEY, info.SerializeToString()), (STATUS_DETAILS_KEY, status.SerializeToString()))
+
+
+def make_sender(endpoint: str, protocol: str, headers: Mapping[str, str], timeout: float) -> Sender:
+    if protocol == "grpc":
+        return GrpcSender(endpoint, headers=headers, timeout=timeout)
+    if protocol == "http/protobuf":
+        return HttpSender(endpoint, headers=headers, timeout=timeout)
+    raise ValueError(f"downstream protocol {protocol!r}: use grpc or http/protobuf")
