@@ -16,6 +16,7 @@ __all__ = [
     "CostSpanProcessor",
     "TokenUsage",
     "__version__",
+    "budget_status",
     "configure",
     "cost_context",
     "price",
@@ -24,6 +25,7 @@ __all__ = [
 if TYPE_CHECKING:
     from genai_cost.autoconfig import configure
     from genai_cost.budget.errors import BudgetExceeded
+    from genai_cost.budget.status import budget_status
     from genai_cost.config import ConfigError
     from genai_cost.context import cost_context
     from genai_cost.pricing.breakdown import CostBreakdown
@@ -32,6 +34,7 @@ if TYPE_CHECKING:
 
 _LAZY = {
     "BudgetExceeded": "genai_cost.budget.errors",
+    "budget_status": "genai_cost.budget.status",
     "configure": "genai_cost.autoconfig",
     "ConfigError": "genai_cost.config",
     "cost_context": "genai_cost.context",

@@ -140,6 +140,7 @@ def _error_body(exceeded: BudgetExceeded) -> dict[str, Any]:
         "currency": exceeded.currency,
         "window": exceeded.window,
         "reset_at": exceeded.reset_at.isoformat() if exceeded.reset_at is not None else None,
+        "reason": exceeded.reason,  # set when the ledger could not be read (fail closed)
     }
 
 

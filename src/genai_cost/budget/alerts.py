@@ -29,11 +29,11 @@ import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 from urllib.parse import urlsplit
 
-if TYPE_CHECKING:
-    from genai_cost.budget.state import BudgetAlert as Alert
+from genai_cost.budget.policy import BLOCK, DOWNGRADE
+from genai_cost.budget.state import BudgetAlert as Alert
 
 log = logging.getLogger("genai_cost.budget")
 
@@ -41,10 +41,7 @@ JSON_FORMAT: Final = "json"
 SLACK_FORMAT: Final = "slack"
 FORMATS: Final = (JSON_FORMAT, SLACK_FORMAT)
 
-# BudgetAlert.kind values (block, warn, downgrade are the policy actions).
-THRESHOLD: Final = "threshold"
-BLOCK: Final = "block"
-DOWNGRADE: Final = "downgrade"
+THRESHOLD: Final = "threshold"  # BudgetAlert.kind; the others are the policy actions
 
 # Statuses worth another attempt: the receiver is busy or broken now, not refusing the alert.
 _RETRY_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})

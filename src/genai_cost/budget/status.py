@@ -1,0 +1,190 @@
+"""Reading budgets: ``budget_status()``, what ``genai-cost budget status`` prints, and the
+remaining-budget gauge.
+
+All three read the guard's ``status()``: per budget scope in its current window, what is spent
+(settled), reserved (calls in flight), remaining, when the window resets, and the month's
+projection at the current pace. They read the ledger, never the call path.
+
+From the command line only a shared ledger means anything: ``sqlite:///path`` or ``redis://...``
+(``GENAI_COST_LEDGER`` or ``--ledger``). An in-memory ledger lives inside the application's
+process; read it there with ``genai_cost.budget_status()`` or the gauge.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import asdict
+from datetime import UTC, datetime
+from typing import Any, TextIO
+
+from genai_cost import attributes as attr
+from genai_cost.budget.state import BudgetStatus
+
+GuardSource = Callable[[], Any]  # returns the process's BudgetGuard, or None when budgets are off
+
+
+def budget_status(guard: Any = None) -> list[BudgetStatus]:
+    """Every budget scope's spend in its current window (an empty list when no budgets are set)."""
+    if guard is None:
+        from genai_cost.budget import active_guard
+
+        guard = active_guard()
+    return guard.status() if guard is not None else []
+
+
+# --- the table -----------------------------------------------------------------------------
+
+
+def _money(value: float) -> str:
+    return f"{value:.6f}".rstrip("0").rstrip(".") if value else "0"
+
+
+def _until(reset_at: datetime, now: datetime) -> str:
+    seconds = max(0, int((reset_at - now).total_seconds()))
+    days, rest = divmod(seconds, 86_400)
+    hours, rest = divmod(rest, 3600)
+    minutes = rest // 60
+    if days:
+        return f"in {days}d {hours}h"
+    if hours:
+        return f"in {hours}h {minutes}m"
+    return f"in {minutes}m" if minutes else "in <1m"
+
+
+def status_rows(statuses: Iterable[BudgetStatus], now: datetime) -> list[dict[str, str]]:
+    """One dict of display strings per budget scope, in the table's column order."""
+    rows = []
+    for s in statuses:
+        used = f"{100 * (s.spent + s.reserved) / s.limit:.1f}%" if s.limit > 0 else "-"
+        rows.append(
+            {
+                "budget": f"{s.name}[{s.scope}]" if s.scope else s.name,
+                "window": s.window_name,
+                "spent": _money(s.spent),
+                "reserved": _money(s.reserved),
+                "limit": f"{_money(s.limit)} {s.currency}",
+                "remaining": _money(s.remaining),
+                "used": used,
+                "resets": f"{s.reset_at.astimezone(UTC):%Y-%m-%d %H:%M}Z ({_until(s.reset_at, now)})",
+                "projected/month": _money(s.projected),
+                "action": s.action,
+                "status": s.status or "ok",
+            }
+        )
+    return rows
+
+
+def format_table(statuses: Sequence[BudgetStatus], now: datetime) -> str:
+    rows = status_rows(statuses, now)
+    if not rows:
+        return "no budgets configured"
+    columns = list(rows[0])
+    widths = {c: max(len(c), *(len(r[c]) for r in rows)) for c in columns}
+    numeric = {"spent", "reserved", "limit", "remaining", "used", "projected/month"}
+
+    def line(cells: dict[str, str]) -> str:
+        return "  ".join(
+            cells[c].rjust(widths[c]) if c in numeric else cells[c].ljust(widths[c]) for c in columns
+        ).rstrip()
+
+    return "\n".join([line({c: c for c in columns}), *(line(r) for r in rows)])
+
+
+def status_json(statuses: Iterable[BudgetStatus]) -> list[dict[str, Any]]:
+    return [{**asdict(s), "reset_at": s.reset_at.isoformat()} for s in statuses]
+
+
+# --- the command ---------------------------------------------------------------------------
+
+
+def cmd_budget_status(args: argparse.Namespace, out: TextIO) -> int:
+    from genai_cost.budget.guard import BudgetGuard
+    from genai_cost.config import load_file, load_settings
+
+    settings = load_file(args.config) if args.config else load_settings()
+    budgets = settings.budgets
+    ledger = args.ledger or budgets.ledger
+    if not budgets.policies:
+        print("genai-cost: no budgets configured (the budgets: section of the config file)", file=sys.stderr)
+        return 1
+    if ledger in ("", "memory", "memory://"):
+        print(
+            "genai-cost: the budget ledger is in memory: its spend lives inside the application's process "
+            "(read it there with genai_cost.budget_status()). To read it from here, set GENAI_COST_LEDGER "
+            "(or --ledger) to the shared ledger: sqlite:///path/to/ledger.db or redis://host:6379/0",
+            file=sys.stderr,
+        )
+        return 2
+    from dataclasses import replace
+
+    guard = BudgetGuard.from_settings(replace(budgets, ledger=ledger))
+    try:
+        statuses = guard.status()
+    finally:
+        guard.close()
+    if args.json:
+        json.dump(status_json(statuses), out, indent=2)
+        print(file=out)
+    else:
+        print(f"ledger {ledger}", file=out)
+        print(format_table(statuses, datetime.now(UTC)), file=out)
+    return 1 if any(s.status for s in statuses) else 0
+
+
+def add_budget_commands(commands: Any) -> None:
+    """Register ``genai-cost budget ...`` on the CLI's subparsers."""
+    budget = commands.add_parser("budget", help="budgets: spend, what is left, resets")
+    sub = budget.add_subparsers(dest="budget_command", required=True)
+    status = sub.add_parser("status", help="spent, remaining, reset time and projection per budget")
+    status.add_argument("--ledger", help="ledger URL (default: $GENAI_COST_LEDGER or the config file's)")
+    status.add_argument("--json", action="store_true", help="machine-readable output")
+    status.set_defaults(run=cmd_budget_status)
+
+
+# --- the gauge -----------------------------------------------------------------------------
+
+
+def _observations(source: GuardSource) -> Iterator[Any]:
+    from opentelemetry.metrics import Observation
+
+    guard = source()
+    if guard is None:
+        return
+    for s in guard.status():
+        if s.status:  # ledger unreadable: no figure rather than a made-up one
+            continue
+        attributes = {attr.BUDGET_NAME: s.name, attr.BUDGET_WINDOW: s.window, "currency": s.currency}
+        if s.scope:
+            attributes[attr.BUDGET_SCOPE] = s.scope
+        yield Observation(s.remaining, attributes)
+
+
+def register_remaining_gauge(source: GuardSource, meter_provider: Any = None) -> Any:
+    """An observable gauge of each budget scope's remaining money, read at each metrics export.
+
+    Fan-out (``per: user``) budgets export one series per scope value that has spent in the
+    current window: mind the cardinality of what you fan out on.
+    """
+    from opentelemetry import metrics
+
+    from genai_cost import __version__
+
+    meter = metrics.get_meter("genai_cost", __version__, meter_provider)
+
+    def observe(options: Any) -> Iterator[Any]:
+        try:
+            yield from _observations(source)
+        except Exception:
+            from genai_cost.instrumentation.lifecycle import log_once
+
+            log_once("reading budgets for the remaining-budget gauge")
+
+    return meter.create_observable_gauge(
+        attr.METRIC_BUDGET_REMAINING,
+        callbacks=[observe],
+        unit="USD",
+        description="Money left in each budget's current window, in the budget's currency (the currency attribute).",
+    )
