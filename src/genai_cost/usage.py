@@ -37,6 +37,10 @@ class TokenUsage:
     # Hosted tool calls billed per call (OpenAI web search, Anthropic server tools ...).
     web_searches: int = 0
     code_executions: int = 0
+    # Modalities Gemini bills at their own rates (video in and out, cached audio).
+    input_video_tokens: int = 0
+    output_video_tokens: int = 0
+    cache_audio_read_tokens: int = 0
 
     def __post_init__(self) -> None:
         # One cheap combined check on the hot path; the detailed diagnosis runs only on failure.
@@ -56,13 +60,18 @@ class TokenUsage:
                     self.output_image_tokens,
                     self.web_searches,
                     self.code_executions,
+                    self.input_video_tokens,
+                    self.output_video_tokens,
+                    self.cache_audio_read_tokens,
                 )
                 >= 0
                 and self.cache_read_tokens + self.cache_write_tokens <= self.input_tokens
                 and self.cache_write_5m_tokens + self.cache_write_1h_tokens <= self.cache_write_tokens
                 and self.reasoning_tokens <= self.output_tokens
-                and self.input_audio_tokens + self.input_image_tokens <= self.input_tokens
-                and self.output_audio_tokens + self.output_image_tokens <= self.output_tokens
+                and self.input_audio_tokens + self.input_image_tokens + self.input_video_tokens <= self.input_tokens
+                and self.output_audio_tokens + self.output_image_tokens + self.output_video_tokens
+                <= self.output_tokens
+                and self.cache_audio_read_tokens <= self.cache_read_tokens
             )
         except TypeError:
             ok = False
@@ -89,10 +98,15 @@ class TokenUsage:
                 f"reasoning_tokens ({self.reasoning_tokens}) exceed output_tokens ({self.output_tokens}); "
                 "output_tokens must include reasoning"
             )
-        if self.input_audio_tokens + self.input_image_tokens > self.input_tokens:
-            raise InvalidUsage("audio plus image input tokens exceed input_tokens")
-        if self.output_audio_tokens + self.output_image_tokens > self.output_tokens:
-            raise InvalidUsage("audio plus image output tokens exceed output_tokens")
+        if self.input_audio_tokens + self.input_image_tokens + self.input_video_tokens > self.input_tokens:
+            raise InvalidUsage("audio, image and video input tokens exceed input_tokens")
+        if self.output_audio_tokens + self.output_image_tokens + self.output_video_tokens > self.output_tokens:
+            raise InvalidUsage("audio, image and video output tokens exceed output_tokens")
+        if self.cache_audio_read_tokens > self.cache_read_tokens:
+            raise InvalidUsage(
+                f"cached audio tokens ({self.cache_audio_read_tokens}) exceed cache_read_tokens "
+                f"({self.cache_read_tokens})"
+            )
 
     @classmethod
     def from_exclusive_cache(
@@ -117,7 +131,13 @@ class TokenUsage:
     def has_modality_detail(self) -> bool:
         """True when audio/image token counts are present (these take the exact slow path)."""
         return bool(
-            self.input_audio_tokens or self.output_audio_tokens or self.input_image_tokens or self.output_image_tokens
+            self.input_audio_tokens
+            or self.output_audio_tokens
+            or self.input_image_tokens
+            or self.output_image_tokens
+            or self.input_video_tokens
+            or self.output_video_tokens
+            or self.cache_audio_read_tokens
         )
 
     def genai_prices_values(self) -> dict[str, int]:
@@ -146,4 +166,7 @@ _GENAI_PRICES_KEYS = (
     ("output_image_tokens", "output_image_tokens"),
     ("web_searches", "web_searches"),
     ("code_executions", "code_executions"),
+    ("input_video_tokens", "input_video_tokens"),
+    ("output_video_tokens", "output_video_tokens"),
+    ("cache_audio_read_tokens", "cache_audio_read_tokens"),
 )

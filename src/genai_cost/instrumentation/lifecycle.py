@@ -528,7 +528,9 @@ class AsyncStream(wrapt.ObjectProxy):  # type: ignore[misc]
 
     async def close(self) -> None:
         try:
-            await self.__wrapped__.close()
+            # SDK stream objects close with close(); async generators (google-genai) with aclose().
+            close = getattr(self.__wrapped__, "close", None) or self.__wrapped__.aclose
+            await close()
         finally:
             self._self_state.end("the caller closed the stream before it completed")
 

@@ -246,6 +246,9 @@ class PriceCatalog:
                 or usage.output_audio_tokens
                 or usage.input_image_tokens
                 or usage.output_image_tokens
+                or usage.input_video_tokens
+                or usage.output_video_tokens
+                or usage.cache_audio_read_tokens
             ):
                 amounts = exact_breakdown(plan.model_price, usage)
             else:

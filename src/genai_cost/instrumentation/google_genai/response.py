@@ -1,0 +1,156 @@
+"""What a google-genai response says: its usage as a ``TokenUsage``, and a ``CallResult``.
+
+Gemini's ``usageMetadata`` counts differently from the semantic conventions, so this is where
+the arithmetic happens (the same as genai-prices' own Google usage extractor):
+
+* ``promptTokenCount`` includes ``cachedContentTokenCount`` (cache reads); the tokens of
+  tool results fed back to the model (``toolUsePromptTokenCount``) are reported *beside* it and
+  billed as input, so input = prompt + tool-use prompt;
+* ``candidatesTokenCount`` excludes ``thoughtsTokenCount``, which is billed as output, so
+  output = candidates + thoughts, and reasoning = thoughts;
+* the ``*TokensDetails`` lists give per-modality counts; those with their own rates (audio,
+  image, video; documents bill as images) go into the modality fields.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from genai_cost.attributes import Status
+from genai_cost.instrumentation.lifecycle import CallResult
+from genai_cost.instrumentation.openai.response import get
+from genai_cost.usage import InvalidUsage, TokenUsage
+
+# Vertex AI provisioned throughput is paid for by subscription, not per token.
+_PROVISIONED = (
+    Status.ESTIMATED,
+    "Vertex AI provisioned throughput: billed by subscription, priced here at on-demand rates",
+)
+
+
+def _count(value: Any) -> int:
+    if value is None:
+        return 0
+    if type(value) is float and value.is_integer():  # Vertex's embedding statistics are floats
+        return int(value)
+    return value  # type: ignore[no-any-return]  # anything else is TokenUsage's to reject
+
+
+def _by_modality(details: Any) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for item in details or ():
+        modality = get(item, "modality")
+        name = str(getattr(modality, "value", modality) or "").upper()
+        if name == "DOCUMENT":
+            name = "IMAGE"
+        counts[name] = counts.get(name, 0) + _count(get(item, "token_count"))
+    return counts
+
+
+def content_usage(metadata: Any) -> TokenUsage | None:
+    """``GenerateContentResponseUsageMetadata`` (or an embedding's ``UsageMetadata``) -> TokenUsage."""
+    if metadata is None:
+        return None
+    prompt = get(metadata, "prompt_token_count")
+    candidates = get(metadata, "candidates_token_count")
+    if prompt is None and candidates is None:
+        return None
+    thoughts = _count(get(metadata, "thoughts_token_count"))
+    prompt_modalities = _by_modality(get(metadata, "prompt_tokens_details"))
+    tool_modalities = _by_modality(get(metadata, "tool_use_prompt_tokens_details"))
+    output_modalities = _by_modality(get(metadata, "candidates_tokens_details"))
+    cache_modalities = _by_modality(get(metadata, "cache_tokens_details"))
+
+    def given_in(modality: str) -> int:
+        return prompt_modalities.get(modality, 0) + tool_modalities.get(modality, 0)
+
+    return TokenUsage(
+        input_tokens=_count(prompt) + _count(get(metadata, "tool_use_prompt_token_count")),
+        output_tokens=_count(candidates) + thoughts,
+        cache_read_tokens=_count(get(metadata, "cached_content_token_count")),
+        reasoning_tokens=thoughts,
+        input_audio_tokens=given_in("AUDIO"),
+        input_image_tokens=given_in("IMAGE"),
+        input_video_tokens=given_in("VIDEO"),
+        output_audio_tokens=output_modalities.get("AUDIO", 0),
+        output_image_tokens=output_modalities.get("IMAGE", 0),
+        output_video_tokens=output_modalities.get("VIDEO", 0),
+        cache_audio_read_tokens=cache_modalities.get("AUDIO", 0),
+    )
+
+
+def _name(value: Any) -> str | None:
+    """An SDK enum (or the string an unknown value stays as) in semconv's lower case."""
+    value = getattr(value, "value", value)
+    return value.lower() if isinstance(value, str) and value else None
+
+
+def _usage_result(result: CallResult, read: Any) -> None:
+    try:
+        result.usage = read()
+    except InvalidUsage as exc:
+        result.status = (Status.INVALID_USAGE, str(exc))
+
+
+def generate_result(response: Any, finish_reasons: tuple[str, ...] | None = None) -> CallResult:
+    """A ``GenerateContentResponse`` (or the last chunk of a stream) -> CallResult."""
+    result = CallResult(response_model=get(response, "model_version"), response_id=get(response, "response_id"))
+    if finish_reasons is None:
+        reasons = (_name(get(c, "finish_reason")) for c in get(response, "candidates") or ())
+        finish_reasons = tuple(r for r in reasons if r)
+    result.finish_reasons = finish_reasons
+    metadata = get(response, "usage_metadata")
+    _usage_result(result, lambda: content_usage(metadata))
+    if result.status is None and "PROVISIONED" in str(getattr(get(metadata, "traffic_type"), "value", "")):
+        result.status = _PROVISIONED
+    return result
+
+
+def _embedding_usage(response: Any) -> TokenUsage | None:
+    usage = content_usage(get(response, "usage_metadata"))
+    if usage is not None:
+        return usage
+    # Vertex's predict endpoint (text-embedding-00x) counts tokens per embedding.
+    statistics = [get(e, "statistics") for e in get(response, "embeddings") or ()]
+    counts = [get(s, "token_count") for s in statistics if s is not None]
+    if not counts or any(c is None for c in counts):
+        return None
+    return TokenUsage(input_tokens=sum(_count(c) for c in counts))
+
+
+def embed_result(response: Any) -> CallResult:
+    result = CallResult()
+    _usage_result(result, lambda: _embedding_usage(response))
+    return result
+
+
+class GenerateStreamObserver:
+    """Follows ``generate_content_stream``: each chunk is a whole response whose usage is the
+    total so far, so the last usage seen is the call's (or, cut short, what was billed so far)."""
+
+    __slots__ = ("_last", "_usage_chunk", "_finish")
+
+    def __init__(self) -> None:
+        self._last: Any = None
+        self._usage_chunk: Any = None
+        self._finish: dict[int, str] = {}
+
+    def observe(self, chunk: Any) -> bool:
+        self._last = chunk
+        if get(chunk, "usage_metadata") is not None:
+            self._usage_chunk = chunk
+        for position, candidate in enumerate(get(chunk, "candidates") or ()):
+            reason = _name(get(candidate, "finish_reason"))
+            if reason:
+                index = get(candidate, "index")
+                self._finish[index if isinstance(index, int) else position] = reason
+        return True
+
+    def result(self) -> CallResult:
+        reasons = tuple(self._finish[i] for i in sorted(self._finish))
+        result = generate_result(self._usage_chunk, reasons)
+        last = self._last
+        if last is not None:
+            result.response_model = get(last, "model_version") or result.response_model
+            result.response_id = get(last, "response_id") or result.response_id
+        return result

@@ -1,0 +1,124 @@
+"""The wrappers put on google-genai's ``Models`` / ``AsyncModels`` methods, and the method list.
+
+One HTTP request is one span. ``generate_content`` can make several: automatic function calling
+sends the function results back in a new request, and automatic continuation follows
+``continuation_token`` hops. Each request is billed, while the caller gets back only the last
+response (or a merge of them), so we wrap the per-request methods the public ones loop over
+(``_generate_content`` / ``_generate_content_stream``, present in every google-genai release)
+rather than the public ones. ``embed_content`` makes exactly one request and is wrapped as it is.
+
+A sync ``_generate_content_stream`` is a generator: nothing is sent until it is first advanced,
+and HTTP errors surface from ``next()``, which the stream proxy reports as the call's failure.
+The async one is a coroutine that sends the request and returns an async generator.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from opentelemetry.trace import Tracer
+
+from genai_cost import attributes as attr
+from genai_cost.instrumentation import lifecycle
+from genai_cost.instrumentation.base import Patch
+from genai_cost.instrumentation.google_genai.request import Request, embed_request, generate_request, server_of
+from genai_cost.instrumentation.google_genai.response import GenerateStreamObserver, embed_result, generate_result
+from genai_cost.instrumentation.lifecycle import CallResult, GenAICall, log_once
+
+
+@dataclass(frozen=True, slots=True)
+class Surface:
+    """One kind of SDK method: how to read its request and its response."""
+
+    describe: Callable[[dict[str, Any]], Request]
+    result: Callable[[Any], CallResult]
+    stream: bool = False
+
+
+GENERATE = Surface(generate_request, generate_result)
+GENERATE_STREAM = Surface(generate_request, generate_result, stream=True)
+EMBED = Surface(embed_request, embed_result)
+
+_STREAM_ATTRIBUTES = {attr.REQUEST_STREAM: True}
+
+
+class Invocation:
+    """One wrapped SDK call: its request, and what the caller gets back."""
+
+    __slots__ = ("tracer", "surface", "request", "models")
+
+    def __init__(self, tracer: Tracer, surface: Surface, models: Any, kwargs: dict[str, Any]) -> None:
+        self.tracer = tracer
+        self.surface = surface
+        self.models = models
+        self.request = surface.describe(kwargs)
+        if surface.stream:
+            self.request.attributes.update(_STREAM_ATTRIBUTES)
+
+    def start(self) -> GenAICall:
+        server = server_of(self.models)
+        request = self.request
+        return GenAICall(
+            self.tracer,
+            operation=request.operation,
+            provider_name=server.provider_name,
+            request_model=request.model,
+            server_address=server.address,
+            server_port=server.port,
+            request_attributes=request.attributes,
+        )
+
+    def finish(self, call: GenAICall, result: Any) -> Any:
+        if self.surface.stream:
+            proxy = lifecycle.AsyncStream if hasattr(result, "__anext__") else lifecycle.SyncStream
+            return proxy(result, call, GenerateStreamObserver())
+        call.set_result(self.surface.result(result))
+        call.end()
+        return result
+
+
+def _describe(tracer: Tracer, surface: Surface, models: Any, kwargs: dict[str, Any]) -> Invocation | None:
+    try:
+        return Invocation(tracer, surface, models, kwargs)
+    except Exception:
+        log_once("describing a google-genai request")
+        return None
+
+
+def sync_call(tracer: Tracer, surface: Surface) -> Callable[..., Any]:
+    def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        invocation = _describe(tracer, surface, instance, kwargs)
+        if invocation is None:
+            return wrapped(*args, **kwargs)
+        return lifecycle.invoke(invocation.start, wrapped, args, kwargs, invocation.finish)
+
+    return wrapper
+
+
+def async_call(tracer: Tracer, surface: Surface) -> Callable[..., Any]:
+    async def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        invocation = _describe(tracer, surface, instance, kwargs)
+        if invocation is None:
+            return await wrapped(*args, **kwargs)
+        return await lifecycle.ainvoke(invocation.start, wrapped, args, kwargs, invocation.finish)
+
+    return wrapper
+
+
+def patches() -> list[Patch]:
+    """Every SDK method we wrap. Methods an SDK version lacks are skipped by the base class."""
+
+    def call(surface: Surface, is_async: bool) -> Callable[[Tracer], Callable[..., Any]]:
+        factory = async_call if is_async else sync_call
+        return lambda tracer: factory(tracer, surface)
+
+    out: list[Patch] = []
+    for owner, is_async in (("Models", False), ("AsyncModels", True)):
+        out += [
+            Patch("google.genai.models", f"{owner}._generate_content", call(GENERATE, is_async)),
+            Patch("google.genai.models", f"{owner}._generate_content_stream", call(GENERATE_STREAM, is_async)),
+            Patch("google.genai.models", f"{owner}.embed_content", call(EMBED, is_async)),
+        ]
+    return out
