@@ -131,6 +131,10 @@ def build_parser() -> argparse.ArgumentParser:
     from genai_cost.gateway.command import add_command as add_gateway_command
 
     add_gateway_command(commands)
+
+    from genai_cost.gateway.collector_config import add_command as add_collector_config_command
+
+    add_collector_config_command(commands)
     return parser
 
 
