@@ -132,6 +132,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_gateway_command(commands)
 
+    from genai_cost.budget.status import add_budget_commands
+
+    add_budget_commands(commands)
+
     from genai_cost.gateway.collector_config import add_command as add_collector_config_command
 
     add_collector_config_command(commands)

@@ -16,7 +16,7 @@ import argparse
 import json
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
@@ -118,9 +118,13 @@ def cmd_budget_status(args: argparse.Namespace, out: TextIO) -> int:
             file=sys.stderr,
         )
         return 2
-    from dataclasses import replace
+    from genai_cost.budget.ledger import LedgerUnavailable
 
-    guard = BudgetGuard.from_settings(replace(budgets, ledger=ledger))
+    try:
+        guard = BudgetGuard.from_settings(replace(budgets, ledger=ledger))
+    except (LedgerUnavailable, ValueError, OSError) as error:
+        print(f"genai-cost: cannot read the budget ledger {ledger}: {error}", file=sys.stderr)
+        return 1
     try:
         statuses = guard.status()
     finally:
@@ -160,6 +164,19 @@ def _observations(source: GuardSource) -> Iterator[Any]:
         if s.scope:
             attributes[attr.BUDGET_SCOPE] = s.scope
         yield Observation(s.remaining, attributes)
+
+
+_process_gauge: Any = None
+
+
+def ensure_remaining_gauge() -> None:
+    """The process's gauge, once: it follows whichever guard is installed (``active_guard``), on
+    the global meter provider (the API's proxy, so an SDK provider set later still gets it)."""
+    global _process_gauge
+    if _process_gauge is None:
+        from genai_cost.budget import active_guard
+
+        _process_gauge = register_remaining_gauge(active_guard)
 
 
 def register_remaining_gauge(source: GuardSource, meter_provider: Any = None) -> Any:
