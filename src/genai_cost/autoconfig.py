@@ -40,6 +40,9 @@ def apply_settings(settings: Settings) -> None:
     set_default_attribution(settings.attribution)
     set_cost_metrics(CostMetrics(user_id=settings.metrics_user_id))
     runtime.amount_aliases = settings.amount_aliases
+    from genai_cost.budget.setup import apply_budgets  # budgets load only when configured
+
+    apply_budgets(settings.budgets)
 
 
 def install_cost_processor(provider: TracerProvider, settings: Settings | None = None) -> CostSpanProcessor:
@@ -70,6 +73,9 @@ def configure(
     settings: Settings | None = None,
     instrument: bool = True,
     metric_readers: Sequence[Any] | None = None,
+    budgets: Sequence[Any] | None = None,
+    ledger: str | None = None,
+    budget_fail_mode: str | None = None,
 ) -> TracerProvider:
     """Set up tracing with cost in one call; returns the ``TracerProvider`` in use.
 
@@ -79,6 +85,9 @@ def configure(
       ``ConfigError`` naming the file, key and problem.
     * ``metric_readers``: if given, a ``MeterProvider`` with them is installed globally.
     * ``instrument``: instrument every supported provider SDK that is installed.
+    * ``budgets``: ``BudgetPolicy`` objects or mappings of their fields (replacing the file's);
+      ``ledger``: ``memory``, ``sqlite:///path`` or ``redis://...``; ``budget_fail_mode``:
+      ``open`` or ``closed``. A bad budget raises ``ConfigError`` naming the budget and key.
     """
     if settings is None:
         settings = load_settings()
@@ -87,6 +96,15 @@ def configure(
             settings = Settings(
                 **{**file_settings.__dict__, "attribution": {**file_settings.attribution, **settings.attribution}}
             )
+    if budgets is not None or ledger is not None or budget_fail_mode is not None:
+        from genai_cost.budget.policy import InvalidBudget
+        from genai_cost.budget.setup import budgets_in_code
+
+        try:
+            in_code = budgets_in_code(settings.budgets, budgets, ledger, budget_fail_mode)
+        except InvalidBudget as exc:
+            raise ConfigError(f"configure(): {exc}") from None
+        settings = Settings(**{**settings.__dict__, "budgets": in_code})
     apply_settings(settings)
 
     provider = tracer_provider

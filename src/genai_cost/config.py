@@ -18,6 +18,15 @@ File layout::
       max_open_traces: 10000                               # trace roll-up memory bound
     metrics:
       user_id: false                                       # user.id on cost metrics (cardinality!)
+    budgets:
+      ledger: sqlite:///var/lib/genai-cost/ledger.db       # memory | sqlite:///path | redis://host:6379/0
+      fail_mode: open                                      # ledger unreachable: open (allow) | closed (block)
+      timezone: Europe/Berlin                              # windows are calendar hours/days/months here
+      policies:
+        - {name: company, limit: 500, window: month}                      # block by default
+        - {name: search, match: {team: search}, limit: 20, window: day,
+           thresholds: [50, 80, 95], action: downgrade, downgrade_to: gpt-4o-mini}
+        - {name: per-user, per: user, limit: 2, window: day, action: warn}
     alerts:                                                # budget threshold crossings and blocks
       webhooks:
         - {url: "https://hooks.slack.com/services/T0/B0/x", format: slack}   # or format: json
@@ -28,12 +37,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from genai_cost.attributes import ATTRIBUTION_KEYS, USAGE_COST_ALIAS
 from genai_cost.budget.alerts import AlertSettings, InvalidWebhook, Webhook
+from genai_cost.budget.ledger import url_problem
+from genai_cost.budget.policy import ACTIONS, SCOPE_DIMENSIONS, WINDOWS, BudgetPolicy, BudgetSettings, InvalidBudget
 from genai_cost.pricing.overrides import CustomPrice, Discount, PriceOverrides
 
 ENV_CONFIG_FILE = "GENAI_COST_CONFIG"
@@ -52,6 +63,7 @@ class Settings:
     max_open_traces: int = 10_000
     metrics_user_id: bool = False
     alerts: AlertSettings = field(default_factory=AlertSettings)
+    budgets: BudgetSettings = field(default_factory=BudgetSettings)
     source: str | None = None  # the file the settings came from, for messages
 
 
@@ -188,6 +200,60 @@ def _webhook(value: Any, where: str) -> Webhook:
         raise _fail(f"{where}.{exc.key}", exc.problem) from None
 
 
+def _choice(*allowed: str) -> Reader:
+    def read(value: Any, where: str) -> str:
+        if value not in allowed:
+            raise _fail(where, f"expected one of {', '.join(allowed)}, got {value!r}")
+        return str(value)
+
+    return read
+
+
+_BUDGET_POLICY = _section(
+    {
+        "name": _string,
+        "limit": _number(),
+        "window": _choice(*WINDOWS),
+        "match": _section({key: _string for key in SCOPE_DIMENSIONS}),
+        "per": _choice(*SCOPE_DIMENSIONS),
+        "thresholds": _list_of(_number(0.0, 100.0)),
+        "action": _choice(*ACTIONS),
+        "downgrade_to": _string,
+        "timezone": _string,
+        "currency": _string,
+    },
+    required=("name", "limit"),
+)
+
+
+def _budgets(value: Any, where: str) -> BudgetSettings:
+    fields = _section(
+        {
+            "ledger": _string,
+            "fail_mode": _choice("open", "closed"),
+            "timeout": _number(0.001, 10.0),
+            "timezone": _string,
+            "default_max_output_tokens": _integer(1),
+            "policies": _list_of(_BUDGET_POLICY),
+        }
+    )(value, where)
+    zone = fields.pop("timezone", "UTC")
+    policies = []
+    for i, policy in enumerate(fields.pop("policies", [])):
+        at = f"{where}.policies[{i}]"
+        if "thresholds" in policy:
+            policy["thresholds"] = tuple(policy["thresholds"])
+        try:
+            policies.append(BudgetPolicy(**{"timezone": zone, **policy}))
+        except InvalidBudget as exc:
+            raise _fail(f"{at}.{exc.key}", exc.problem) from None
+    try:
+        return BudgetSettings(policies=tuple(policies), **fields)
+    except InvalidBudget as exc:
+        key = f"{where}.policies" if exc.key == "name" else f"{where}.{exc.key}"
+        raise _fail(key, exc.problem) from None
+
+
 _FILE_SCHEMA = _section(
     {
         "enabled": _boolean,
@@ -201,6 +267,7 @@ _FILE_SCHEMA = _section(
         ),
         "spans": _section({"amount_aliases": _string_list, "max_open_traces": _integer(1)}),
         "metrics": _section({"user_id": _boolean}),
+        "budgets": _budgets,
         "alerts": _section(
             {"webhooks": _list_of(_webhook), "queue_size": _integer(1), "shutdown_timeout": _number()}
         ),
@@ -244,6 +311,7 @@ def parse_settings(document: Any, source: str = "<config>") -> Settings:
         max_open_traces=spans.get("max_open_traces", 10_000),
         metrics_user_id=data.get("metrics", {}).get("user_id", False),
         alerts=AlertSettings(**{**alerts, "webhooks": tuple(alerts.get("webhooks", ()))}),
+        budgets=data.get("budgets", BudgetSettings()),
         source=source,
     )
 
@@ -264,6 +332,19 @@ def load_file(path: str | os.PathLike[str]) -> Settings:
         problem = getattr(exc, "problem", None) or str(exc)
         raise ConfigError(f"{file}: not valid YAML{at}: {problem}") from None
     return parse_settings(document, str(file))
+
+
+def _budgets_from_env(env: Mapping[str, str], budgets: BudgetSettings) -> BudgetSettings:
+    """``GENAI_COST_LEDGER`` and ``GENAI_COST_BUDGET_FAIL_MODE`` over the file's budgets section."""
+    ledger = env.get("GENAI_COST_LEDGER", "").strip()
+    fail_mode = env.get("GENAI_COST_BUDGET_FAIL_MODE", "").strip().lower()
+    if fail_mode and fail_mode not in ("open", "closed"):
+        raise ConfigError(f"environment variable GENAI_COST_BUDGET_FAIL_MODE: expected open or closed, got {fail_mode!r}")
+    if ledger and (problem := url_problem(ledger)) is not None:
+        raise ConfigError(f"environment variable GENAI_COST_LEDGER: {problem}")
+    if not ledger and not fail_mode:
+        return budgets
+    return replace(budgets, ledger=ledger or budgets.ledger, fail_mode=fail_mode or budgets.fail_mode)
 
 
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
@@ -292,5 +373,6 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         max_open_traces=settings.max_open_traces,
         metrics_user_id=settings.metrics_user_id if user_id is None else user_id,
         alerts=settings.alerts,
+        budgets=_budgets_from_env(env, settings.budgets),
         source=settings.source,
     )

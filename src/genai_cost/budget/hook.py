@@ -45,7 +45,11 @@ class Guarded:
 def enter(call: GenAICall, guard: BudgetGuard, ask: BudgetAsk) -> Guarded | None:
     """Decide the call and record the decision on its span; a block is returned, not raised
     (the lifecycle ends the span, then raises)."""
-    decision = guard.reserve(call.attributes, input_tokens=ask.input_tokens, max_output_tokens=ask.max_output_tokens)
+    attributes = call.attributes
+    output = ask.max_output_tokens
+    if output is None:
+        output = _requested_output(attributes)
+    decision = guard.reserve(attributes, input_tokens=ask.input_tokens, max_output_tokens=output)
     if decision is None:
         return None
     if decision.decision == DOWNGRADE:
@@ -56,9 +60,18 @@ def enter(call: GenAICall, guard: BudgetGuard, ask: BudgetAsk) -> Guarded | None
             decision.decision = WARN
             decision.status = "downgrade not supported for this operation; the call went on unchanged"
     updates = decision.span_attributes()
-    call.attributes.update(updates)
+    attributes.update(updates)
     call.span.set_attributes(updates)
     return Guarded(guard, decision)
+
+
+def _requested_output(attributes: dict[str, Any]) -> int | None:
+    """``max_tokens`` x choices from the span's request attributes (semconv names), if set."""
+    max_tokens = attributes.get(attr.REQUEST_MAX_TOKENS)
+    if not isinstance(max_tokens, int):
+        return None
+    choices = attributes.get(attr.REQUEST_CHOICE_COUNT)
+    return max_tokens * choices if isinstance(choices, int) and choices > 1 else max_tokens
 
 
 def finish(guarded: Guarded, span: Any, amount: float | None, failed: bool, updates: dict[str, Any]) -> None:

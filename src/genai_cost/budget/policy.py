@@ -47,6 +47,15 @@ FAIL_CLOSED: Final = "closed"
 DEFAULT_THRESHOLDS: Final = (50.0, 80.0, 95.0)
 
 
+class InvalidBudget(ValueError):
+    """A budget field that cannot be used: ``key`` names it, ``problem`` says why."""
+
+    def __init__(self, name: str, key: str, problem: str) -> None:
+        super().__init__(f"budget {name!r}: {key}: {problem}")
+        self.key = key
+        self.problem = problem
+
+
 @dataclass(frozen=True)
 class BudgetPolicy:
     """One budget. ``limit`` is in ``currency`` units per ``window``; ``thresholds`` are fractions
@@ -66,8 +75,7 @@ class BudgetPolicy:
     def __post_init__(self) -> None:
         problem = self.problem()
         if problem is not None:
-            key, why = problem
-            raise ValueError(f"budget {self.name!r}: {key}: {why}")
+            raise InvalidBudget(self.name, *problem)
         object.__setattr__(self, "match", dict(self.match))
         object.__setattr__(self, "thresholds", tuple(sorted(float(t) for t in self.thresholds)))
 
@@ -126,12 +134,17 @@ class BudgetSettings:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "policies", tuple(self.policies))
+        from genai_cost.budget.ledger import url_problem
+
+        problem = url_problem(self.ledger)
+        if problem is not None:
+            raise InvalidBudget("*", "ledger", problem)
         if self.fail_mode not in (FAIL_OPEN, FAIL_CLOSED):
-            raise ValueError(f"fail_mode: expected open or closed, got {self.fail_mode!r}")
+            raise InvalidBudget("*", "fail_mode", f"expected open or closed, got {self.fail_mode!r}")
         names = [p.name for p in self.policies]
         duplicate = next((n for n in names if names.count(n) > 1), None)
         if duplicate is not None:
-            raise ValueError(f"budget name {duplicate!r} is used twice; names key the ledger")
+            raise InvalidBudget(duplicate, "name", "is used by two budgets; names key the ledger")
 
 
 def as_policies(budgets: Sequence[BudgetPolicy | Mapping[str, object]]) -> tuple[BudgetPolicy, ...]:

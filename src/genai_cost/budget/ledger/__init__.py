@@ -91,6 +91,16 @@ class Ledger(Protocol):
     def close(self) -> None: ...
 
 
+LEDGER_SCHEMES = ("memory", "sqlite://", "redis://", "rediss://", "unix://")
+
+
+def url_problem(url: str) -> str | None:
+    """Why ``url`` names no ledger, or None."""
+    if url == "memory" or url.startswith(LEDGER_SCHEMES[1:]):
+        return None
+    return f"expected memory, sqlite:///path or redis://host:port/db, got {url!r}"
+
+
 def open_ledger(url: str, *, timeout: float = 0.05) -> Ledger:
     """A ledger from its URL: ``memory``, ``sqlite:///path/to.db``, ``redis://host:port/db``."""
     if url in ("", "memory", "memory://"):
@@ -119,5 +129,6 @@ __all__ = [
     "Slot",
     "from_micros",
     "open_ledger",
+    "url_problem",
     "to_micros",
 ]

@@ -14,6 +14,7 @@ from functools import lru_cache
 from typing import Any
 
 from genai_cost import attributes as attr
+from genai_cost.budget.estimate import count_input_tokens
 from genai_cost.instrumentation.openai import content
 
 # --- who serves the call --------------------------------------------------------------------
@@ -294,6 +295,22 @@ def fetch_request(response_id: Any, kwargs: Mapping[str, Any], capture: bool) ->
     if isinstance(cursor, int) and not isinstance(cursor, bool):
         request.attributes[attr.REQUEST_STREAM_CURSOR] = str(cursor)
     return request
+
+
+# --- the budget guard's input estimate -------------------------------------------------------
+
+# Request fields whose text the model reads as input (tool schemas and output schemas count too).
+_BUDGET_INPUT_FIELDS = ("messages", "input", "prompt", "instructions", "tools", "functions", "response_format")
+
+
+def budget_input_tokens(kwargs: Mapping[str, Any]) -> int:
+    """The request's input tokens, counted offline and conservatively (``budget.estimate``)."""
+    total = 0
+    for name in _BUDGET_INPUT_FIELDS:
+        value = given(kwargs.get(name))
+        if value is not None:
+            total += count_input_tokens(value)
+    return total
 
 
 # --- asking for streamed usage ---------------------------------------------------------------

@@ -25,6 +25,7 @@ from typing import Any
 from openai import AsyncStream, Stream
 from opentelemetry.trace import Tracer
 
+from genai_cost.budget.hook import BudgetAsk
 from genai_cost.instrumentation import lifecycle
 from genai_cost.instrumentation.base import Patch
 from genai_cost.instrumentation.lifecycle import CallResult, GenAICall, StreamObserver, log_once
@@ -32,6 +33,7 @@ from genai_cost.instrumentation.openai import helpers, raw
 from genai_cost.instrumentation.openai.request import (
     Request,
     Server,
+    budget_input_tokens,
     chat_request,
     completions_request,
     embeddings_request,
@@ -77,7 +79,7 @@ _in_call: ContextVar[bool] = ContextVar("genai_cost_openai_in_call", default=Fal
 class Invocation:
     """One wrapped SDK call: its request, its span, and what the caller gets back."""
 
-    __slots__ = ("tracer", "surface", "request", "server", "ask_usage", "call")
+    __slots__ = ("tracer", "surface", "request", "server", "ask_usage", "call", "model_override")
 
     def __init__(
         self, tracer: Tracer, surface: Surface, resource: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
@@ -96,6 +98,8 @@ class Invocation:
             and not caller_decides_usage(kwargs)
         )
         self.call: GenAICall | None = None
+        # The model a budget downgrade chose instead of the caller's.
+        self.model_override: str | None = None
 
     def start(self) -> GenAICall:
         server = self.server
@@ -109,10 +113,23 @@ class Invocation:
             server_port=server.port,
             request_attributes=request.attributes,
         )
+        if request.operation != "fetch_response":  # fetching a stored response bills nothing
+            self.call.ask_budget = self.budget_ask
         return self.call
+
+    def budget_ask(self) -> BudgetAsk:
+        # Output: max_tokens x n from the span's request attributes (the guard reads them);
+        # embeddings produce none.
+        output = 0 if self.request.operation == "embeddings" else None
+        return BudgetAsk(budget_input_tokens(self.request.kwargs), output, self.swap_model)
+
+    def swap_model(self, model: str) -> None:
+        self.model_override = model
 
     def sdk_kwargs(self, kwargs: dict[str, Any]) -> dict[str, Any]:
         # Only once our span exists: if starting it failed, the call goes out exactly as made.
+        if self.model_override is not None:
+            kwargs = {**kwargs, "model": self.model_override}
         return with_usage_requested(kwargs) if self.ask_usage and self.call is not None else kwargs
 
     def run(self, wrapped: Callable[..., Any]) -> Callable[..., Any]:

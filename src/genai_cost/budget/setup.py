@@ -1,0 +1,42 @@
+"""Turning budget settings into the process's guard (``configure()`` and zero-code both use it)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+
+from genai_cost.budget import install_guard
+from genai_cost.budget.guard import BudgetGuard
+from genai_cost.budget.policy import BudgetPolicy, BudgetSettings, InvalidBudget, as_policies
+
+
+def apply_budgets(settings: BudgetSettings) -> BudgetGuard | None:
+    """Install a guard for ``settings`` (none when it has no policies); the old one is closed."""
+    guard = BudgetGuard.from_settings(settings) if settings.policies else None
+    previous = install_guard(guard)
+    if previous is not None:
+        previous.close()
+    return guard
+
+
+def budgets_in_code(
+    settings: BudgetSettings,
+    budgets: Sequence[BudgetPolicy | Mapping[str, object]] | None,
+    ledger: str | None,
+    fail_mode: str | None,
+) -> BudgetSettings:
+    """``configure(budgets=..., ledger=..., budget_fail_mode=...)`` over the file/env settings.
+    Raises ``InvalidBudget`` (a ``ValueError``) naming the budget and key."""
+    changes: dict[str, object] = {}
+    if budgets is not None:
+        try:
+            changes["policies"] = as_policies(budgets)
+        except TypeError as exc:  # a mapping with an unknown key
+            raise InvalidBudget("*", "budgets", str(exc)) from None
+    if ledger is not None:
+        changes["ledger"] = ledger
+    if fail_mode is not None:
+        changes["fail_mode"] = fail_mode
+    if not changes:
+        return settings
+    return replace(settings, **changes)  # type: ignore[arg-type]
