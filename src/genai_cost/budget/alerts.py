@@ -25,7 +25,6 @@ import queue
 import random
 import threading
 import time
-import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -192,22 +191,112 @@ def backoff_delay(webhook: Webhook, attempt: int) -> float:
 _STOP: Final = object()
 
 
+class _Sender:
+    """One webhook's queue and thread: a receiver that hangs delays only its own alerts."""
+
+    def __init__(self, webhook: Webhook, queue_size: int, logger: logging.Logger) -> None:
+        self.webhook = webhook
+        self._log = logger
+        self._queue: queue.Queue[Any] = queue.Queue(maxsize=queue_size)
+        self._thread: threading.Thread | None = None
+        self._start_lock = threading.Lock()
+        self.deadline = float("inf")  # set by close(): no attempt, retry or wait goes past it
+        self.dropped = 0
+        self.delivered = 0
+        self.failed = 0
+
+    def submit(self, alert: Alert) -> None:
+        if self._thread is None:
+            self._start()
+        try:
+            self._queue.put_nowait(alert)
+        except queue.Full:
+            self.dropped += 1
+            self._log.warning("genai-cost: budget alert queue full; not sending to %s", redact(self.webhook.url))
+
+    def _start(self) -> None:
+        with self._start_lock:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="genai-cost-alerts", daemon=True)
+                self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            alert = self._queue.get()
+            if alert is _STOP:
+                return
+            if time.monotonic() >= self.deadline:
+                self.dropped += 1
+                continue
+            try:
+                self._deliver(alert)
+            except Exception:
+                self.failed += 1
+                self._log.exception("genai-cost: sending a budget alert to %s failed", redact(self.webhook.url))
+
+    def _deliver(self, alert: Alert) -> None:
+        webhook = self.webhook
+        body = json.dumps(_BODIES[webhook.format](alert), separators=(",", ":")).encode()
+        attempt = 0
+        while True:
+            try:
+                post(webhook, body, max(0.001, min(webhook.timeout, self.deadline - time.monotonic())))
+                self.delivered += 1
+                return
+            except _Retry as why:
+                delay = backoff_delay(webhook, attempt)
+                if attempt >= webhook.retries or time.monotonic() + delay >= self.deadline:
+                    self.failed += 1
+                    self._log.warning(
+                        "genai-cost: budget alert to %s not delivered after %d attempts (%s)",
+                        redact(webhook.url),
+                        attempt + 1,
+                        why,
+                    )
+                    return
+            attempt += 1
+            time.sleep(delay)
+
+    def close(self, deadline: float) -> bool:
+        thread = self._thread
+        if thread is None:
+            return True
+        self.deadline = deadline
+        try:
+            self._queue.put(_STOP, timeout=max(0.0, deadline - time.monotonic()))
+        except queue.Full:
+            pass
+        thread.join(max(0.0, deadline - time.monotonic()))
+        return not thread.is_alive()
+
+
 class AlertDispatcher:
-    """An ``on_alert`` callback: log, de-duplicate, and queue webhook deliveries for a thread."""
+    """An ``on_alert`` callback: log, de-duplicate, and hand each new alert to every webhook's
+    sender thread."""
 
     def __init__(self, settings: AlertSettings | None = None, *, logger: logging.Logger = log) -> None:
         self.settings = settings or AlertSettings()
         self._log = logger
         self._seen: OrderedDict[str, None] = OrderedDict()
         self._seen_lock = threading.Lock()
-        self._queue: queue.Queue[Any] = queue.Queue(maxsize=self.settings.queue_size)
-        self._thread: threading.Thread | None = None
-        self._start_lock = threading.Lock()
+        self._senders = tuple(_Sender(w, self.settings.queue_size, logger) for w in self.settings.webhooks)
         self._closing = False
-        self._deadline = float("inf")
-        self.dropped = 0  # alerts not delivered: queue full, or still pending at the shutdown bound
-        self.delivered = 0
-        self.failed = 0
+        if self._senders:
+            _register_shutdown(self)
+
+    # Totals over the webhooks, for tests and diagnostics.
+    @property
+    def delivered(self) -> int:
+        return sum(s.delivered for s in self._senders)
+
+    @property
+    def failed(self) -> int:
+        return sum(s.failed for s in self._senders)
+
+    @property
+    def dropped(self) -> int:
+        """Alerts not delivered: a full queue, or still pending at the shutdown bound."""
+        return sum(s.dropped for s in self._senders)
 
     # -- on the caller's thread: cheap, never raises --
 
@@ -223,15 +312,10 @@ class AlertDispatcher:
             self._log.debug("%s (again)", describe(alert))
             return
         self._log.warning("%s", describe(alert))
-        if not self.settings.webhooks or self._closing:
+        if self._closing:
             return
-        self._ensure_thread()
-        for webhook in self.settings.webhooks:
-            try:
-                self._queue.put_nowait((webhook, alert))
-            except queue.Full:
-                self.dropped += 1
-                self._log.warning("genai-cost: alert queue full; not sending to %s", redact(webhook.url))
+        for sender in self._senders:
+            sender.submit(alert)
 
     def _first(self, key: str) -> bool:
         if key in self._seen:  # the common repeat (every blocked call) takes no lock
@@ -244,89 +328,30 @@ class AlertDispatcher:
                 self._seen.popitem(last=False)
             return True
 
-    def _ensure_thread(self) -> None:
-        if self._thread is not None:
-            return
-        with self._start_lock:
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="genai-cost-alerts", daemon=True)
-                self._thread.start()
-                _register_shutdown(self)
-
-    # -- on the alert thread --
-
-    def _run(self) -> None:
-        while True:
-            item = self._queue.get()
-            if item is _STOP:
-                return
-            webhook, alert = item
-            if time.monotonic() >= self._deadline:
-                self.dropped += 1
-                continue
-            try:
-                self._deliver(webhook, alert)
-            except Exception:
-                self.failed += 1
-                self._log.exception("genai-cost: sending a budget alert to %s failed", redact(webhook.url))
-
-    def _deliver(self, webhook: Webhook, alert: Alert) -> None:
-        body = json.dumps(_BODIES[webhook.format](alert), separators=(",", ":")).encode()
-        attempt = 0
-        while True:
-            try:
-                post(webhook, body, self._bounded(webhook.timeout))
-                self.delivered += 1
-                return
-            except _Retry as why:
-                delay = backoff_delay(webhook, attempt)
-                if attempt >= webhook.retries or time.monotonic() + delay >= self._deadline:
-                    self.failed += 1
-                    self._log.warning(
-                        "genai-cost: budget alert to %s not delivered after %d attempts (%s)",
-                        redact(webhook.url),
-                        attempt + 1,
-                        why,
-                    )
-                    return
-            attempt += 1
-            time.sleep(delay)
-
-    def _bounded(self, timeout: float) -> float:
-        """Shutting down: no attempt may outlast the flush bound."""
-        return max(0.001, min(timeout, self._deadline - time.monotonic()))
-
     # -- shutdown --
 
     def close(self, timeout: float | None = None) -> bool:
-        """Deliver what is queued, waiting at most ``timeout`` seconds (default: the settings'
-        ``shutdown_timeout``); returns whether everything queued was handled in time."""
+        """Deliver what is queued, waiting at most ``timeout`` seconds in all (default: the
+        settings' ``shutdown_timeout``); returns whether everything queued went out in time."""
         bound = self.settings.shutdown_timeout if timeout is None else timeout
         self._closing = True
-        thread = self._thread
-        if thread is None:
-            return True
-        self._deadline = time.monotonic() + bound
-        try:
-            self._queue.put(_STOP, timeout=max(0.0, bound))
-        except queue.Full:
-            pass
-        thread.join(max(0.0, self._deadline - time.monotonic()))
-        if thread.is_alive():
+        deadline = time.monotonic() + bound
+        for sender in self._senders:  # every sender stops trying at the same moment
+            sender.deadline = deadline
+        done = all([sender.close(deadline) for sender in self._senders])
+        if not done:
             self._log.warning("genai-cost: budget alerts still pending after %.1f s at shutdown; dropped", bound)
-            return False
-        return True
+        return done
 
 
-# Dispatchers with a running thread, flushed at interpreter exit (weakly held: a replaced
-# dispatcher that nobody references is not kept alive for the exit hook).
-_live: weakref.WeakSet[AlertDispatcher] = weakref.WeakSet()
+# Dispatchers with webhooks, flushed at interpreter exit (a replaced one too: its alerts count).
+_live: list[AlertDispatcher] = []
 _atexit_registered = False
 
 
 def _register_shutdown(dispatcher: AlertDispatcher) -> None:
     global _atexit_registered
-    _live.add(dispatcher)
+    _live.append(dispatcher)
     if not _atexit_registered:
         _atexit_registered = True
         atexit.register(_flush_all)
