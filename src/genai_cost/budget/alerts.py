@@ -133,10 +133,12 @@ def alert_json(alert: Alert) -> dict[str, Any]:
 def alert_slack(alert: Alert) -> dict[str, Any]:
     icon = ":no_entry:" if alert.kind == BLOCK else ":warning:"
     text = f"{icon} {describe(alert)}"
+    # Slack renders <!date^...> in the reader's own time zone; the text after | is the fallback.
+    resets = f"<!date^{int(alert.reset_at.timestamp())}^{{date_short_pretty}} {{time}}|{alert.reset_at.isoformat()}>"
     fields = [
         f"*Spent*\n{alert.spent:.4f} {alert.currency}",
         f"*Limit*\n{alert.limit:.4f} {alert.currency} per {alert.window}",
-        f"*Resets*\n<!date^{int(alert.reset_at.timestamp())}^{{date_short_pretty}} {{time}}|{alert.reset_at.isoformat()}>",
+        f"*Resets*\n{resets}",
     ]
     if alert.scope:
         fields.append(f"*Scope*\n{alert.scope}")
@@ -360,4 +362,3 @@ def _register_shutdown(dispatcher: AlertDispatcher) -> None:
 def _flush_all() -> None:
     for dispatcher in list(_live):
         dispatcher.close()
-
