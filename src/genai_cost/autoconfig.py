@@ -42,7 +42,13 @@ def apply_settings(settings: Settings) -> None:
     runtime.amount_aliases = settings.amount_aliases
     from genai_cost.budget.setup import apply_budgets  # budgets load only when configured
 
-    apply_budgets(settings.budgets)
+    guard = apply_budgets(settings.budgets)
+    if guard is not None:
+        from genai_cost.budget.alerts import AlertDispatcher
+        from genai_cost.budget.status import ensure_remaining_gauge
+
+        guard.on_alert.append(AlertDispatcher(settings.alerts))  # the log, and the webhooks
+        ensure_remaining_gauge()
 
 
 def install_cost_processor(provider: TracerProvider, settings: Settings | None = None) -> CostSpanProcessor:

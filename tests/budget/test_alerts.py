@@ -3,6 +3,7 @@ timeouts and the shutdown flush."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import threading
@@ -14,7 +15,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
+from opentelemetry import trace
 
+from conftest import metric_points
 from genai_cost.budget.alerts import AlertDispatcher, AlertSettings, InvalidWebhook, Webhook, alert_slack, redact
 from genai_cost.budget.state import BudgetAlert
 from genai_cost.config import ConfigError, parse_settings
@@ -67,6 +70,12 @@ class Receiver:
 
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
+    with running_receiver() as state:
+        yield state
+
+
+@contextlib.contextmanager
+def running_receiver() -> Iterator[Receiver]:
     state = Receiver(url="")
 
     class Handler(BaseHTTPRequestHandler):
@@ -133,7 +142,9 @@ def test_each_threshold_once_per_window(receiver: Receiver) -> None:
     alerts(alert(threshold=50.0, window_name="2027-01", reset_at=NEXT_RESET))
     alerts(alert(threshold=50.0, scope="alice"))
     assert alerts.close(timeout=20)
-    sent = sorted((r.body["event"], r.body["threshold"], r.body["window_name"], r.body["scope"]) for r in receiver.requests)
+    sent = sorted(
+        (r.body["event"], r.body["threshold"], r.body["window_name"], r.body["scope"]) for r in receiver.requests
+    )
     assert sent == [
         ("genai_cost.budget.block", None, "2026-12", ""),
         ("genai_cost.budget.threshold", 50.0, "2026-12", ""),
@@ -201,6 +212,20 @@ def test_a_hanging_webhook_never_holds_the_caller(receiver: Receiver) -> None:
     assert [r.body["threshold"] for r in received] == [80.0, 95.0]
     assert alerts.close(timeout=20)
     assert alerts.failed == 1 and alerts.delivered == 1
+
+
+def test_a_hanging_webhook_does_not_delay_the_others(receiver: Receiver) -> None:
+    with running_receiver() as hanging:
+        hanging.script.extend([HANG, HANG])
+        alerts = dispatcher(Webhook(hanging.url, timeout=30), Webhook(receiver.url))
+        alerts(alert(threshold=50.0))
+        alerts(alert(threshold=80.0))
+        # Both reach the healthy receiver while the other still holds its first request open.
+        assert [r.body["threshold"] for r in receiver.wait_for(2)] == [50.0, 80.0]
+        assert len(hanging.wait_for(1)) == 1 and not hanging.release.is_set()
+        hanging.release.set()
+        assert alerts.close(timeout=20)
+    assert alerts.delivered == 4
 
 
 def test_shutdown_flush_is_bounded(receiver: Receiver) -> None:
@@ -303,3 +328,74 @@ def test_bad_alerts_config_names_file_key_problem(document: Any, message: str) -
         parse_settings(document, "genai-cost.yaml")
     assert message in str(error.value)
 
+
+def test_guard_alerts_reach_the_webhook_once_per_threshold_per_window(receiver: Receiver) -> None:
+    from genai_cost import attributes as attr
+    from genai_cost.budget.guard import BudgetGuard
+    from genai_cost.budget.ledger.memory import MemoryLedger
+    from genai_cost.budget.policy import BudgetPolicy
+
+    now = [datetime(2026, 12, 20, tzinfo=UTC).timestamp()]
+    guard = BudgetGuard(
+        [BudgetPolicy("team-search", limit=1.0, thresholds=(50, 80))], MemoryLedger(), clock=lambda: now[0]
+    )
+    alerts = dispatcher(Webhook(receiver.url))
+    guard.on_alert.append(alerts)
+    call = {attr.REQUEST_MODEL: "gpt-4o-mini", attr.PROVIDER_NAME: "openai"}
+
+    def spend(amount: float) -> str:
+        decision = guard.reserve(call, input_tokens=10, max_output_tokens=10)
+        assert decision is not None
+        if not decision.blocked:
+            guard.settle(decision, amount)
+        return decision.decision
+
+    assert [spend(a) for a in (0.3, 0.3, 0.1, 0.15, 0.2)] == ["allow"] * 5  # 0.6 > 50%, 0.85 > 80%, 1.05
+    assert [spend(0.1), spend(0.1)] == ["block", "block"]
+    now[0] = datetime(2027, 1, 2, tzinfo=UTC).timestamp()  # January: a fresh window
+    assert spend(0.55) == "allow"
+    assert alerts.close(timeout=20)
+    sent = [(r.body["kind"], r.body["threshold"], r.body["window_name"]) for r in receiver.requests]
+    assert sorted(sent, key=str) == sorted(
+        [("threshold", 50.0, "2026-12"), ("threshold", 80.0, "2026-12"), ("block", None, "2026-12"),
+         ("threshold", 50.0, "2027-01")],
+        key=str,
+    )  # fmt: skip
+    guard.close()
+
+
+def remaining(reader: Any) -> dict[str, float]:
+    from genai_cost import attributes as attr
+
+    points = metric_points(reader, attr.METRIC_BUDGET_REMAINING)
+    return {p.attributes[attr.BUDGET_NAME]: p.value for p in points}
+
+
+def test_configure_sends_the_guards_alerts_and_exports_the_gauge(receiver: Receiver, metric_reader: Any) -> None:
+    import genai_cost
+    from genai_cost import attributes as attr
+    from genai_cost.budget import active_guard, install_guard
+    from genai_cost.config import Settings
+
+    settings = parse_settings(
+        {
+            "budgets": {"policies": [{"name": "wired", "limit": 2.0, "thresholds": [50]}]},
+            "alerts": {"webhooks": [{"url": f"{receiver.url}/wired", "format": "slack"}]},
+        }
+    )
+    genai_cost.configure(tracer_provider=trace.get_tracer_provider(), settings=settings, instrument=False)  # type: ignore[arg-type]
+    guard = active_guard()
+    try:
+        assert guard is not None
+        decision = guard.reserve({attr.REQUEST_MODEL: "gpt-4o-mini"}, input_tokens=10, max_output_tokens=10)
+        assert decision is not None
+        guard.settle(decision, 1.25)
+        [request] = receiver.wait_for(1)
+        assert request.path == "/wired"
+        assert "budget wired passed 50% of its limit" in request.body["text"]
+        assert remaining(metric_reader) == {"wired": pytest.approx(0.75, abs=1e-9)}
+    finally:
+        genai_cost.configure(tracer_provider=trace.get_tracer_provider(), settings=Settings(), instrument=False)  # type: ignore[arg-type]
+        install_guard(None)
+    assert active_guard() is None
+    assert remaining(metric_reader) == {}  # budgets off: nothing to report

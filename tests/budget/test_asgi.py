@@ -27,7 +27,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, StreamingResponse
 from starlette.routing import Route
 
+from genai_cost.budget import install_guard
 from genai_cost.budget.errors import BudgetExceeded
+from genai_cost.budget.guard import BudgetGuard
+from genai_cost.budget.ledger.memory import MemoryLedger
+from genai_cost.budget.policy import BudgetPolicy
 from genai_cost.instrumentation.openai import OpenAIInstrumentor
 from genai_cost.middleware import GenAICostMiddleware
 from genai_cost.runtime import OUR_SCOPE
@@ -35,7 +39,7 @@ from genai_cost.testing import StubProvider
 
 NOW = datetime(2026, 3, 31, 23, 59, 30, tzinfo=UTC)
 RESET = datetime(2026, 4, 1, 0, 0, 0, tzinfo=UTC)
-MESSAGES = [{"role": "user", "content": "Say this is a test"}]
+MESSAGES: Any = [{"role": "user", "content": "Say this is a test"}]
 
 
 def _exceeded() -> BudgetExceeded:
@@ -66,7 +70,9 @@ def build_app(stub: StubProvider, lifespan_log: list[str]) -> Starlette:
         async def body() -> AsyncIterator[bytes]:
             yield b"first;"
             # The LLM call happens while the response body streams: still attributed.
-            reply = await asyncio.to_thread(client.chat.completions.create, model="gpt-4o-mini", messages=MESSAGES)
+            reply = await asyncio.to_thread(
+                lambda: client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
+            )
             yield f"{reply.id};".encode()
             yield b"last"
 
@@ -227,6 +233,36 @@ def test_budget_exceeded_after_the_response_started_is_not_rewritten(served: Loo
             response.read()
     finally:
         connection.close()
+
+
+@pytest.fixture
+def search_team_budget() -> Iterator[BudgetGuard]:
+    """A spent budget for team "search" only, deciding every instrumented call meanwhile."""
+    policy = BudgetPolicy("team-search", limit=0.0, match={"team": "search"}, action="block")
+    guard = BudgetGuard([policy], MemoryLedger(), clock=NOW.timestamp)
+    previous = install_guard(guard)
+    yield guard
+    install_guard(previous)
+    guard.close()
+
+
+def test_a_blocked_llm_call_becomes_429_and_never_reaches_the_provider(
+    served: LoopbackServer, stub: StubProvider, search_team_budget: BudgetGuard, span_exporter: Any
+) -> None:
+    before = len(stub.requests)
+    status, headers, body = served.get("/chat", {"X-Team": "search"})
+    assert status == 429
+    assert len(stub.requests) == before  # the SDK never sent it
+    assert headers["retry-after"] == "30"
+    payload = json.loads(body)
+    assert (payload["budget"], payload["limit"], payload["window"]) == ("team-search", 0.0, "month")
+    [span] = genai_span_attributes(span_exporter)
+    assert span["genai_cost.budget.decision"] == "block"
+    assert span["genai_cost.team"] == "search"
+    # Another team's request is not covered by that budget: the header decides whose money it is.
+    status, _, _ = served.get("/chat", {"X-Team": "ads"})
+    assert status == 200
+    assert len(stub.requests) == before + 1
 
 
 def test_other_errors_are_untouched(served: LoopbackServer) -> None:
