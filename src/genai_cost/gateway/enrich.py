@@ -107,13 +107,15 @@ class Enricher:
                             span.start_time_unix_nano or None,
                             span.end_time_unix_nano or None,
                         )
-                        if new is None:
-                            continue
-                        if attr.COST_AMOUNT in attributes or attr.COST_STATUS in attributes:
+                        if attr.COST_STATUS in attributes or attr.COST_AMOUNT in attributes:
                             # Priced upstream (an SDK with our processor): left alone but for the
                             # trace roll-up, which this tier may see more of.
                             counts.passed_priced += 1
+                            if new is None:
+                                continue
                             new = {**attributes, **{k: new[k] for k in _ROLLUP_KEYS if k in new}}
+                        elif new is None:
+                            continue
                         else:
                             status = new.get(attr.COST_STATUS)
                             if status == Status.PRICED:

@@ -97,8 +97,11 @@ class Gateway:
             if self.assembler is not None:
                 self.assembler.add(request)
             else:
-                # Admission was checked above; force keeps an enriched batch from being lost to a race.
-                self.forwarder.submit(request.SerializeToString(), spans, force=True)
+                payload = request.SerializeToString()
+                # Admission was checked above on an estimate; a batch that turns out bigger than
+                # the spool's remaining room is queued in memory rather than refused after pricing.
+                if not self.forwarder.submit(payload, spans):
+                    self.forwarder.submit(payload, spans, force=True)
         self.stats.add(
             requests=1,
             spans_in=spans,

@@ -1,7 +1,9 @@
 """A real OTLP/HTTP receiver (protobuf or JSON) on 127.0.0.1, for tests and the demo.
 
 It decodes ``ExportTraceServiceRequest`` / ``ExportMetricsServiceRequest`` bodies with the
-official ``opentelemetry-proto`` messages, so what it holds is exactly what went over the wire.
+official ``opentelemetry-proto`` messages, so what it holds is exactly what went over the wire
+(``requests`` keeps the trace requests themselves, for byte-level comparisons). With
+``grpc=True`` it also serves OTLP/gRPC ``TraceService/Export`` on ``grpc_endpoint`` (needs grpcio).
 
     with OtlpReceiver() as receiver:
         os.environ["OTEL_EXPORTER_OTLP_ENDPOINT"] = receiver.endpoint
@@ -55,8 +57,9 @@ def _attributes(key_values: Any) -> dict[str, Any]:
 
 
 class OtlpReceiver:
-    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, grpc: bool = False, grpc_port: int = 0) -> None:
         self.spans: list[ReceivedSpan] = []
+        self.requests: list[Any] = []
         self.metric_names: set[str] = set()
         self.metrics_requests = 0
         self.rejected: list[str] = []
@@ -96,6 +99,35 @@ class OtlpReceiver:
 
         self._server = ThreadingHTTPServer((host, port), Handler)
         self._thread = threading.Thread(target=self._server.serve_forever, name="otlp-receiver", daemon=True)
+        self._grpc_server: Any = None
+        self.grpc_port: int | None = None
+        if grpc:
+            self._grpc_server, self.grpc_port = self._serve_grpc(host, grpc_port)
+
+    def _serve_grpc(self, host: str, port: int) -> tuple[Any, int]:
+        from concurrent.futures import ThreadPoolExecutor
+
+        import grpc
+
+        def export(payload: bytes, context: Any) -> bytes:
+            try:
+                self._take_traces(payload, False)
+            except Exception as exc:
+                self.rejected.append(str(exc))
+                context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+            return b""
+
+        server = grpc.server(ThreadPoolExecutor(max_workers=4))
+        handler = grpc.unary_unary_rpc_method_handler(export)  # raw bytes in and out
+        server.add_generic_rpc_handlers(
+            (grpc.method_handlers_generic_handler("opentelemetry.proto.collector.trace.v1.TraceService", {"Export": handler}),)
+        )
+        bound = server.add_insecure_port(f"{host}:{port}")
+        return server, bound
+
+    @property
+    def grpc_endpoint(self) -> str:
+        return f"{self._server.server_address[0]}:{self.grpc_port}"
 
     @property
     def endpoint(self) -> str:
@@ -104,11 +136,15 @@ class OtlpReceiver:
 
     def start(self) -> OtlpReceiver:
         self._thread.start()
+        if self._grpc_server is not None:
+            self._grpc_server.start()
         return self
 
     def close(self) -> None:
         self._server.shutdown()
         self._server.server_close()
+        if self._grpc_server is not None:
+            self._grpc_server.stop(grace=None).wait()
 
     def __enter__(self) -> OtlpReceiver:
         return self.start()
@@ -148,6 +184,7 @@ class OtlpReceiver:
                         )
                     )
         with self._changed:
+            self.requests.append(request)
             self.spans.extend(received)
             self._changed.notify_all()
 
