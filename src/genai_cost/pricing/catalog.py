@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -86,7 +87,7 @@ class _Resolution:
         # Historic prices change by day (StartDate) or by time of day (off-peak); key the memo
         # by whatever granularity this model's constraints need.
         if start_time_ns is None:
-            start_time_ns = int(datetime.now(UTC).timestamp() * 1e9)
+            start_time_ns = time.time_ns()
         when_key = start_time_ns if self._tod else start_time_ns // _NS_PER_DAY
         key = (when_key, context)
         plan = self.plans.get(key)
@@ -239,7 +240,12 @@ class PriceCatalog:
         try:
             plan = resolution.plan
             if plan is None or price_context:
-                context = tuple(sorted(price_context.items())) if price_context else ()
+                if not price_context:
+                    context: tuple[tuple[str, str], ...] = ()
+                elif len(price_context) == 1:  # the usual {"service_tier": ...}: nothing to sort
+                    context = tuple(price_context.items())
+                else:
+                    context = tuple(sorted(price_context.items()))
                 plan = resolution.plan_for(start_time_ns, context)
             if (
                 usage.input_audio_tokens

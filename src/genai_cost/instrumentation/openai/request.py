@@ -8,7 +8,8 @@ decodes again -- is not reported as something the caller chose.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+import weakref
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -90,16 +91,44 @@ def _server(host: str | None, port: int | None, scheme: str, azure_client: bool,
     return Server(provider, host, port, accepts)
 
 
+_UNKNOWN_SERVER = Server(OPENAI, None, None)
+# id(client) -> (weak reference to it, the base_url and api version read, its Server): a client
+# is described once, not on every call. Entries leave with their client; base_url can be
+# reassigned on a live client, so it is compared by identity on every look-up.
+_servers: dict[int, tuple[Any, Any, Any, Server]] = {}
+
+
 def server_of(resource: Any) -> Server:
     """The provider and endpoint behind an SDK resource (``client.chat.completions`` ...)."""
     client = getattr(resource, "_client", None)
     base_url = getattr(client, "base_url", None)
     if base_url is None:
-        return Server(OPENAI, None, None)
+        return _UNKNOWN_SERVER
+    api_version = getattr(client, "_api_version", None)
+    key = id(client)
+    known = _servers.get(key)
+    if known is not None and known[1] is base_url and known[2] is api_version and known[0]() is client:
+        return known[3]
+    server = _describe(client, base_url, api_version)
+    try:
+        forget = _forget_server(key)
+        _servers[key] = (weakref.ref(client, forget), base_url, api_version, server)
+    except TypeError:  # a client type without weak references: described on every call
+        pass
+    return server
+
+
+def _forget_server(key: int) -> Callable[[Any], None]:
+    def forget(_: Any) -> None:
+        _servers.pop(key, None)
+
+    return forget
+
+
+def _describe(client: Any, base_url: Any, api_version: Any) -> Server:
     host = getattr(base_url, "host", None) or None
     port = getattr(base_url, "port", None)
     scheme = str(getattr(base_url, "scheme", "") or "")
-    api_version = getattr(client, "_api_version", None)
     return _server(host, port, scheme, _is_azure_client(client), api_version if isinstance(api_version, str) else "")
 
 

@@ -24,9 +24,46 @@ def get(obj: Any, key: str) -> Any:
     """``obj.key`` for SDK objects, ``obj[key]`` for dicts (``parse(to=dict)``), else None."""
     if obj is None:
         return None
-    if type(obj) is dict or isinstance(obj, Mapping):  # the exact check first: ABC checks are slow
+    cls = type(obj)
+    kind = _kinds.get(cls)
+    if kind is None:
+        kind = _kinds[cls] = _kind_of(cls)
+    if kind is _MODEL:
+        # What pydantic's own attribute lookup finds, minus its cost: a field is in the instance
+        # dict, an unknown key (OpenRouter's usage.cost) in the extras -- where getattr() would
+        # get there only after an AttributeError raised and caught inside pydantic.
+        value = obj.__dict__.get(key, _MISSING)
+        if value is not _MISSING:
+            return value
+        on_class = _on_class.get((cls, key))
+        if on_class is None:
+            on_class = _on_class[(cls, key)] = hasattr(cls, key)
+        if not on_class:
+            extra = getattr(obj, "__pydantic_extra__", None)
+            return extra.get(key) if extra else None
+        return getattr(obj, key, None)
+    if kind is _MAPPING:
         return obj.get(key)
     return getattr(obj, key, None)
+
+
+# How `get` reads each type it meets: an isinstance() against an ABC costs more than the read.
+_MODEL, _MAPPING, _OBJECT = "model", "mapping", "object"
+_kinds: dict[type, str] = {dict: _MAPPING}
+_on_class: dict[tuple[type, str], bool] = {}  # (pydantic class, key) -> a class attribute serves it
+_MISSING = object()
+
+
+def _kind_of(cls: type) -> str:
+    if issubclass(cls, Mapping):
+        return _MAPPING
+    try:
+        from pydantic import BaseModel
+    except ImportError:  # pragma: no cover - every openai SDK depends on pydantic
+        return _OBJECT
+    if issubclass(cls, BaseModel) and "__dict__" in getattr(BaseModel, "__slots__", ()):
+        return _MODEL
+    return _OBJECT
 
 
 def _count(value: Any) -> Any:
