@@ -108,8 +108,10 @@ def _prompt_tokens(body: dict[str, Any]) -> int:
 
 
 def _thinks(model: str, config: dict[str, Any]) -> bool:
-    thinking = config.get("thinkingConfig") or {}
-    return model.startswith(THINKING_MODEL_PREFIXES) and thinking.get("thinkingBudget") != 0
+    # Proto JSON takes either spelling, and google-genai passes a dict config's nested keys as given.
+    thinking = config.get("thinkingConfig") or config.get("thinking_config") or {}
+    budget = thinking.get("thinkingBudget", thinking.get("thinking_budget"))
+    return model.startswith(THINKING_MODEL_PREFIXES) and budget != 0
 
 
 def _function_call(body: dict[str, Any]) -> dict[str, Any] | None:
@@ -231,25 +233,27 @@ def _embedding_usage(tokens: int, turn: Turn) -> dict[str, Any]:
     return _deep_merge(usage, turn.usage) if turn.usage else usage
 
 
+def _dimensions(request: dict[str, Any]) -> int:
+    """The Gemini API puts ``outputDimensionality`` on the request, Vertex in ``embedContentConfig``."""
+    config = request.get("embedContentConfig") or {}
+    return int(request.get("outputDimensionality") or config.get("outputDimensionality") or DEFAULT_EMBEDDING_DIMENSIONS)
+
+
 def _content_tokens(content: Any) -> int:
     return max(1, sum(estimate_tokens(t) for t in _texts(content)))
 
 
 def batch_embed_contents(model: str, body: dict[str, Any], turn: Turn) -> WireReply:
     requests = body.get("requests") or []
-    embeddings = [
-        {"values": _vector(r.get("content"), int(r.get("outputDimensionality") or DEFAULT_EMBEDDING_DIMENSIONS))}
-        for r in requests
-    ]
+    embeddings = [{"values": _vector(r.get("content"), _dimensions(r))} for r in requests]
     tokens = sum(_content_tokens(r.get("content")) for r in requests)
     return WireReply(json={"embeddings": embeddings, "usageMetadata": _embedding_usage(tokens, turn)})
 
 
 def embed_content(model: str, body: dict[str, Any], turn: Turn) -> WireReply:
     content = body.get("content")
-    dimensions = int(body.get("outputDimensionality") or DEFAULT_EMBEDDING_DIMENSIONS)
     usage = _embedding_usage(_content_tokens(content), turn)
-    return WireReply(json={"embedding": {"values": _vector(content, dimensions)}, "usageMetadata": usage})
+    return WireReply(json={"embedding": {"values": _vector(content, _dimensions(body))}, "usageMetadata": usage})
 
 
 def predict_embeddings(model: str, body: dict[str, Any], turn: Turn) -> WireReply:

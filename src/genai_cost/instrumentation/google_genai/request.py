@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from genai_cost import attributes as attr
+from genai_cost.budget.estimate import count_input_tokens
 from genai_cost.instrumentation.openai.response import get
 
 GEMINI = "gcp.gemini"
@@ -121,3 +122,11 @@ def embed_request(kwargs: Mapping[str, Any]) -> Request:
     if dimensions is not None:
         request.attributes[attr.EMBEDDINGS_DIMENSION_COUNT] = dimensions
     return request
+
+
+def budget_input_tokens(kwargs: Mapping[str, Any]) -> int:
+    """The request's input tokens, counted offline and conservatively (``budget.estimate``):
+    the contents, and the system instruction and tool declarations the model also reads."""
+    config = kwargs.get("config")
+    parts = (kwargs.get("contents"), get(config, "system_instruction"), get(config, "tools"))
+    return sum(count_input_tokens(part) for part in parts if part is not None)

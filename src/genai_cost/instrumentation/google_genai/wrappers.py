@@ -21,9 +21,17 @@ from typing import Any
 from opentelemetry.trace import Tracer
 
 from genai_cost import attributes as attr
+from genai_cost.budget.hook import BudgetAsk
 from genai_cost.instrumentation import lifecycle
 from genai_cost.instrumentation.base import Patch
-from genai_cost.instrumentation.google_genai.request import Request, embed_request, generate_request, server_of
+from genai_cost.instrumentation.google_genai.request import (
+    EMBEDDINGS,
+    Request,
+    budget_input_tokens,
+    embed_request,
+    generate_request,
+    server_of,
+)
 from genai_cost.instrumentation.google_genai.response import GenerateStreamObserver, embed_result, generate_result
 from genai_cost.instrumentation.lifecycle import CallResult, GenAICall, log_once
 
@@ -47,20 +55,23 @@ _STREAM_ATTRIBUTES = {attr.REQUEST_STREAM: True}
 class Invocation:
     """One wrapped SDK call: its request, and what the caller gets back."""
 
-    __slots__ = ("tracer", "surface", "request", "models")
+    __slots__ = ("tracer", "surface", "request", "models", "kwargs", "model_override")
 
     def __init__(self, tracer: Tracer, surface: Surface, models: Any, kwargs: dict[str, Any]) -> None:
         self.tracer = tracer
         self.surface = surface
         self.models = models
+        self.kwargs = kwargs
         self.request = surface.describe(kwargs)
         if surface.stream:
             self.request.attributes.update(_STREAM_ATTRIBUTES)
+        # The model a budget downgrade chose instead of the caller's.
+        self.model_override: str | None = None
 
     def start(self) -> GenAICall:
         server = server_of(self.models)
         request = self.request
-        return GenAICall(
+        call = GenAICall(
             self.tracer,
             operation=request.operation,
             provider_name=server.provider_name,
@@ -69,6 +80,25 @@ class Invocation:
             server_port=server.port,
             request_attributes=request.attributes,
         )
+        call.ask_budget = self.budget_ask
+        return call
+
+    def budget_ask(self) -> BudgetAsk:
+        # Output: max_output_tokens x candidates from the span's request attributes (the guard
+        # reads them); embeddings produce none.
+        output = 0 if self.request.operation == EMBEDDINGS else None
+        return BudgetAsk(budget_input_tokens(self.kwargs), output, self.swap_model)
+
+    def swap_model(self, model: str) -> None:
+        self.model_override = model
+
+    def run(self, wrapped: Callable[..., Any]) -> Callable[..., Any]:
+        def run(*args: Any, **kwargs: Any) -> Any:
+            if self.model_override is not None:
+                kwargs = {**kwargs, "model": self.model_override}
+            return wrapped(*args, **kwargs)
+
+        return run
 
     def finish(self, call: GenAICall, result: Any) -> Any:
         if self.surface.stream:
@@ -92,7 +122,7 @@ def sync_call(tracer: Tracer, surface: Surface) -> Callable[..., Any]:
         invocation = _describe(tracer, surface, instance, kwargs)
         if invocation is None:
             return wrapped(*args, **kwargs)
-        return lifecycle.invoke(invocation.start, wrapped, args, kwargs, invocation.finish)
+        return lifecycle.invoke(invocation.start, invocation.run(wrapped), args, kwargs, invocation.finish)
 
     return wrapper
 
@@ -102,7 +132,8 @@ def async_call(tracer: Tracer, surface: Surface) -> Callable[..., Any]:
         invocation = _describe(tracer, surface, instance, kwargs)
         if invocation is None:
             return await wrapped(*args, **kwargs)
-        return await lifecycle.ainvoke(invocation.start, wrapped, args, kwargs, invocation.finish)
+        # run() hands back the SDK's coroutine, which ainvoke awaits.
+        return await lifecycle.ainvoke(invocation.start, invocation.run(wrapped), args, kwargs, invocation.finish)
 
     return wrapper
 
