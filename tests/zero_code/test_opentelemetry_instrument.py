@@ -87,8 +87,11 @@ def test_priced_spans_reach_the_otlp_endpoint(tmp_path: Path, mode: dict[str, st
     priced = [s for s in spans if s.attributes.get("genai_cost.status") == "priced"]
     assert {(s.attributes["gen_ai.provider.name"], s.scope) for s in priced} == {
         ("openai", "genai_cost"),
-        ("anthropic", "com.anthropic.sdk.python"),
+        ("anthropic", "genai_cost"),
     }, [(s.name, s.scope, s.attributes) for s in spans]
+    # anthropic's own span of the same call is kept, and marked so it adds nothing to the sum.
+    sdk_spans = [s for s in spans if s.scope == "com.anthropic.sdk.python"]
+    assert [s.attributes.get("genai_cost.status") for s in sdk_spans] == ["duplicate"]
     assert "Failed to auto initialize" not in done.stderr
     for span in priced:
         a = span.attributes

@@ -72,7 +72,9 @@ def assert_partial(a: dict[str, Any], stub: StubProvider, why: str) -> None:
 def test_stream_sees_exactly_the_uninstrumented_events(span_exporter: Any) -> None:
     def run() -> list[dict[str, Any]]:
         with StubProvider() as fresh:
-            claude = anthropic.Anthropic(base_url=fresh.url, api_key="test", max_retries=0)
+            # No SDK spans: a bare root span reporting the same stub id would make ours look
+            # like a second report of that call to the processor.
+            claude = anthropic.Anthropic(base_url=fresh.url, api_key="test", max_retries=0, open_telemetry=False)
             return [e.to_dict() for e in create_stream(claude)]
 
     with uninstrumented():
@@ -264,7 +266,9 @@ def test_helper_text_stream(client: anthropic.Anthropic, stub: StubProvider, spa
 def test_helper_events_match_uninstrumented(span_exporter: Any) -> None:
     def run() -> list[str]:
         with StubProvider() as fresh:
-            claude = anthropic.Anthropic(base_url=fresh.url, api_key="test", max_retries=0)
+            # No SDK spans: a bare root span reporting the same stub id would make ours look
+            # like a second report of that call to the processor.
+            claude = anthropic.Anthropic(base_url=fresh.url, api_key="test", max_retries=0, open_telemetry=False)
             with helper(claude) as stream:
                 return [e.type for e in stream]
 
