@@ -33,14 +33,15 @@ _TOKEN = re.compile(
       (?P<string>"(?:\\.|[^"\\])*")
     | (?P<float>[-+]?\d*\.\d+)
     | (?P<int>[-+]?\d+)
-    | (?P<op>==|!=|<=|>=|<|>|\+|-|\*|/|\(|\)|\[|\]|,)
+    | (?P<op>==|!=|<=|>=|<|>|\+|-|\*|/|\(|\)|\[|\]|,|\.)
     | (?P<name>[A-Za-z_][A-Za-z0-9_]*)
     )""",
     re.VERBOSE,
 )
 _CONVERTERS = {"IsMatch": 2, "Double": 1}
 _EDITORS = {"set": 2}
-_PATH_ROOTS = {"attributes", "cache"}
+_PATH_ROOTS = {"attributes", "cache", "metric"}
+_METRIC_FIELDS = {"name", "is_monotonic", "unit", "type", "aggregation_temporality"}
 _KEYWORDS = {"where", "and", "or", "not", "nil", "true", "false"}
 
 
@@ -198,6 +199,13 @@ class Parser:
             if text in _CONVERTERS:
                 self.take()
                 return ("call", text, self.arguments(text, _CONVERTERS[text]))
+            if text == "metric":
+                self.take()
+                self.take(".")
+                field = self.take(kind="name")[1]
+                if field not in _METRIC_FIELDS:
+                    raise OTTLSyntaxError(f"metric has no field {field!r}")
+                return ("path", "metric", field)
             if text in _PATH_ROOTS:
                 self.take()
                 self.take("[")
@@ -214,6 +222,14 @@ def parse_statement(text: str) -> tuple[Any, Any]:
 
 def parse_condition(text: str) -> Any:
     return Parser(tokenize(text)).condition()
+
+
+def parse_value(text: str) -> Any:
+    parser = Parser(tokenize(text))
+    value = parser.value()
+    if parser.peek() is not None:
+        raise OTTLSyntaxError(f"trailing tokens: {parser.tokens[parser.at:]}")
+    return value
 
 
 # --- an interpreter with OTTL's semantics ------------------------------------------------------
@@ -533,6 +549,32 @@ def test_the_command_writes_a_processor(tmp_path: Path, capsys: pytest.CaptureFi
     assert list(written["processors"]) == ["transform/prices"]
     assert main(["collector-config", "nothing-like-this"]) == 2
     assert "no priced model matches" in capsys.readouterr().err
+
+
+def test_ottl_in_the_collector_configs_parses() -> None:
+    """The filter, transform and signaltometrics expressions of collector/*.yaml."""
+    checked = 0
+    for path in sorted(COLLECTOR.glob("otelcol*.yaml")):
+        config = yaml.safe_load(path.read_text())
+        for name, processor in (config.get("processors") or {}).items():
+            if name.startswith("filter"):
+                for condition in processor["traces"]["span"]:
+                    parse_condition(condition)
+                    checked += 1
+            if name.startswith("transform"):
+                for key in ("trace_statements", "metric_statements"):
+                    for group in processor.get(key, []):
+                        for text in group["statements"]:
+                            parse_statement(text)
+                            checked += 1
+        for name, connector in (config.get("connectors") or {}).items():
+            if name.startswith("signaltometrics"):
+                for metric in connector["spans"]:
+                    for condition in metric.get("conditions", []):
+                        parse_condition(condition)
+                    parse_value(metric["sum"]["value"])
+                    checked += 1
+    assert checked >= 4
 
 
 def test_the_committed_example_parses_and_prices(catalog: PriceCatalog) -> None:
