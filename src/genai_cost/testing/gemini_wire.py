@@ -15,8 +15,13 @@ embedding models (per-embedding ``statistics.token_count``). Errors are Google's
 Defaults are deterministic, as everywhere in the stub: prompt tokens from text length, the reply
 streamed one word per chunk, 16 thinking tokens for the models that think by default (2.5 and
 later) unless ``thinkingConfig.thinkingBudget`` is 0, and a fixed count of cached tokens when the
-request names ``cachedContent``. A test's ``usage`` is merged over ``usageMetadata`` (camelCase
-keys, as on the wire); a ``totalTokenCount`` it does not set is recomputed.
+request names ``cachedContent``. With ``functionDeclarations`` the model calls the first one
+until the conversation ends with its ``functionResponse`` (so automatic function calling ends).
+
+Scripting with :meth:`StubProvider.enqueue` on these paths: ``usage`` is merged over
+``usageMetadata`` (camelCase keys, as on the wire; a ``totalTokenCount`` it does not set is
+recomputed); ``status`` >= 400 alone sends Google's error body; ``sse_events`` are sent as
+``data:`` events; ``fail_after_events`` and ``json`` work as on every path.
 """
 
 from __future__ import annotations

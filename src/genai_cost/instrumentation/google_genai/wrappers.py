@@ -4,8 +4,8 @@ One HTTP request is one span. ``generate_content`` can make several: automatic f
 sends the function results back in a new request, and automatic continuation follows
 ``continuation_token`` hops. Each request is billed, while the caller gets back only the last
 response (or a merge of them), so we wrap the per-request methods the public ones loop over
-(``_generate_content`` / ``_generate_content_stream``, present in every google-genai release)
-rather than the public ones. ``embed_content`` makes exactly one request and is wrapped as it is.
+(``_generate_content`` / ``_generate_content_stream``; a release without them is left
+unpatched, never broken) rather than the public ones. ``embed_content`` makes exactly one request and is wrapped as it is.
 
 A sync ``_generate_content_stream`` is a generator: nothing is sent until it is first advanced,
 and HTTP errors surface from ``next()``, which the stream proxy reports as the call's failure.
