@@ -63,9 +63,6 @@ class TraceAssembler:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
-    def has_room(self, spans: int) -> bool:
-        return self.held_spans + spans <= self.max_spans
-
     def add(self, request: Any) -> None:
         deadline = self._clock() + self.wait
         touched: list[_HeldTrace] = []

@@ -91,10 +91,12 @@ class Gateway:
         spans = sum(len(ss.spans) for rs in request.resource_spans for ss in rs.scope_spans)
         with self._ingest_lock:
             # What the batch will weigh once priced: a GenAI span gains ~300 bytes of attributes.
-            if not self.healthy or not self._has_room(spans, request.ByteSize() + 320 * spans):
+            if not self.healthy or not self.forwarder.has_room(spans, request.ByteSize() + 320 * spans):
                 return False
             counts = self._enricher.enrich(request)
             if self.assembler is not None:
+                # A full hold releases its oldest traces early (into the forwarder, whose room was
+                # just checked): degraded roll-up rather than refused spans.
                 self.assembler.add(request)
             else:
                 payload = request.SerializeToString()
@@ -113,10 +115,6 @@ class Gateway:
         )
         return True
 
-    def _has_room(self, spans: int, size: int) -> bool:
-        if self.assembler is not None and not self.assembler.has_room(spans):
-            return False
-        return self.forwarder.has_room(spans, size)
 
     def _forward_held(self, request: Any, spans: int) -> None:
         self.forwarder.submit(request.SerializeToString(), spans, force=True)
