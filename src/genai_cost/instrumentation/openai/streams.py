@@ -107,6 +107,43 @@ class ChatStreamObserver:
         self.tools: dict[int, dict[int, dict[str, Any]]] = {}
 
     def observe(self, chunk: Any) -> bool:
+        # Once per chunk: attribute reads only, and what is known already is not read again.
+        if self.response_id is None or self.model is None:
+            self._identify(chunk)
+        tier = getattr(chunk, "service_tier", None)
+        if tier is not None and isinstance(tier, str):
+            self.tier = tier
+        usage = getattr(chunk, "usage", None)
+        choices = getattr(chunk, "choices", None)
+        if choices:
+            for choice in choices:
+                if self.legacy or self.texts is not None:
+                    self._choice(choice)
+                    continue
+                # Most chunks are a piece of text, inlined here; the rest take _choice.
+                delta = getattr(choice, "delta", None)
+                text = getattr(delta, "content", None)
+                if (
+                    getattr(choice, "finish_reason", None) is None
+                    and getattr(delta, "refusal", None) is None
+                    and getattr(delta, "tool_calls", None) is None
+                ):
+                    if text and isinstance(text, str):
+                        self.output_chars += len(text)
+                else:
+                    self._choice(choice)
+        if usage is not None:
+            self.usage = usage
+            if self.withhold and not choices:
+                return False  # the usage-only chunk the caller did not ask for
+        elif self.withhold:
+            # "usage": null is on every chunk only because we asked for usage.
+            fields_set = getattr(chunk, "model_fields_set", None)
+            if isinstance(fields_set, set):
+                fields_set.discard("usage")
+        return True
+
+    def _identify(self, chunk: Any) -> None:
         if self.model is None:
             model = getattr(chunk, "model", None)
             if isinstance(model, str) and model:  # Azure's first (filter-results) chunk has ""
@@ -115,30 +152,9 @@ class ChatStreamObserver:
             chunk_id = getattr(chunk, "id", None)
             if isinstance(chunk_id, str) and chunk_id:
                 self.response_id = chunk_id
-        tier = getattr(chunk, "service_tier", None)
-        if isinstance(tier, str):
-            self.tier = tier
-        usage = getattr(chunk, "usage", None)
-        if usage is not None:
-            self.usage = usage
-        choices = getattr(chunk, "choices", None)
-        for choice in choices or ():
-            self._choice(choice)
-        if self.withhold:
-            if usage is not None and not choices:
-                return False  # the usage-only chunk the caller did not ask for
-            if usage is None:
-                # "usage": null is on every chunk only because we asked for usage.
-                fields_set = getattr(chunk, "model_fields_set", None)
-                if isinstance(fields_set, set):
-                    fields_set.discard("usage")
-        return True
 
     def _choice(self, choice: Any) -> None:
-        index = getattr(choice, "index", 0) or 0
         reason = getattr(choice, "finish_reason", None)
-        if reason:
-            self.finish[index] = str(reason)
         if self.legacy:
             text = getattr(choice, "text", None)
             calls = None
@@ -146,9 +162,12 @@ class ChatStreamObserver:
             delta = getattr(choice, "delta", None)
             text = getattr(delta, "content", None)
             refusal = getattr(delta, "refusal", None)
-            if isinstance(refusal, str):
+            if refusal is not None and isinstance(refusal, str):
                 text = (text or "") + refusal
             calls = getattr(delta, "tool_calls", None)
+        index = getattr(choice, "index", 0) or 0
+        if reason:
+            self.finish[index] = str(reason)
         if isinstance(text, str) and text:
             self.output_chars += len(text)
             if self.texts is not None:
