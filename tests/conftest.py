@@ -5,14 +5,16 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from opentelemetry import metrics, trace
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
-from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind
 
 from genai_cost.autoconfig import install_cost_processor
 from genai_cost.metrics import CostMetrics, set_cost_metrics
@@ -63,3 +65,27 @@ def metric_points(reader: InMemoryMetricReader, name: str) -> list:
                 if metric.name == name:
                     points.extend(metric.data.data_points)
     return points
+
+
+def genai_spans(exporter: InMemorySpanExporter, scope: str | None = None) -> list[ReadableSpan]:
+    """The finished spans of one instrumentation scope (genai-cost's own by default)."""
+    from genai_cost.runtime import OUR_SCOPE
+
+    wanted = scope or OUR_SCOPE
+    return [
+        s
+        for s in exporter.get_finished_spans()
+        if s.instrumentation_scope is not None and s.instrumentation_scope.name == wanted
+    ]
+
+
+def only_span(exporter: InMemorySpanExporter) -> ReadableSpan:
+    """The one CLIENT span genai-cost made (fails listing the names when there is not exactly one)."""
+    spans = genai_spans(exporter)
+    assert len(spans) == 1, [s.name for s in spans]
+    assert spans[0].kind is SpanKind.CLIENT
+    return spans[0]
+
+
+def attrs(span: ReadableSpan) -> dict[str, Any]:
+    return dict(span.attributes or {})

@@ -26,6 +26,9 @@ OUTPUT_TYPE: Final = "gen_ai.output.type"
 OPENAI_SERVICE_TIER: Final = "openai.response.service_tier"
 OPENAI_REQUEST_SERVICE_TIER: Final = "openai.request.service_tier"
 OPENAI_API_TYPE: Final = "openai.api.type"
+AWS_REQUEST_ID: Final = "aws.request_id"  # semconv (AWS SDK): x-amzn-requestid of the call
+# Ours: the AWS error code of a failed call (ThrottlingException), beside error.type.
+AWS_ERROR_CODE: Final = "aws.error.code"
 REQUEST_SEED: Final = "gen_ai.request.seed"
 REQUEST_STOP_SEQUENCES: Final = "gen_ai.request.stop_sequences"
 REQUEST_FREQUENCY_PENALTY: Final = "gen_ai.request.frequency_penalty"

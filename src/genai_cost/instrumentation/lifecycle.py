@@ -92,7 +92,20 @@ class CallResult:
 class GenAICall:
     """One provider call: its span, its outcome, its price."""
 
-    __slots__ = ("span", "attributes", "_start", "_first_chunk", "_result", "_error", "_ended", "_span_id", "_is_root", "ask_budget", "_budget")
+    __slots__ = (
+        "span",
+        "attributes",
+        "describe_error",
+        "ask_budget",
+        "_budget",
+        "_start",
+        "_first_chunk",
+        "_result",
+        "_error",
+        "_ended",
+        "_span_id",
+        "_is_root",
+    )
 
     def __init__(
         self,
@@ -135,6 +148,10 @@ class GenAICall:
         self._result: CallResult | None = None
         self._error: BaseException | None = None
         self._ended = False
+        # Set by a provider module whose SDK errors carry more than their type (botocore's
+        # ClientError and its AWS error code): attributes for the span of a failed call, which may
+        # replace error.type.
+        self.describe_error: Callable[[BaseException], Mapping[str, Any]] | None = None
         # Set by a provider module to put its calls under budgets (see the module docstring).
         self.ask_budget: Callable[[], budget_hook.BudgetAsk] | None = None
         self._budget: budget_hook.Guarded | None = None
@@ -226,6 +243,9 @@ class GenAICall:
         if error is not None:
             error_type = _qualified_type(error)
             updates[attr.ERROR_TYPE] = error_type
+            if self.describe_error is not None:
+                updates.update(self.describe_error(error))
+                error_type = updates[attr.ERROR_TYPE]
             span.set_status(StatusCode.ERROR, f"{error_type}: {error}"[:512])
 
         cost = self._price(result, usage, duration)
@@ -456,6 +476,9 @@ class SyncStream(wrapt.ObjectProxy):  # type: ignore[misc]
     def __init__(self, stream: Any, call: GenAICall, observer: StreamObserver) -> None:
         super().__init__(stream)
         self._self_state = _StreamState(call, observer)
+        # Some SDK streams are iterables, not iterators (botocore's EventStream): those are read
+        # through one iterator of their own.
+        self._self_iterator = None if hasattr(type(stream), "__next__") else iter(stream)
 
     def __iter__(self) -> SyncStream:
         return self
@@ -464,7 +487,7 @@ class SyncStream(wrapt.ObjectProxy):  # type: ignore[misc]
         state = self._self_state
         while True:
             try:
-                item = self.__wrapped__.__next__()
+                item = (self._self_iterator or self.__wrapped__).__next__()
             except StopIteration:
                 state.complete = True
                 state.end()

@@ -1274,7 +1274,10 @@ class StubProvider:
                     request, 500, f"cassette {self.cassette.path.name} has no unplayed interaction for {where}"
                 )
         script = scripted or ScriptedResponse()
-        if script.json is not None or script.body is not None:
+        wire = _wire_for(request.path)
+        if wire is not None and script.json is None and script.body is None:
+            out = wire.respond(request, script, self)
+        elif script.json is not None or script.body is not None:
             raw = script.body.encode() if isinstance(script.body, str) else script.body
             body = raw if raw is not None else _encode_json(script.json, request.path)
             out = _Outgoing(script.status, [("Content-Type", "application/json")], body, recorded=script.json)
@@ -1343,6 +1346,21 @@ class StubProvider:
         return _Outgoing(
             status, [("Content-Type", "application/json")], _encode_json(document, request.path), recorded=document
         )
+
+
+#: Provider wire formats kept in modules of their own (this file stays OpenAI + Anthropic). Each
+#: module's ``WIRE`` has ``handles(path) -> bool`` and ``respond(request, script, stub) -> _Outgoing``;
+#: a scripted ``json``/``body`` is still sent verbatim, the rest is the module's to answer.
+WIRE_MODULES: tuple[str, ...] = ("genai_cost.testing.bedrock_wire", "genai_cost.testing.gemini_wire")
+_wires: list[Any] = []
+
+
+def _wire_for(path: str) -> Any:
+    if not _wires:
+        import importlib
+
+        _wires[:] = [importlib.import_module(name).WIRE for name in WIRE_MODULES]  # idempotent if raced
+    return next((wire for wire in _wires if wire.handles(path)), None)
 
 
 def _encode_json(document: JSON, path: str) -> bytes:

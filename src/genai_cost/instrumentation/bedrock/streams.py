@@ -1,0 +1,55 @@
+"""Observers of the two Bedrock streams, for ``lifecycle.SyncStream``.
+
+botocore decodes the eventstream framing and hands out one dict per event: ConverseStream's
+``{"metadata": {"usage": ...}}`` style events, and InvokeModelWithResponseStream's
+``{"chunk": {"bytes": b"<the model's JSON>"}}``. Nothing is withheld from the caller.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from genai_cost.instrumentation.bedrock.results import CONVERSE_KEYS, Tally, read_counts, read_document
+from genai_cost.instrumentation.lifecycle import CallResult
+
+
+class _Observer:
+    __slots__ = ("tally", "request_id")
+
+    def __init__(self, request_id: str | None) -> None:
+        self.tally = Tally()
+        self.request_id = request_id
+
+    def result(self) -> CallResult:
+        return self.tally.result(self.request_id)
+
+
+class ConverseStreamObserver(_Observer):
+    __slots__ = ()
+
+    def observe(self, event: Any) -> bool:
+        # Usage comes once, in the last event; most events are text deltas.
+        if "contentBlockDelta" in event:
+            return True
+        metadata = event.get("metadata")
+        if metadata is not None:
+            read_counts(self.tally, metadata.get("usage"), CONVERSE_KEYS)
+        stop = event.get("messageStop")
+        if stop is not None:
+            self.tally.finish(stop.get("stopReason"))
+        return True
+
+
+class InvokeStreamObserver(_Observer):
+    __slots__ = ()
+
+    def observe(self, event: Any) -> bool:
+        chunk = event.get("chunk")
+        if chunk is not None:
+            data = chunk.get("bytes")
+            if data:
+                # Every family's counts ride in some chunks (Llama's in all of them): parse each,
+                # so a stream that stops early still reports what it had used.
+                read_document(self.tally, json.loads(data))
+        return True

@@ -1,0 +1,127 @@
+"""Shared fixtures and oracles for the Bedrock instrumentation tests.
+
+Real boto3 against the local stand-in: ``endpoint_url`` at the stub and dummy credentials, so
+SigV4 signing, the REST-JSON serializer and parser, botocore's error factory and its eventstream
+decoder all run as they do against AWS. Retries are off (``total_max_attempts=1``): a scripted
+error must reach the test, not be retried into a default success.
+
+Not a conftest.py (it would shadow the root one); test modules import what they need.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import botocore.config
+import pytest
+from genai_prices import Usage, calc_price
+from conftest import attrs, genai_spans, only_span
+from opentelemetry import trace
+from opentelemetry.sdk.trace import ReadableSpan
+
+from genai_cost.instrumentation.bedrock import BedrockInstrumentor
+from genai_cost.testing import StubProvider
+
+TOLERANCE = 1e-9
+MESSAGES = [{"role": "user", "content": [{"text": "Say this is a test"}]}]
+SECRET_KEY = "aws-secret-key-do-not-record"
+NO_RETRIES = botocore.config.Config(retries={"total_max_attempts": 1, "mode": "standard"})
+
+
+def instrument() -> None:
+    BedrockInstrumentor().instrument(tracer_provider=trace.get_tracer_provider())
+
+
+@pytest.fixture(scope="module", autouse=True)
+def instrumented() -> Iterator[None]:
+    instrument()
+    yield
+    BedrockInstrumentor().uninstrument()
+
+
+@contextlib.contextmanager
+def uninstrumented() -> Iterator[None]:
+    """Run a block against the bare SDK (clients must be created inside it)."""
+    BedrockInstrumentor().uninstrument()
+    try:
+        yield
+    finally:
+        instrument()
+
+
+def make_client(stub: StubProvider, service: str = "bedrock-runtime") -> Any:
+    return boto3.client(
+        service,
+        region_name="us-east-1",
+        endpoint_url=stub.url,
+        aws_access_key_id="AKIDTEST",
+        aws_secret_access_key=SECRET_KEY,
+        config=NO_RETRIES,
+    )
+
+
+@pytest.fixture
+def stub() -> Iterator[StubProvider]:
+    with StubProvider() as provider:
+        yield provider
+
+
+@pytest.fixture
+def client(stub: StubProvider) -> Any:
+    return make_client(stub)
+
+
+def path(model: str, op: str) -> str:
+    """The request path botocore sends for ``model`` (its id percent-encoded, ``/`` included)."""
+    from urllib.parse import quote
+
+    return f"/model/{quote(model, safe='')}/{op}"
+
+
+# --- oracles ---------------------------------------------------------------------------------
+
+
+def genai_prices_usage(
+    input_tokens: int, output_tokens: int, cache_read: int = 0, cache_write: int = 0
+) -> dict[str, int]:
+    """genai-prices usage for Bedrock counts (Bedrock's input excludes cache; genai-prices' includes it)."""
+    usage = {
+        "input_tokens": input_tokens + cache_read + cache_write,
+        "output_tokens": output_tokens,
+        "cache_read_tokens": cache_read,
+        "cache_write_tokens": cache_write,
+    }
+    return {k: v for k, v in usage.items() if v}
+
+
+def oracle(model_ref: str, usage: dict[str, int]) -> float:
+    """genai-prices' own price on AWS for this usage (never our catalog)."""
+    return float(calc_price(Usage(**usage), model_ref, provider_id="aws").total_price)
+
+
+def assert_usage(a: dict[str, Any], usage: dict[str, int]) -> None:
+    assert a["gen_ai.usage.input_tokens"] == usage["input_tokens"]
+    assert a["gen_ai.usage.output_tokens"] == usage.get("output_tokens", 0)
+    assert a.get("gen_ai.usage.cache_read.input_tokens", 0) == usage.get("cache_read_tokens", 0)
+    assert a.get("gen_ai.usage.cache_write.input_tokens", 0) == usage.get("cache_write_tokens", 0)
+
+
+def assert_priced(a: dict[str, Any], model_ref: str, usage: dict[str, int]) -> None:
+    assert a["genai_cost.status"] == "priced", a.get("genai_cost.status.detail")
+    expected = oracle(model_ref, usage)
+    assert expected > 0
+    assert a["genai_cost.amount"] == pytest.approx(expected, abs=TOLERANCE)
+    assert a["gen_ai.usage.cost"] == a["genai_cost.amount"]
+    assert a["genai_cost.price.provider"] == "aws"
+
+
+__all__ = ["attrs", "genai_spans", "only_span"]  # re-exported for the test modules
+
+
+def assert_no_secrets(span: ReadableSpan, *texts: str) -> None:
+    values = " ".join(str(v) for v in (span.attributes or {}).values())
+    for text in (SECRET_KEY, "AKIDTEST", *texts):
+        assert text not in values
