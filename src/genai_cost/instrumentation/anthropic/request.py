@@ -15,6 +15,7 @@ from functools import lru_cache
 from typing import Any
 
 from genai_cost import attributes as attr
+from genai_cost.budget.estimate import count_input_tokens
 from genai_cost.instrumentation.openai.request import given
 
 ANTHROPIC = "anthropic"
@@ -88,7 +89,9 @@ def messages_request(kwargs: Mapping[str, Any], capture: bool, *, stream: bool |
     streaming for the ``.stream()`` helper, which takes no ``stream`` argument."""
     model = given(kwargs.get("model"))
     streaming = stream if stream is not None else given(kwargs.get("stream")) is True
-    request = Request("chat", str(model) if model is not None else None, kwargs, stream=streaming, capture_content=capture)
+    request = Request(
+        "chat", str(model) if model is not None else None, kwargs, stream=streaming, capture_content=capture
+    )
     attributes = request.attributes
     if streaming:
         attributes[attr.REQUEST_STREAM] = True
@@ -112,3 +115,10 @@ def messages_request(kwargs: Mapping[str, Any], capture: bool, *, stream: bool |
 def count_tokens_request(kwargs: Mapping[str, Any], capture: bool) -> Request:
     model = given(kwargs.get("model"))
     return Request("count_tokens", str(model) if model is not None else None, kwargs, capture_content=capture)
+
+
+def budget_input_tokens(kwargs: Mapping[str, Any]) -> int:
+    """The request's input tokens, counted offline and conservatively (``budget.estimate``): the
+    messages, and the system prompt and tool definitions the model also reads."""
+    parts = (given(kwargs.get(name)) for name in ("messages", "system", "tools"))
+    return sum(count_input_tokens(part) for part in parts if part is not None)

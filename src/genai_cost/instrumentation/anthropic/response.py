@@ -75,7 +75,14 @@ def output_messages(content: Any, stop_reason: str | None) -> str:
         elif kind == "thinking":
             parts.append({"type": "reasoning", "content": get(block, "thinking")})
         elif kind in ("tool_use", "server_tool_use"):
-            parts.append({"type": "tool_call", "id": get(block, "id"), "name": get(block, "name"), "arguments": get(block, "input")})
+            parts.append(
+                {
+                    "type": "tool_call",
+                    "id": get(block, "id"),
+                    "name": get(block, "name"),
+                    "arguments": get(block, "input"),
+                }
+            )
     return to_json([{"role": "assistant", "parts": parts, "finish_reason": stop_reason or ""}])
 
 

@@ -40,9 +40,7 @@ def sdk_tracing_mode(value: Any = None) -> str:
     raw = value if value is not None else os.environ.get(ENV_SDK_TRACING, "")
     mode = str(raw).strip().lower() or DUPLICATE
     if mode not in MODES:
-        _log.warning(
-            "genai-cost: %s=%r is not one of %s; keeping %r", source, raw, ", ".join(MODES), DUPLICATE
-        )
+        _log.warning("genai-cost: %s=%r is not one of %s; keeping %r", source, raw, ", ".join(MODES), DUPLICATE)
         return DUPLICATE
     return mode
 

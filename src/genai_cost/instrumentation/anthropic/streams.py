@@ -71,7 +71,16 @@ class MessageStreamObserver:
         assert content is not None
         if kind == "content_block_start":
             block = getattr(event, "content_block", None)
-            content.append({"type": get(block, "type"), "id": get(block, "id"), "name": get(block, "name"), "text": "", "thinking": "", "input": ""})
+            content.append(
+                {
+                    "type": get(block, "type"),
+                    "id": get(block, "id"),
+                    "name": get(block, "name"),
+                    "text": "",
+                    "thinking": "",
+                    "input": "",
+                }
+            )
         elif kind == "content_block_delta" and content:
             delta = getattr(event, "delta", None)
             block = content[-1]

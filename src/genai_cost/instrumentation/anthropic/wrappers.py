@@ -19,6 +19,7 @@ the wrapped method once per client (a cached property), so a wrapper can outlive
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -28,8 +29,16 @@ from anthropic import AsyncStream, Stream
 from opentelemetry.trace import Tracer
 
 from genai_cost.attributes import Status
+from genai_cost.budget.hook import BudgetAsk
 from genai_cost.instrumentation import lifecycle
-from genai_cost.instrumentation.anthropic.request import Request, Server, count_tokens_request, messages_request, server_of
+from genai_cost.instrumentation.anthropic.request import (
+    Request,
+    Server,
+    budget_input_tokens,
+    count_tokens_request,
+    messages_request,
+    server_of,
+)
 from genai_cost.instrumentation.anthropic.response import count_tokens_result, create_result
 from genai_cost.instrumentation.anthropic.streams import MessageStreamObserver
 from genai_cost.instrumentation.base import Patch
@@ -42,12 +51,14 @@ Enabled = Callable[[], bool]
 class Surface:
     """One kind of SDK method: how to read its request and its response."""
 
-    describe: Callable[[dict[str, Any], bool], Request]
+    describe: Callable[..., Request]
     result: Callable[[Any, Request, Server], CallResult]
+    # Whether calls go under budgets (counting tokens bills nothing).
+    budgeted: bool = True
 
 
 MESSAGES = Surface(messages_request, create_result)
-COUNT_TOKENS = Surface(count_tokens_request, count_tokens_result)
+COUNT_TOKENS = Surface(count_tokens_request, count_tokens_result, budgeted=False)
 
 
 def _is_raw_response(result: Any) -> bool:
@@ -57,7 +68,7 @@ def _is_raw_response(result: Any) -> bool:
 class Invocation:
     """One wrapped SDK call: its request, its span, and what the caller gets back."""
 
-    __slots__ = ("tracer", "surface", "request", "server", "stream_proxy")
+    __slots__ = ("tracer", "surface", "request", "server", "stream_proxy", "model_override")
 
     def __init__(self, tracer: Tracer, surface: Surface, resource: Any, request: Request) -> None:
         self.tracer = tracer
@@ -65,11 +76,13 @@ class Invocation:
         self.request = request
         self.server = server_of(resource)
         self.stream_proxy: Any = None
+        # The model a budget downgrade chose instead of the caller's.
+        self.model_override: str | None = None
 
     def start(self) -> GenAICall:
         request = self.request
         server = self.server
-        return GenAICall(
+        call = GenAICall(
             self.tracer,
             operation=request.operation,
             provider_name=server.provider_name,
@@ -78,6 +91,28 @@ class Invocation:
             server_port=server.port,
             request_attributes=request.attributes,
         )
+        if self.surface.budgeted:
+            call.ask_budget = self.budget_ask
+        return call
+
+    def budget_ask(self) -> BudgetAsk:
+        # Output: the request's max_tokens, which the guard reads from the span's attributes.
+        return BudgetAsk(budget_input_tokens(self.request.kwargs), None, self.swap_model)
+
+    def swap_model(self, model: str) -> None:
+        self.model_override = model
+        self.request.model = model  # Bedrock and Vertex price by the model the request names
+
+    def run(self, wrapped: Callable[..., Any]) -> Callable[..., Any]:
+        """``wrapped`` with the downgraded model, if the budget chose one (sync or async: an
+        async SDK method's coroutine is handed back for ``ainvoke`` to await)."""
+
+        def run(*args: Any, **kwargs: Any) -> Any:
+            if self.model_override is not None:
+                kwargs = {**kwargs, "model": self.model_override}
+            return wrapped(*args, **kwargs)
+
+        return run
 
     def finish(self, call: GenAICall, result: Any) -> Any:
         if isinstance(result, Stream | AsyncStream):
@@ -114,7 +149,9 @@ class Invocation:
         return message_stream
 
 
-def _describe(tracer: Tracer, surface: Surface, instance: Any, kwargs: dict[str, Any], **options: Any) -> Invocation | None:
+def _describe(
+    tracer: Tracer, surface: Surface, instance: Any, kwargs: dict[str, Any], **options: Any
+) -> Invocation | None:
     try:
         request = surface.describe(kwargs, lifecycle.capture_message_content(), **options)
         return Invocation(tracer, surface, instance, request)
@@ -128,7 +165,7 @@ def sync_call(tracer: Tracer, surface: Surface, enabled: Enabled) -> Callable[..
         invocation = _describe(tracer, surface, instance, kwargs) if enabled() else None
         if invocation is None:
             return wrapped(*args, **kwargs)
-        return lifecycle.invoke(invocation.start, wrapped, args, kwargs, invocation.finish)
+        return lifecycle.invoke(invocation.start, invocation.run(wrapped), args, kwargs, invocation.finish)
 
     return wrapper
 
@@ -138,21 +175,44 @@ def async_call(tracer: Tracer, surface: Surface, enabled: Enabled) -> Callable[.
         invocation = _describe(tracer, surface, instance, kwargs) if enabled() else None
         if invocation is None:
             return await wrapped(*args, **kwargs)
-        return await lifecycle.ainvoke(invocation.start, wrapped, args, kwargs, invocation.finish)
+        return await lifecycle.ainvoke(invocation.start, invocation.run(wrapped), args, kwargs, invocation.finish)
 
     return wrapper
 
 
-class StreamManager(wrapt.ObjectProxy):  # type: ignore[misc]
-    """A sync ``MessageStreamManager``, unchanged for the caller; entering it is the call."""
+Rebuild = Callable[[str], Any]
 
-    def __init__(self, manager: Any, invocation: Invocation) -> None:
+
+class _ManagerProxy(wrapt.ObjectProxy):  # type: ignore[misc]
+    """What both helper managers share: the call, and a budget downgrade done by building the
+    manager again for the cheaper model (the helper has put ``model`` into its request already,
+    and building a manager sends nothing)."""
+
+    def __init__(self, manager: Any, invocation: Invocation, rebuild: Rebuild) -> None:
         super().__init__(manager)
         self._self_invocation = invocation
+        self._self_rebuild = rebuild
+
+    def _self_current(self) -> Any:
+        model = self._self_invocation.model_override
+        if model is not None:
+            stale = self.__wrapped__
+            self.__wrapped__ = self._self_rebuild(model)
+            # The async helper made its request coroutine up front: close it, never to be awaited.
+            for value in vars(stale).values():
+                if inspect.iscoroutine(value):
+                    value.close()
+        return self.__wrapped__
+
+
+class StreamManager(_ManagerProxy):
+    """A sync ``MessageStreamManager``, unchanged for the caller; entering it is the call."""
 
     def __enter__(self) -> Any:
         invocation = self._self_invocation
-        return lifecycle.invoke(invocation.start, self.__wrapped__.__enter__, (), {}, invocation.finish_helper)
+        return lifecycle.invoke(
+            invocation.start, lambda: self._self_current().__enter__(), (), {}, invocation.finish_helper
+        )
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> Any:
         inner = self._self_invocation.stream_proxy
@@ -164,16 +224,14 @@ class StreamManager(wrapt.ObjectProxy):  # type: ignore[misc]
         return self.__wrapped__.__exit__(exc_type, exc, tb)
 
 
-class AsyncStreamManager(wrapt.ObjectProxy):  # type: ignore[misc]
+class AsyncStreamManager(_ManagerProxy):
     """The async counterpart of ``StreamManager``."""
-
-    def __init__(self, manager: Any, invocation: Invocation) -> None:
-        super().__init__(manager)
-        self._self_invocation = invocation
 
     async def __aenter__(self) -> Any:
         invocation = self._self_invocation
-        return await lifecycle.ainvoke(invocation.start, self.__wrapped__.__aenter__, (), {}, invocation.finish_helper)
+        return await lifecycle.ainvoke(
+            invocation.start, lambda: self._self_current().__aenter__(), (), {}, invocation.finish_helper
+        )
 
     async def __aexit__(self, exc_type: Any, exc: Any, tb: Any) -> Any:
         inner = self._self_invocation.stream_proxy
@@ -192,7 +250,7 @@ def stream_helper(tracer: Tracer, manager_proxy: type, enabled: Enabled) -> Call
         if invocation is None:
             return manager
         try:
-            return manager_proxy(manager, invocation)
+            return manager_proxy(manager, invocation, lambda model: wrapped(*args, **{**kwargs, "model": model}))
         except Exception:
             log_once("wrapping an Anthropic stream helper")
             return manager
