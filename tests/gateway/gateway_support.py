@@ -70,11 +70,13 @@ def grpc_exporter(gateway: Gateway, headers: dict[str, str] | None = None) -> Gr
     return GrpcSpanExporter(endpoint=gateway.grpc_endpoint, insecure=True, headers=headers, timeout=10)
 
 
-def service(name: str, *exporters: SpanExporter) -> TracerProvider:
+def service(name: str, *exporters: SpanExporter, max_queue_size: int = 2048) -> TracerProvider:
     """A TracerProvider standing for one service, exporting to each of ``exporters``."""
     provider = TracerProvider(resource=Resource.create({"service.name": name, "deployment.environment": "test"}))
     for exporter in exporters:
-        provider.add_span_processor(BatchSpanProcessor(exporter, schedule_delay_millis=50))
+        provider.add_span_processor(
+            BatchSpanProcessor(exporter, schedule_delay_millis=50, max_queue_size=max_queue_size)
+        )
     return provider
 
 
