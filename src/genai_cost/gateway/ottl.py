@@ -295,7 +295,8 @@ def ottl_string(text: str) -> str:
 
 
 def ottl_float(value: float) -> str:
-    """A float literal OTTL accepts: digits and a dot, no exponent; round-trips to ``value``."""
+    """A float literal for OTTL, ``0.0000025`` rather than ``2.5e-06``: OTTL reads both, and plain
+    decimals read like a price list. Round-trips to ``value`` exactly."""
     text = format(Decimal(repr(abs(value))), "f")
     if "." not in text:
         text += ".0"
