@@ -46,7 +46,15 @@ EXPORTERS = {
     "otlp": {"endpoint", "tls", "headers", "retry_on_failure", "sending_queue", "compression", "timeout"},
     "otlphttp": {"endpoint", "tls", "headers", "retry_on_failure", "sending_queue", "compression", "timeout"},
     "debug": {"verbosity"},
-    "prometheus": {"endpoint", "namespace", "const_labels", "translation_strategy", "metric_expiration", "send_timestamps"},
+    "prometheus": {
+        "endpoint",
+        "namespace",
+        "const_labels",
+        "translation_strategy",
+        "metric_expiration",
+        "send_timestamps",
+        "enable_open_metrics",
+    },
 }
 CONNECTORS = {
     "forward": ({"traces": "traces", "metrics": "metrics", "logs": "logs"}, set()),
