@@ -28,7 +28,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -61,8 +61,18 @@ def log_once(where: str) -> None:
 
 def capture_message_content() -> bool:
     """Whether the user opted in to recording prompts and completions (off by default)."""
-    value = os.environ.get("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", "")
-    return value.strip().lower() in ("true", "1", "span_only", "span_and_event", "event_only")
+    # Read on every call (tests and apps flip it at run time); parsed only when the value changes.
+    global _capture_seen
+    value = os.environ.get("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT")
+    seen = _capture_seen
+    if value == seen[0]:
+        return seen[1]
+    capture = value is not None and value.strip().lower() in ("true", "1", "span_only", "span_and_event", "event_only")
+    _capture_seen = (value, capture)
+    return capture
+
+
+_capture_seen: tuple[str | None, bool] = (None, False)
 
 
 @dataclass(slots=True)
@@ -441,7 +451,8 @@ class _StreamState:
 
     def observe(self, item: Any) -> bool:
         call = self.call
-        call.mark_first_chunk()
+        if call._first_chunk is None:
+            call._first_chunk = time.perf_counter()
         try:
             return self.observer.observe(item)
         except Exception:
@@ -470,6 +481,35 @@ class _StreamState:
         call.end(status)
 
 
+def _follow(proxy: SyncStream, state: _StreamState, next_item: Callable[[], Any]) -> Iterator[Any]:
+    """What ``for item in proxy`` yields: ``SyncStream.__next__``'s work, as a generator.
+
+    The loop runs once per chunk, and resuming a generator costs a fraction of a Python-level
+    ``__next__`` on the proxy. ``proxy`` is held only to keep it alive while the loop runs (its
+    ``__del__`` ends a stream that was abandoned)."""
+    call = state.call
+    observe = state.observer.observe
+    while True:
+        try:
+            item = next_item()
+        except StopIteration:
+            state.complete = True
+            state.end()
+            return
+        except BaseException as error:
+            state.end("the stream failed before it completed", error)
+            raise
+        if call._first_chunk is None:
+            call._first_chunk = time.perf_counter()
+        try:
+            keep = observe(item)
+        except Exception:
+            log_once("reading a stream chunk")
+            keep = True
+        if keep:
+            yield item
+
+
 class SyncStream(wrapt.ObjectProxy):  # type: ignore[misc]
     """A sync SDK stream, unchanged for the caller, that ends its call however iteration stops."""
 
@@ -480,14 +520,17 @@ class SyncStream(wrapt.ObjectProxy):  # type: ignore[misc]
         # through one iterator of their own.
         self._self_iterator = None if hasattr(type(stream), "__next__") else iter(stream)
 
-    def __iter__(self) -> SyncStream:
-        return self
+    def __iter__(self) -> Iterator[Any]:
+        # A generator, as the SDKs' own Stream.__iter__ returns; both read the same iterator, so
+        # next() and for-loops still mix.
+        return _follow(self, self._self_state, (self._self_iterator or self.__wrapped__).__next__)
 
     def __next__(self) -> Any:
         state = self._self_state
+        next_item = (self._self_iterator or self.__wrapped__).__next__
         while True:
             try:
-                item = (self._self_iterator or self.__wrapped__).__next__()
+                item = next_item()
             except StopIteration:
                 state.complete = True
                 state.end()
