@@ -26,12 +26,14 @@ class BudgetAsk:
     ``max_output_tokens``: the request's output cap (``max_tokens`` x choices), None when it sets
     none (the configured default is assumed), 0 for operations without output (embeddings);
     ``swap_model``: makes the pending SDK call use another model (for ``downgrade``); None when
-    the module cannot, in which case a downgrade decision is recorded as ``warn``.
+    the module cannot, in which case a downgrade decision is recorded as ``warn``. It may also
+    return False to refuse one particular model (a Bedrock InvokeModel body only suits models of
+    its own family), with the same effect.
     """
 
     input_tokens: int
     max_output_tokens: int | None = None
-    swap_model: Callable[[str], None] | None = None
+    swap_model: Callable[[str], bool | None] | None = None
 
 
 @dataclass(slots=True)
@@ -53,8 +55,7 @@ def enter(call: GenAICall, guard: BudgetGuard, ask: BudgetAsk) -> Guarded | None
     if decision is None:
         return None
     if decision.decision == DOWNGRADE:
-        if ask.swap_model is not None and decision.model:
-            ask.swap_model(decision.model)
+        if ask.swap_model is not None and decision.model and ask.swap_model(decision.model) is not False:
             call.swap_request_model(decision.model)
         else:
             decision.decision = WARN

@@ -38,6 +38,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import unquote
 
+from genai_cost.instrumentation.bedrock.models import family_of
 from genai_cost.testing.stub_server import (
     RecordedRequest,
     ScriptedResponse,
@@ -49,7 +50,7 @@ from genai_cost.testing.stub_server import (
     _vector,
 )
 
-__all__ = ["AWS_ERRORS", "WIRE", "BedrockWire", "aws_error", "encode_message", "family_of"]
+__all__ = ["AWS_ERRORS", "WIRE", "BedrockWire", "aws_error", "encode_message"]
 
 JSON = Any
 
@@ -174,22 +175,6 @@ class _Counts:
         return headers
 
 
-def family_of(model_id: str) -> str:
-    """The body format a model id speaks: anthropic, meta, nova, titan, mistral, cohere."""
-    ref = model_id.rsplit("/", 1)[-1]
-    for marker, family in (
-        ("anthropic.", "anthropic"),
-        ("meta.", "meta"),
-        ("amazon.nova", "nova"),
-        ("amazon.titan", "titan"),
-        ("mistral.", "mistral"),
-        ("cohere.", "cohere"),
-    ):
-        if marker in ref:
-            return family
-    return "anthropic"  # an opaque application-inference-profile id: the commonest family
-
-
 def _base_model(model_id: str) -> str:
     """``claude-3-haiku-20240307`` for ``arn:...:inference-profile/us.anthropic.claude-3-haiku-20240307-v1:0``."""
     ref = model_id.rsplit("/", 1)[-1]
@@ -255,7 +240,8 @@ class _Invocation:
 
     def __init__(self, model: str, body: dict[str, Any], text: str, forced: Mapping[str, Any] | None, seq: int) -> None:
         self.model = model
-        self.family = family_of(model)
+        # An opaque application-inference-profile id: answer in the commonest family's format.
+        self.family = family_of(model) or "anthropic"
         self.embedding = "embed" in model
         pieces, self.truncated = _truncate(_pieces(text), _limit_of(body))
         self.pieces = pieces

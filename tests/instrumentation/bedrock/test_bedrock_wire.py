@@ -8,7 +8,8 @@ import zlib
 import pytest
 from botocore.eventstream import ChecksumMismatch, EventStreamBuffer
 
-from genai_cost.testing.bedrock_wire import encode_message, family_of
+from genai_cost.instrumentation.bedrock.models import family_of
+from genai_cost.testing.bedrock_wire import encode_message
 
 
 def decode(data: bytes) -> list:
@@ -48,7 +49,8 @@ def test_a_corrupted_message_fails_botocore_checksum() -> None:
         ("amazon.titan-text-express-v1", "titan"),
         ("mistral.mistral-large-2402-v1:0", "mistral"),
         ("cohere.command-r-v1:0", "cohere"),
+        ("arn:aws:bedrock:us-east-1:1:application-inference-profile/a1b2c3", None),
     ],
 )
-def test_family_of_model_ids(model: str, family: str) -> None:
+def test_family_of_model_ids(model: str, family: str | None) -> None:
     assert family_of(model) == family

@@ -26,8 +26,12 @@ from botocore.response import StreamingBody
 from opentelemetry.trace import Tracer
 
 from genai_cost import attributes as attr
+from genai_cost import runtime
 from genai_cost.instrumentation import lifecycle
 from genai_cost.instrumentation.base import Patch
+from genai_cost.budget.estimate import count_input_tokens
+from genai_cost.budget.hook import BudgetAsk
+from genai_cost.instrumentation.bedrock.models import family_of
 from genai_cost.instrumentation.bedrock.results import (
     Tally,
     converse_result,
@@ -83,6 +87,53 @@ def _converse_attributes(kwargs: Mapping[str, Any]) -> dict[str, Any]:
 
 def _operation_of(model: str) -> str:
     return "embeddings" if "embed" in model else "chat"
+
+
+# Each family's name for the output cap in an InvokeModel body (Nova and Titan nest it).
+_MAX_OUTPUT_KEYS = ("max_tokens", "max_gen_len", "max_new_tokens", "maxTokens", "maxTokenCount")
+
+
+def _max_output_of(body: Mapping[str, Any]) -> int | None:
+    for config in (body, body.get("inferenceConfig"), body.get("textGenerationConfig")):
+        if isinstance(config, dict):
+            for key in _MAX_OUTPUT_KEYS:
+                value = config.get(key)
+                if isinstance(value, int) and not isinstance(value, bool):
+                    return value
+    return None
+
+
+def budget_ask(operation: Operation, kwargs: dict[str, Any]) -> Callable[[], BudgetAsk]:
+    """The guard's view of the request, built only when budgets are configured. A downgrade
+    replaces ``modelId``; for ``invoke_model`` only with a model that reads the same body."""
+
+    def swap(model: str) -> None:
+        kwargs["modelId"] = model
+
+    def ask() -> BudgetAsk:
+        if operation.converse:
+            # Output: inferenceConfig.maxTokens, which the guard reads from the span's attributes.
+            return BudgetAsk(count_input_tokens([kwargs.get("system"), kwargs.get("messages")]), None, swap)
+        raw = kwargs.get("body")
+        try:
+            body = json.loads(raw) if isinstance(raw, str | bytes | bytearray) else None
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):  # a file-like body is not read ahead of the SDK
+            return BudgetAsk(0, None, None)
+        model = str(kwargs.get("modelId") or "")
+        family = family_of(model)
+        output = 0 if _operation_of(model) == "embeddings" else _max_output_of(body)
+
+        def swap_same_family(cheaper: str) -> bool:
+            if family is None or family_of(cheaper) != family:
+                return False  # the body would not parse for the other model: the call goes as made
+            swap(cheaper)
+            return True
+
+        return BudgetAsk(count_input_tokens(body), output, swap_same_family)
+
+    return ask
 
 
 # --- responses -----------------------------------------------------------------------------------
@@ -174,7 +225,7 @@ OPERATIONS = (
 )
 
 
-def _start(tracer: Tracer, operation: Operation, client: Any, kwargs: Mapping[str, Any]) -> Callable[[], GenAICall]:
+def _start(tracer: Tracer, operation: Operation, client: Any, kwargs: dict[str, Any]) -> Callable[[], GenAICall]:
     def start() -> GenAICall:
         model = kwargs.get("modelId")
         model = model if isinstance(model, str) else None
@@ -192,6 +243,8 @@ def _start(tracer: Tracer, operation: Operation, client: Any, kwargs: Mapping[st
             request_attributes=request,
         )
         call.describe_error = describe_error
+        if runtime.budget_guard is not None:
+            call.ask_budget = budget_ask(operation, kwargs)
         return call
 
     return start
