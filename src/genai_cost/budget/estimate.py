@@ -63,6 +63,26 @@ def _count(value: Any, depth: int) -> int:
     return count_text_tokens(str(value))
 
 
+# (model, provider, server) -> (price per input token, per output token), or None if unpriced.
+# Memoised per catalog (configure() installs a new one): pricing a usage through the catalog costs
+# a few µs, a multiply-add on memoised rates a fraction of one.
+_rates: dict[tuple[str, str | None, str | None], tuple[float, float] | None] = {}
+_rates_catalog: Any = None
+_MAX_RATES = 4096
+# Rates are read at a million tokens: where a price has context-size tiers, that is the top
+# tier, so the estimate errs high.
+_PROBE_TOKENS = 1_000_000
+
+
+def _rates_for(prices: Any, model: str, provider_name: str | None, server_address: str | None) -> tuple[float, float] | None:
+    where = {"provider_name": provider_name, "server_address": server_address}
+    input_only = prices.price(model, TokenUsage(input_tokens=_PROBE_TOKENS), **where).amount
+    both = prices.price(model, TokenUsage(input_tokens=_PROBE_TOKENS, output_tokens=_PROBE_TOKENS), **where).amount
+    if input_only is None or both is None or math.isnan(both):
+        return None
+    return input_only / _PROBE_TOKENS, max(0.0, both - input_only) / _PROBE_TOKENS
+
+
 def estimate_cost(
     model: str | None,
     input_tokens: int,
@@ -72,15 +92,21 @@ def estimate_cost(
     server_address: str | None = None,
 ) -> float | None:
     """The price of ``input_tokens`` in and ``output_tokens`` out, or None for an unknown model."""
+    global _rates_catalog
     if not model:
         return None
-    cost = catalog().price(
-        model,
-        TokenUsage(input_tokens=input_tokens, output_tokens=output_tokens),
-        provider_name=provider_name,
-        server_address=server_address,
-    )
-    amount = cost.amount
-    if amount is None or math.isnan(amount):
+    prices = catalog()
+    if prices is not _rates_catalog:
+        _rates.clear()
+        _rates_catalog = prices
+    key = (model, provider_name, server_address)
+    try:
+        rates = _rates[key]
+    except KeyError:
+        rates = _rates_for(prices, model, provider_name, server_address)
+        if len(_rates) >= _MAX_RATES:
+            _rates.clear()
+        _rates[key] = rates
+    if rates is None:
         return None
-    return amount
+    return input_tokens * rates[0] + output_tokens * rates[1]

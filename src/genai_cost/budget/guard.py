@@ -24,7 +24,7 @@ import logging
 import math
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from typing import Any
 
@@ -50,7 +50,7 @@ from genai_cost.budget.policy import (
     compile_pattern,
 )
 from genai_cost.budget.state import BudgetAlert, BudgetState, BudgetStatus, Decision, ThresholdCrossing
-from genai_cost.budget.windows import Clock, Window, WindowClock, month_at
+from genai_cost.budget.windows import Clock, Window, month_at, window_at
 
 _log = logging.getLogger("genai_cost.budget")
 
@@ -66,12 +66,27 @@ _DIMENSION_ATTRIBUTES = {
 }
 # Keys outlive their window a little, so a call settling just after the boundary finds its key.
 _KEY_GRACE_S = 3600.0
+_MAX_SLOTS = 4096
+_STATE_FIELDS = tuple(f.name for f in fields(BudgetState))
 
 
 class _Compiled:
-    """A policy ready for the call path: attribute names resolved, patterns compiled."""
+    """A policy ready for the call path: attribute names resolved, patterns compiled, and its
+    current window and ledger slots memoised until the window ends."""
 
-    __slots__ = ("policy", "name", "matchers", "per", "limit", "hard", "thresholds")
+    __slots__ = (
+        "policy",
+        "name",
+        "matchers",
+        "per",
+        "limit",
+        "hard",
+        "thresholds",
+        "levels",
+        "covers_all",
+        "window",
+        "window_slots",
+    )
 
     def __init__(self, policy: BudgetPolicy) -> None:
         self.policy = policy
@@ -83,9 +98,17 @@ class _Compiled:
         self.limit = to_micros(policy.limit)
         self.hard = policy.hard
         self.thresholds = policy.thresholds
+        # (percent, spend in micro-units at which it is crossed)
+        self.levels = tuple((percent, self.limit * percent / 100) for percent in policy.thresholds)
+        self.covers_all = not self.matchers and self.per is None
+        self.window: Window | None = None
+        # The current window and its ledger slots by scope value.
+        self.window_slots: tuple[Window | None, dict[str, Slot]] = (None, {})
 
     def scope_of(self, attributes: Mapping[str, Any]) -> str | None:
         """The call's scope value under this policy ("" for a plain budget), None if not covered."""
+        if self.covers_all:
+            return ""
         for key, pattern in self.matchers:
             value = attributes.get(key)
             if value is None:
@@ -99,6 +122,28 @@ class _Compiled:
             return ""
         value = attributes.get(self.per)
         return None if value is None or value == "" else str(value)
+
+    def current(self, now: float) -> Window:
+        window = self.window
+        if window is None or not window.start <= now < window.end:
+            policy = self.policy
+            window = window_at(policy.window, now, policy.timezone)
+            # One assignment, so a racing thread never pairs one window with another's slots.
+            self.window_slots = (window, {})
+            self.window = window
+        return window
+
+    def slot(self, window: Window, scope: str) -> Slot:
+        current, slots = self.window_slots
+        if current is not window:  # the window rolled over under a racing call
+            return Slot(self.key(window, scope), self.limit, self.hard, window.end + _KEY_GRACE_S)
+        slot = slots.get(scope)
+        if slot is None:
+            slot = Slot(self.key(window, scope), self.limit, self.hard, window.end + _KEY_GRACE_S)
+            if len(slots) >= _MAX_SLOTS:  # fan-out values are unbounded (users)
+                slots.clear()
+            slots[scope] = slot
+        return slot
 
     def key(self, window: Window, scope: str) -> str:
         return f"{self.name}/{window.name}/{scope}" if self.per else f"{self.name}/{window.name}"
@@ -131,11 +176,6 @@ class _Ticket:
     settled: bool = False
 
 
-def _is_over(balance: Balance, estimate: int, limit: int) -> bool:
-    # max(estimate, 1): a call that adds nothing still may not start once the limit is reached.
-    return balance.spent + balance.reserved + max(estimate, 1) > limit
-
-
 class BudgetGuard:
     """Decides every instrumented call against the configured budgets. Thread-safe.
 
@@ -159,7 +199,6 @@ class BudgetGuard:
         self.retry_after = retry_after
         self.on_alert: list[Callable[[BudgetAlert], None]] = []
         self._compiled = tuple(_Compiled(p) for p in self.policies)
-        self._windows = WindowClock(clock)
         self._clock = clock
         # Until when the ledger is considered down (epoch seconds of `clock`).
         self._down_until = 0.0
@@ -190,12 +229,11 @@ class BudgetGuard:
         decision must later be passed to ``settle`` or ``release`` exactly once.
         """
         now = self._clock()
-        windows = self._windows
         budgets = []
         for compiled in self._compiled:
             scope = compiled.scope_of(attributes)
             if scope is not None:
-                budgets.append((compiled, windows.current(compiled.policy.window, compiled.policy.timezone, now), scope))
+                budgets.append((compiled, compiled.current(now), scope))
         if not budgets:
             return None
         model = attributes.get(attr.REQUEST_MODEL)
@@ -209,7 +247,7 @@ class BudgetGuard:
         )
         # Round the estimate up: a reservation may overstate, never understate.
         micros = math.ceil(estimate * MICROS) if estimate else 0
-        slots = tuple(Slot(c.key(w, s), c.limit, c.hard, w.end + _KEY_GRACE_S) for c, w, s in budgets)
+        slots = tuple([c.slot(w, s) for c, w, s in budgets])
         if now < self._down_until:
             return self._unreachable(budgets, slots, model, estimate, "the ledger was unreachable moments ago")
         try:
@@ -219,7 +257,8 @@ class BudgetGuard:
             _log.warning("genai-cost: budget ledger %s unavailable: %s", self.ledger.url, error)
             return self._unreachable(budgets, slots, model, estimate, f"ledger unavailable ({type(error).__name__})")
         balances = reservation.balances
-        over = [i for i, (b, s) in enumerate(zip(balances, slots, strict=True)) if _is_over(b, micros, s.limit)]
+        bump = micros if micros > 0 else 1  # a call adding nothing still may not start past the limit
+        over = [i for i, slot in enumerate(slots) if balances[i].spent + balances[i].reserved + bump > slot.limit]
         if not reservation.admitted:
             deciding = next(i for i in over if slots[i].hard)
             decision = Decision(BLOCK, self._state(budgets, deciding, balances), model=model, estimate=estimate)
@@ -242,8 +281,10 @@ class BudgetGuard:
                 self._alert(WARN, state, model)
             return decision
         # Allowed: describe the budget with the least left.
-        deciding = min(range(len(slots)), key=lambda i: slots[i].limit - balances[i].spent - balances[i].reserved)
-        ticket.deciding = deciding
+        deciding = 0
+        if len(slots) > 1:
+            deciding = min(range(len(slots)), key=lambda i: slots[i].limit - balances[i].spent - balances[i].reserved)
+            ticket.deciding = deciding
         return Decision(ALLOW, self._state(budgets, deciding, balances), model=model, estimate=estimate, ticket=ticket)
 
     def _unreachable(
@@ -287,17 +328,20 @@ class BudgetGuard:
             self._down_until = self._clock() + self.retry_after
             _log.warning("genai-cost: budget ledger %s unavailable at settle: %s", self.ledger.url, error)
             return []
-        crossings = []
-        for i, ((compiled, window, scope), after, slot) in enumerate(zip(ticket.budgets, spent_after, ticket.slots)):
+        state = decision.budget
+        if state is not None:  # the span shows the deciding budget as this call left it
+            state.spent = from_micros(spent_after[ticket.deciding])
+            state.reserved = 0.0
+        crossings: list[ThresholdCrossing] = []
+        if not actual:
+            return crossings
+        for (compiled, window, scope), after in zip(ticket.budgets, spent_after):
             before = after - actual
-            if i == ticket.deciding and decision.budget is not None:
-                decision.budget = compiled.state(window, scope, Balance(after, 0))
-            for percent in compiled.thresholds:
-                level = slot.limit * percent / 100
+            for percent, level in compiled.levels:
                 if before < level <= after:
-                    state = compiled.state(window, scope, Balance(after, 0))
-                    crossings.append(ThresholdCrossing(state, percent))
-                    self._alert("threshold", state, decision.original_model or decision.model, threshold=percent)
+                    crossed = compiled.state(window, scope, Balance(after, 0))
+                    crossings.append(ThresholdCrossing(crossed, percent))
+                    self._alert("threshold", crossed, decision.original_model or decision.model, threshold=percent)
         decision.crossings = crossings
         return crossings
 
@@ -327,7 +371,7 @@ class BudgetGuard:
         rows: list[BudgetStatus] = []
         for compiled in self._compiled:
             policy = compiled.policy
-            window = self._windows.current(policy.window, policy.timezone, now)
+            window = compiled.current(now)
             prefix = compiled.key(window, "")
             try:
                 found = self.ledger.balances(prefix)
@@ -350,21 +394,8 @@ class BudgetGuard:
         month = month_at(now, policy.timezone)
         elapsed = max(now - window.start, 1.0)
         projected = state.spent / elapsed * (month.end - month.start)
-        return BudgetStatus(
-            name=state.name,
-            scope=scope,
-            window=state.window,
-            window_name=state.window_name,
-            limit=state.limit,
-            spent=state.spent,
-            reserved=state.reserved,
-            remaining=state.remaining,
-            reset_at=state.reset_at,
-            projected=projected,
-            currency=state.currency,
-            action=state.action,
-            status=why,
-        )
+        shared = {name: getattr(state, name) for name in _STATE_FIELDS}
+        return BudgetStatus(**shared, remaining=state.remaining, projected=projected, status=why)
 
     # -- alerts ----------------------------------------------------------------------------
     def _alert(

@@ -16,7 +16,7 @@ from genai_cost.budget.errors import BudgetExceeded
 from genai_cost.budget.policy import ALLOW, BLOCK, DOWNGRADE
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class BudgetState:
     """One budget scope in its current window, as a decision or a status saw it."""
 

@@ -32,10 +32,11 @@ class Window:
     name: str
     start: float
     end: float
+    reset_at: datetime  # ``end`` as a UTC datetime, built once per window
 
-    @property
-    def reset_at(self) -> datetime:
-        return datetime.fromtimestamp(self.end, UTC)
+    @classmethod
+    def of(cls, kind: str, name: str, start: float, end: float) -> Window:
+        return cls(kind, name, start, end, datetime.fromtimestamp(end, UTC))
 
     def elapsed_fraction(self, now: float) -> float:
         return min(1.0, max(0.0, (now - self.start) / (self.end - self.start)))
@@ -58,17 +59,17 @@ def window_at(kind: str, now: float, timezone: str = "UTC") -> Window:
             start_ts -= 3600
         end_ts = start_ts + 3600
         offset = local.strftime("%z")
-        return Window(kind, f"{start.strftime('%Y-%m-%dT%H')}{offset}", start_ts, end_ts)
+        return Window.of(kind, f"{start.strftime('%Y-%m-%dT%H')}{offset}", start_ts, end_ts)
     if kind == DAY:
         start = datetime(local.year, local.month, local.day, tzinfo=tz)
         nxt = start.date() + timedelta(days=1)
         end = datetime(nxt.year, nxt.month, nxt.day, tzinfo=tz)
-        return Window(kind, start.strftime("%Y-%m-%d"), start.timestamp(), end.timestamp())
+        return Window.of(kind, start.strftime("%Y-%m-%d"), start.timestamp(), end.timestamp())
     if kind == MONTH:
         start = datetime(local.year, local.month, 1, tzinfo=tz)
         year, month = (local.year + 1, 1) if local.month == 12 else (local.year, local.month + 1)
         end = datetime(year, month, 1, tzinfo=tz)
-        return Window(kind, start.strftime("%Y-%m"), start.timestamp(), end.timestamp())
+        return Window.of(kind, start.strftime("%Y-%m"), start.timestamp(), end.timestamp())
     raise ValueError(f"unknown window {kind!r}")
 
 

@@ -22,8 +22,7 @@ timeout raises ``LedgerUnavailable``; the guard then applies the fail mode.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import NamedTuple, Protocol, runtime_checkable
 
 MICROS = 1_000_000
 
@@ -41,8 +40,7 @@ class LedgerUnavailable(Exception):
     """The ledger did not answer (down, timed out, locked); the guard applies the fail mode."""
 
 
-@dataclass(frozen=True, slots=True)
-class Slot:
+class Slot(NamedTuple):
     """One budget scope in one window, as one call touches it."""
 
     key: str
@@ -51,14 +49,12 @@ class Slot:
     expires_at: float  # epoch seconds after which the key may be forgotten
 
 
-@dataclass(frozen=True, slots=True)
-class Balance:
+class Balance(NamedTuple):
     spent: int = 0
     reserved: int = 0
 
 
-@dataclass(frozen=True, slots=True)
-class Reservation:
+class Reservation(NamedTuple):
     """What ``reserve`` saw: each slot's balance *before* this call's estimate was added, and
     whether the estimate was reserved (False: a hard slot would have passed its limit)."""
 

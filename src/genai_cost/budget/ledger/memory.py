@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 from genai_cost.budget.ledger import Balance, Reservation, Slot
 
@@ -16,26 +17,26 @@ class MemoryLedger:
     url = "memory"
 
     def __init__(self) -> None:
-        # key -> [spent, reserved, expires_at]
-        self._entries: dict[str, list[float]] = {}
+        # key -> [spent, reserved, expires_at]; spent and reserved stay ints
+        self._entries: dict[str, list[Any]] = {}
         self._lock = threading.Lock()
         self._until_prune = _PRUNE_EVERY
 
-    def _entry(self, slot: Slot) -> list[float]:
+    def _entry(self, slot: Slot) -> list[Any]:
         entry = self._entries.get(slot.key)
         if entry is None:
             entry = self._entries[slot.key] = [0, 0, slot.expires_at]
         return entry
 
     def reserve(self, slots: Sequence[Slot], estimate: int) -> Reservation:
-        bump = max(estimate, 1)
+        bump = estimate if estimate > 0 else 1
         with self._lock:
             entries = [self._entry(slot) for slot in slots]
-            balances = tuple(Balance(int(e[0]), int(e[1])) for e in entries)
-            admitted = all(
-                not slot.hard or b.spent + b.reserved + bump <= slot.limit
-                for slot, b in zip(slots, balances, strict=True)
-            )
+            balances = tuple([Balance(e[0], e[1]) for e in entries])
+            admitted = True
+            for slot, (spent, reserved) in zip(slots, balances):
+                if slot.hard and spent + reserved + bump > slot.limit:
+                    admitted = False
             if admitted and estimate:
                 for entry in entries:
                     entry[1] += estimate
@@ -49,9 +50,10 @@ class MemoryLedger:
             after = []
             for slot in slots:
                 entry = self._entry(slot)
-                entry[1] = max(0, entry[1] - estimate)
+                left = entry[1] - estimate
+                entry[1] = left if left > 0 else 0
                 entry[0] += actual
-                after.append(int(entry[0]))
+                after.append(entry[0])
         return tuple(after)
 
     def release(self, slots: Sequence[Slot], estimate: int) -> None:
@@ -63,7 +65,7 @@ class MemoryLedger:
 
     def balances(self, prefix: str) -> Mapping[str, Balance]:
         with self._lock:
-            return {k: Balance(int(e[0]), int(e[1])) for k, e in self._entries.items() if k.startswith(prefix)}
+            return {k: Balance(e[0], e[1]) for k, e in self._entries.items() if k.startswith(prefix)}
 
     def _prune(self, now_floor: float) -> None:
         # Expiry times are window ends plus grace; anything expiring before an expiry time still

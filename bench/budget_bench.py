@@ -1,0 +1,139 @@
+"""The budget guard's added time per call, for each ledger.
+
+One "call" is what the instrumentation does around a provider call when a budget covers it:
+``guard.reserve(...)`` (match policies, current window, price the estimate, one atomic ledger
+operation, decide) then ``guard.settle(...)`` (one atomic ledger operation, threshold check).
+Measured directly on the guard, single thread, three budgets covering the call (global, team,
+per-user) so nesting is included; the baseline is an empty loop. For Redis the round trips are
+counted by the server itself (``INFO commandstats``), not assumed.
+
+    .venv/bin/python bench/budget_bench.py            # ~20 s; starts its own redis-server
+
+Goals (issue 5): memory <= 5 us, SQLite <= 100 us, Redis one round trip for reserve and one for
+settle.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from genai_cost import attributes as attr
+from genai_cost.budget.guard import BudgetGuard
+from genai_cost.budget.ledger import open_ledger
+from genai_cost.budget.policy import BudgetPolicy
+from genai_cost.pricing import catalog
+
+CALL = {
+    attr.REQUEST_MODEL: "gpt-4o-mini",
+    attr.PROVIDER_NAME: "openai",
+    attr.TEAM: "search",
+    attr.USER_ID: "alice",
+}
+ONE_POLICY = [BudgetPolicy("global", limit=1e9)]
+POLICIES = [
+    BudgetPolicy("global", limit=1e9),
+    BudgetPolicy("search", limit=1e9, window="day", match={"team": "search"}),
+    BudgetPolicy("per-user", limit=1e9, window="day", per="user", action="warn"),
+]
+
+
+def per_call_us(guard: BudgetGuard, calls: int, repeats: int = 7) -> float:
+    """Median over ``repeats`` runs of the mean time of one reserve + settle, in µs."""
+    reserve, settle = guard.reserve, guard.settle
+    runs = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        for _ in range(calls):
+            decision = reserve(CALL, input_tokens=1000, max_output_tokens=500)
+            settle(decision, 0.0003)  # type: ignore[arg-type]
+        runs.append((time.perf_counter() - started) / calls * 1e6)
+    return statistics.median(runs)
+
+
+def price_us(calls: int = 20_000) -> float:
+    """One PriceCatalog.price call, the yardstick bench/README's pricing table gives (1.12 µs):
+    the box is shared, so each run says how loaded it was."""
+    from genai_cost.usage import TokenUsage
+
+    usage = TokenUsage(input_tokens=1000, output_tokens=300)
+    price = catalog().price
+    runs = []
+    for _ in range(7):
+        started = time.perf_counter()
+        for _ in range(calls):
+            price("gpt-4o-mini", usage, provider_name="openai")
+        runs.append((time.perf_counter() - started) / calls * 1e6)
+    return statistics.median(runs)
+
+
+def redis_commands(port: int) -> dict[str, int]:
+    import redis
+
+    stats = redis.Redis(port=port).info("commandstats")
+    return {name.removeprefix("cmdstat_"): int(value["calls"]) for name, value in stats.items()}
+
+
+def start_redis(directory: str) -> tuple[subprocess.Popen[bytes], int]:
+    binary = shutil.which("redis-server")
+    if binary is None:
+        sys.exit("redis-server not found (apt-get install redis-server)")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])
+    process = subprocess.Popen(
+        [binary, "--port", str(port), "--save", "", "--appendonly", "no", "--dir", directory],
+        stdout=subprocess.DEVNULL,
+    )
+    for _ in range(200):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
+            return process, port
+        except OSError:
+            time.sleep(0.02)
+    sys.exit("redis-server did not start")
+
+
+def main() -> None:
+    catalog().warm_up()
+    catalog().price("gpt-4o-mini", None)  # wait for the price data
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        redis_process, port = start_redis(tmp)
+        try:
+            for name, url, calls, policies in (
+                ("memory, 1 budget", "memory", 20_000, ONE_POLICY),
+                ("memory, 3 nested budgets", "memory", 20_000, POLICIES),
+                ("sqlite (WAL, one file), 3 budgets", f"sqlite://{Path(tmp) / 'ledger.db'}", 2_000, POLICIES),
+                ("redis (local server), 3 budgets", f"redis://127.0.0.1:{port}/0", 2_000, POLICIES),
+            ):
+                guard = BudgetGuard(policies, open_ledger(url, timeout=1.0))
+                per_call_us(guard, 200, repeats=1)  # warm: connections, scripts loaded, memos
+                before = redis_commands(port) if url.startswith("redis") else {}
+                us = per_call_us(guard, calls)
+                trips = ""
+                if before:
+                    after = redis_commands(port)
+                    # What clients sent (commands a script runs inside the server count apart).
+                    sent = sum(after.get(c, 0) - before.get(c, 0) for c in ("evalsha", "eval", "script"))
+                    trips = f"{sent / (calls * 7):.2f}"
+                rows.append((name, us, trips))
+                guard.close()
+        finally:
+            redis_process.kill()
+    reference = price_us()
+    print(f"reference on this machine now: PriceCatalog.price = {reference:.2f} µs (1.12 µs on a quiet one)")
+    print("| ledger | reserve + settle, µs/call (median of 7) | Redis commands/call |")
+    print("|---|---|---|")
+    for name, us, trips in rows:
+        print(f"| {name} | {us:.1f} | {trips or '—'} |")
+
+
+if __name__ == "__main__":
+    main()
