@@ -14,6 +14,8 @@ the arithmetic happens (the same as genai-prices' own Google usage extractor):
 
 from __future__ import annotations
 
+import json
+import re
 from typing import Any
 
 from genai_cost.attributes import Status
@@ -94,6 +96,8 @@ def _usage_result(result: CallResult, read: Any) -> None:
 
 def generate_result(response: Any, finish_reasons: tuple[str, ...] | None = None) -> CallResult:
     """A ``GenerateContentResponse`` (or the last chunk of a stream) -> CallResult."""
+    if get(response, "usage_metadata") is None and get(response, "candidates") is None:
+        response = _raw_document(response) or response
     result = CallResult(response_model=get(response, "model_version"), response_id=get(response, "response_id"))
     if finish_reasons is None:
         reasons = (_name(get(c, "finish_reason")) for c in get(response, "candidates") or ())
@@ -101,9 +105,33 @@ def generate_result(response: Any, finish_reasons: tuple[str, ...] | None = None
     result.finish_reasons = finish_reasons
     metadata = get(response, "usage_metadata")
     _usage_result(result, lambda: content_usage(metadata))
-    if result.status is None and "PROVISIONED" in str(getattr(get(metadata, "traffic_type"), "value", "")):
+    if result.status is None and "provisioned" in (_name(get(metadata, "traffic_type")) or ""):
         result.status = _PROVISIONED
     return result
+
+
+def _raw_document(response: Any) -> dict[str, Any] | None:
+    """With ``config.should_return_http_response`` the caller gets only the HTTP response: its
+    JSON body, in snake_case, reads like the parsed response would."""
+    body = get(get(response, "sdk_http_response"), "body")
+    if not isinstance(body, str) or not body:
+        return None
+    try:
+        document = json.loads(body)
+    except ValueError:
+        return None
+    return _snake_keys(document) if isinstance(document, dict) else None
+
+
+_CAMEL_HUMP = re.compile(r"(?<!^)(?=[A-Z])")
+
+
+def _snake_keys(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {_CAMEL_HUMP.sub("_", k).lower(): _snake_keys(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_snake_keys(v) for v in value]
+    return value
 
 
 def _embedding_usage(response: Any) -> TokenUsage | None:
