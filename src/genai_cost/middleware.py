@@ -101,8 +101,9 @@ class GenAICostMiddleware:
 
     def _attribution(self, raw_headers: Iterable[tuple[bytes, bytes]]) -> dict[str, str]:
         found: dict[str, str] = {}
-        for name, value in raw_headers:
-            key = self._headers.get(name.lower())
+        wanted = self._headers
+        for name, value in raw_headers:  # ASGI servers hand header names over lower-cased
+            key = wanted.get(name)
             if key is None:
                 continue
             text = value.decode("latin-1").strip()

@@ -311,7 +311,8 @@ class AlertDispatcher:
     def _accept(self, alert: Alert) -> None:
         # The key holds the window's name: a new window is a new key, so each threshold fires again.
         if not self._first(alert.dedup_key):
-            self._log.debug("%s (again)", describe(alert))
+            if self._log.isEnabledFor(logging.DEBUG):  # every blocked call lands here: stay cheap
+                self._log.debug("%s (again)", describe(alert))
             return
         self._log.warning("%s", describe(alert))
         if self._closing:
