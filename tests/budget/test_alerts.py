@@ -162,7 +162,7 @@ def test_every_alert_goes_to_the_log_once(caplog: pytest.LogCaptureFixture) -> N
         alerts(alert(threshold=95.0))
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warnings) == 2
-    assert "budget team-search is spent; a call was blocked" in warnings[0]
+    assert "budget team-search blocked a call: 100.0000 of 100.0000 USD" in warnings[0]
     assert "passed 95% of its limit" in warnings[1]
     assert [r.levelno for r in caplog.records].count(logging.DEBUG) == 1  # the repeat
 
@@ -256,7 +256,7 @@ def test_slack_format_shape(receiver: Receiver) -> None:
     [request] = receiver.requests
     body = request.body
     assert set(body) == {"text", "blocks"}
-    assert body["text"].startswith(":no_entry: budget team-search[alice] is spent; a call was blocked")
+    assert body["text"].startswith(":no_entry: budget team-search[alice] blocked a call")
     section, details = body["blocks"]
     assert section == {"type": "section", "text": {"type": "mrkdwn", "text": body["text"]}}
     assert details["type"] == "section"
@@ -271,7 +271,7 @@ def test_slack_format_shape(receiver: Receiver) -> None:
 
 def test_downgrade_and_warn_are_described() -> None:
     downgraded = alert_slack(alert("downgrade", spent=101.0, model="gpt-4o", downgrade_to="gpt-4o-mini"))
-    assert "gpt-4o was downgraded to gpt-4o-mini" in downgraded["text"]
+    assert "budget team-search downgraded gpt-4o to gpt-4o-mini" in downgraded["text"]
     warned = alert_slack(alert("warn", spent=101.0))
     assert warned["text"].startswith(":warning:") and "calls go on" in warned["text"]
 

@@ -111,12 +111,14 @@ def describe(alert: Alert) -> str:
     money = f"{alert.spent:.4f} of {alert.limit:.4f} {alert.currency} spent this {alert.window}"
     if alert.kind == THRESHOLD:
         what = f"passed {alert.threshold:g}% of its limit: {money}"
+    # Block/downgrade/warn happen when a call's estimate would not fit, so "spent" can still be
+    # under the limit (or the ledger was unreachable and the fail mode is closed).
     elif alert.kind == BLOCK:
-        what = f"is spent; a call was blocked: {money}"
+        what = f"blocked a call: {money}"
     elif alert.kind == DOWNGRADE:
-        what = f"is spent; {alert.model or 'a call'} was downgraded to {alert.downgrade_to}: {money}"
+        what = f"downgraded {alert.model or 'a call'} to {alert.downgrade_to}: {money}"
     else:
-        what = f"is over its limit; calls go on (action warn): {money}"
+        what = f"would be passed; calls go on (action warn): {money}"
     return f"budget {name} {what}; resets {alert.reset_at.isoformat()}"
 
 
