@@ -11,6 +11,8 @@ span gets a fresh ``cache``, and a group's ``conditions`` are ORed.
 
 from __future__ import annotations
 
+import functools
+import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,10 +20,13 @@ from typing import Any
 
 import pytest
 import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from genai_cost import attributes as attr
 from genai_cost.gateway import ottl
 from genai_cost.pricing import PriceCatalog
+from genai_cost.span_reader import read_span_call
 from genai_cost.usage import TokenUsage
 
 COLLECTOR = Path(__file__).resolve().parents[2] / "collector"
@@ -39,7 +44,8 @@ _TOKEN = re.compile(
     )""",
     re.VERBOSE,
 )
-_CONVERTERS = {"IsMatch": 2, "Double": 1}
+_CONVERTERS = {"IsMatch": 2, "Double": 1, "Int": 1, "IsInt": 1, "IsDouble": 1, "IsString": 1}
+_PREDICATES = {"IsMatch", "IsInt", "IsDouble", "IsString"}
 _EDITORS = {"set": 2}
 _PATH_ROOTS = {"attributes", "cache", "metric"}
 _METRIC_FIELDS = {"name", "is_monotonic", "unit", "type", "aggregation_temporality"}
@@ -154,7 +160,7 @@ class Parser:
         if token is not None and token[1] in ("==", "!=", "<", ">", "<=", ">="):
             self.take()
             return ("compare", token[1], left, self.value())
-        if left[0] == "call" and left[1] == "IsMatch":
+        if left[0] == "call" and left[1] in _PREDICATES:
             return left
         raise OTTLSyntaxError(f"not a boolean: {left}")
 
@@ -217,10 +223,12 @@ class Parser:
         raise OTTLSyntaxError(f"unexpected {token}")
 
 
+@functools.cache
 def parse_statement(text: str) -> tuple[Any, Any]:
     return Parser(tokenize(text)).statement()
 
 
+@functools.cache
 def parse_condition(text: str) -> Any:
     return Parser(tokenize(text)).condition()
 
@@ -286,6 +294,24 @@ def evaluate(node: Any, span: dict[str, Any], cache: dict[str, Any]) -> Any:
             target = evaluate(args[0], span, cache)
             pattern = evaluate(args[1], span, cache)
             return target is not None and re.search(pattern, str(target)) is not None
+        if name in ("IsInt", "IsDouble", "IsString"):
+            value = evaluate(args[0], span, cache)
+            return {
+                "IsInt": isinstance(value, int) and not isinstance(value, bool),
+                "IsDouble": isinstance(value, float),
+                "IsString": isinstance(value, str),
+            }[name]
+        if name == "Int":  # ottlfuncs Int: floats truncate, strings parse, anything else is nil
+            value = evaluate(args[0], span, cache)
+            if isinstance(value, bool):
+                return int(value)
+            if isinstance(value, float):
+                return int(value) if math.isfinite(value) else None
+            if isinstance(value, int):
+                return value
+            if isinstance(value, str) and re.fullmatch(r"[-+]?\d+", value):
+                return int(value)
+            return None
         if name == "Double":
             value = evaluate(args[0], span, cache)
             if isinstance(value, bool):
@@ -400,41 +426,68 @@ def _selected(catalog: PriceCatalog) -> set[tuple[str, str]]:
     return set(ottl.select_models(catalog, SELECTED))
 
 
+def expected(catalog: PriceCatalog, span: dict[str, Any]) -> tuple[str, Any]:
+    """What the gateway's engine makes of a span (the shared span reader, then the catalog),
+    restricted to the generated table: (status, CostBreakdown or None)."""
+    call = read_span_call(span)
+    probe = catalog.price(call.model, TokenUsage(input_tokens=1), provider_name=call.provider_name)
+    if probe.amount is None or (probe.price_provider, probe.price_model) not in _selected(catalog):
+        return attr.Status.UNKNOWN_MODEL, None
+    if call.usage is None and call.usage_error is None:
+        return attr.Status.NO_USAGE, None
+    if call.usage_error is not None:
+        return attr.Status.INVALID_USAGE, None
+    tier = ottl.read_model(catalog, probe.price_provider, probe.price_model).tier_start
+    if tier is not None and call.usage.input_tokens > tier:
+        return "above_tier", None
+    cost = catalog.price(call.model, call.usage, provider_name=call.provider_name)
+    assert cost.amount is not None
+    return attr.Status.PRICED, cost
+
+
+def assert_same(catalog: PriceCatalog, config: dict[str, Any], span: dict[str, Any]) -> str:
+    status, cost = expected(catalog, span)
+    got = run_processor(config, span)
+    if status == "above_tier":
+        assert got[attr.COST_STATUS] == attr.Status.UNKNOWN_MODEL, (span, got)
+        assert "tier" in got[attr.COST_STATUS_DETAIL]
+        return status
+    assert got[attr.COST_STATUS] == status, (span, got)
+    if cost is None:
+        assert attr.COST_AMOUNT not in got, (span, got)
+        return status
+    assert got[attr.COST_AMOUNT] == pytest.approx(cost.amount, abs=1e-9, rel=0), span
+    for name, part in (
+        (attr.COST_INPUT, cost.input),
+        (attr.COST_OUTPUT, cost.output),
+        (attr.COST_CACHE_READ, cost.cache_read),
+        (attr.COST_CACHE_WRITE, cost.cache_write),
+        (attr.COST_TOOLS, cost.tools),
+        (attr.COST_SAVINGS, cost.savings),
+    ):
+        assert got.get(name, 0.0) == pytest.approx(part, abs=1e-9, rel=0), (span, name)
+    assert got[attr.COST_CURRENCY] == cost.currency
+    assert (got[attr.PRICE_PROVIDER], got[attr.PRICE_MODEL]) == (cost.price_provider, cost.price_model)
+    assert got[attr.USAGE_COST_ALIAS] == got[attr.COST_AMOUNT]
+    assert isinstance(got[attr.COST_AMOUNT], float)
+    return status
+
+
 @pytest.mark.parametrize(("model", "provider"), SPELLINGS)
 def test_statements_price_like_the_catalog(
     catalog: PriceCatalog, config: dict[str, Any], model: str, provider: str | None
 ) -> None:
-    selected = _selected(catalog)
-    for usage in USAGES:
-        expected = catalog.price(model, usage, provider_name=provider)
-        got = run_processor(config, _span(model, provider, usage))
-        in_table = expected.amount is not None and (expected.price_provider, expected.price_model) in selected
-        if in_table and expected.price_model and usage.input_tokens > (
-            ottl.read_model(catalog, expected.price_provider, expected.price_model).tier_start or 1 << 62
-        ):
-            assert got[attr.COST_STATUS] == attr.Status.UNKNOWN_MODEL
-            assert "tier" in got[attr.COST_STATUS_DETAIL]
-            continue
-        if not in_table:
-            assert got[attr.COST_STATUS] == attr.Status.UNKNOWN_MODEL, (model, provider, got)
-            assert attr.COST_AMOUNT not in got
-            continue
-        assert got[attr.COST_STATUS] == attr.Status.PRICED, (model, provider, usage, got)
-        assert got[attr.COST_AMOUNT] == pytest.approx(expected.amount, abs=1e-9, rel=0)
-        for name, part in (
-            (attr.COST_INPUT, expected.input),
-            (attr.COST_OUTPUT, expected.output),
-            (attr.COST_CACHE_READ, expected.cache_read),
-            (attr.COST_CACHE_WRITE, expected.cache_write),
-            (attr.COST_TOOLS, expected.tools),
-            (attr.COST_SAVINGS, expected.savings),
-        ):
-            assert got.get(name, 0.0) == pytest.approx(part, abs=1e-9, rel=0), (model, name)
-        assert got[attr.COST_CURRENCY] == expected.currency
-        assert got[attr.PRICE_MODEL] == expected.price_model
-        assert got[attr.PRICE_PROVIDER] == expected.price_provider
-        assert got[attr.USAGE_COST_ALIAS] == got[attr.COST_AMOUNT]
-        assert isinstance(got[attr.COST_AMOUNT], float)
+    statuses = {assert_same(catalog, config, _span(model, provider, usage)) for usage in USAGES}
+    assert statuses & {attr.Status.PRICED, attr.Status.UNKNOWN_MODEL}
+
+
+def test_the_table_prices_and_refuses_as_expected(catalog: PriceCatalog, config: dict[str, Any]) -> None:
+    """The spelling list really exercises both sides (a check on the test itself)."""
+    usage = TokenUsage(input_tokens=1000, output_tokens=100)
+    statuses = [expected(catalog, _span(m, p, usage))[0] for m, p in SPELLINGS]
+    assert statuses.count(attr.Status.PRICED) >= 9 and statuses.count(attr.Status.UNKNOWN_MODEL) >= 4
+    big = TokenUsage(input_tokens=250_000, output_tokens=100)
+    assert assert_same(catalog, config, _span("claude-sonnet-4-5", "anthropic", big)) == "above_tier"
 
 
 def test_a_large_sample_matches_to_a_billionth(catalog: PriceCatalog, config: dict[str, Any]) -> None:
@@ -449,13 +502,65 @@ def test_a_large_sample_matches_to_a_billionth(catalog: PriceCatalog, config: di
             inp = rng.randint(0, min(tier, 1_000_000))
             cr = rng.randint(0, inp)
             cw = rng.randint(0, inp - cr)
+            cw1h = rng.randint(0, cw)
             out = rng.randint(0, 64_000)
-            usage = TokenUsage(inp, out, cr, cw, reasoning_tokens=rng.randint(0, out))
-            expected = catalog.price(model, usage, provider_name=pid)
-            got = run_processor(config, _span(model, pid, usage))
-            assert got[attr.COST_AMOUNT] == pytest.approx(expected.amount, abs=1e-9, rel=0), (pid, model, usage)
+            usage = TokenUsage(inp, out, cr, cw, cache_write_1h_tokens=cw1h, reasoning_tokens=rng.randint(0, out))
+            span = _span(model, pid, usage)
+            if cw1h:
+                span[attr.ANTHROPIC_CACHE_WRITE_1H] = cw1h
+            assert assert_same(catalog, config, span) == attr.Status.PRICED
             checked += 1
     assert checked >= 40 * len(SELECTED)
+
+
+_COUNT_KEYS = [
+    attr.USAGE_INPUT_TOKENS,
+    attr.USAGE_OUTPUT_TOKENS,
+    attr.USAGE_CACHE_READ_TOKENS,
+    attr.USAGE_CACHE_WRITE_TOKENS,
+    attr.USAGE_REASONING_TOKENS,
+    attr.LEGACY_PROMPT_TOKENS,
+    attr.LEGACY_COMPLETION_TOKENS,
+    attr.LEGACY_CACHE_READ_TOKENS,
+    attr.LEGACY_CACHE_CREATION_TOKENS,
+    attr.LLM_PROMPT_TOKENS,
+    attr.LLM_COMPLETION_TOKENS,
+    attr.ANTHROPIC_CACHE_WRITE_5M,
+    attr.ANTHROPIC_CACHE_WRITE_1H,
+]
+_COUNTS = st.one_of(
+    st.integers(0, 300_000),
+    st.integers(0, 5_000),
+    st.integers(-5, -1),
+    st.integers(0, 300_000).map(str),
+    st.sampled_from(["12x", "-3", "", "1.5"]),
+    st.floats(0, 1000, allow_nan=False),
+    st.integers(0, 100_000).map(float),
+    st.booleans(),
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    spelling=st.sampled_from(SPELLINGS),
+    provider_key=st.sampled_from([attr.PROVIDER_NAME, attr.LEGACY_SYSTEM, None]),
+    model_key=st.sampled_from([attr.REQUEST_MODEL, attr.RESPONSE_MODEL]),
+    counts=st.dictionaries(st.sampled_from(_COUNT_KEYS), _COUNTS, max_size=6),
+)
+def test_any_span_gets_what_the_gateway_would_give_it(
+    catalog: PriceCatalog,
+    config: dict[str, Any],
+    spelling: tuple[str, str | None],
+    provider_key: str | None,
+    model_key: str,
+    counts: dict[str, Any],
+) -> None:
+    """Arbitrary usage attributes, in every spelling the span reader knows and some it refuses."""
+    model, provider = spelling
+    span: dict[str, Any] = {attr.OPERATION_NAME: "chat", model_key: model, **counts}
+    if provider and provider_key:
+        span[provider_key] = provider
+    assert_same(catalog, config, span)
 
 
 def test_priced_spans_and_non_calls_are_left_alone(config: dict[str, Any]) -> None:
@@ -475,9 +580,11 @@ def test_unpriceable_spans_say_why(config: dict[str, Any]) -> None:
     got = run_processor(config, no_usage)
     assert got[attr.COST_STATUS] == attr.Status.NO_USAGE and attr.COST_AMOUNT not in got
     bad = _span("gpt-4o", "openai", TokenUsage(input_tokens=10, output_tokens=1))
-    bad[attr.USAGE_CACHE_READ_TOKENS] = 50  # more cached than total: a broken instrumentation
+    bad[attr.USAGE_OUTPUT_TOKENS] = -4  # a broken instrumentation
     got = run_processor(config, bad)
     assert got[attr.COST_STATUS] == attr.Status.INVALID_USAGE and attr.COST_AMOUNT not in got
+    bad[attr.USAGE_OUTPUT_TOKENS] = "many"
+    assert run_processor(config, bad)[attr.COST_STATUS] == attr.Status.INVALID_USAGE
 
 
 def test_older_spellings_and_string_counts(catalog: PriceCatalog, config: dict[str, Any]) -> None:

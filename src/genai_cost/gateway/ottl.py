@@ -24,22 +24,25 @@ from fnmatch import fnmatchcase
 from typing import Any
 
 from genai_cost import attributes as attr
+from genai_cost import span_reader
 from genai_cost.pricing import CostBreakdown, PriceCatalog
 from genai_cost.pricing.resolve import _PROVIDER_IDS, provider_id_for_name
 from genai_cost.usage import TokenUsage
 
 DEFAULT_PROCESSOR_NAME = "transform/genai_cost"
 
-# Token counts the statements read, as (cache key, span attribute, older spelling or None).
-# Values follow the semantic conventions: input includes cache reads/writes, output reasoning.
-_TOKEN_SOURCES: tuple[tuple[str, str, str | None], ...] = (
-    ("in", attr.USAGE_INPUT_TOKENS, attr.LEGACY_PROMPT_TOKENS),
-    ("out", attr.USAGE_OUTPUT_TOKENS, attr.LEGACY_COMPLETION_TOKENS),
-    ("cr", attr.USAGE_CACHE_READ_TOKENS, None),
-    ("cw", attr.USAGE_CACHE_WRITE_TOKENS, None),
-    ("rs", attr.USAGE_REASONING_TOKENS, None),
+# Token counts, as (cache key, span attributes in the span reader's order: the first present
+# wins). Reading the reader's own key lists keeps the OTTL reading usage as the gateway does.
+_TOKEN_SOURCES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("in", span_reader._INPUT_KEYS),
+    ("out", span_reader._OUTPUT_KEYS),
+    ("cr", span_reader._CACHE_READ_KEYS),
+    ("cw", span_reader._CACHE_WRITE_KEYS),
+    ("rs", span_reader._REASONING_KEYS),
+    ("cw5m", (attr.ANTHROPIC_CACHE_WRITE_5M,)),
+    ("cw1h", (attr.ANTHROPIC_CACHE_WRITE_1H,)),
 )
-TOKEN_KEYS = tuple(key for key, _, _ in _TOKEN_SOURCES)
+TOKEN_KEYS = tuple(key for key, _ in _TOKEN_SOURCES)
 
 # Cost parts, as (cache key, span attribute, always written): zero optional parts are left off,
 # as the SDK does.
@@ -53,7 +56,6 @@ _PARTS: tuple[tuple[str, str, bool], ...] = (
 _SAVINGS_KEY = "c_savings"
 PART_KEYS = tuple(key for key, _, _ in _PARTS)
 
-_BILLED_OPERATIONS = ("chat", "text_completion", "generate_content", "embeddings", "completion", "responses", "response")
 _PRICED_KEY = "^m[0-9]+$"  # cache["k"] of a span that matched a model and may be priced
 
 
@@ -107,12 +109,15 @@ def _read_rates(
     zero = price()
     one_in = price(input_tokens=1)
     one_out = price(output_tokens=1)
+    one_write = price(input_tokens=1, cache_write_tokens=1)
     per_token = {
         "in": _minus(one_in, zero),
         "out": _minus(one_out, zero),
         "cr": _minus(price(input_tokens=1, cache_read_tokens=1), one_in),
-        "cw": _minus(price(input_tokens=1, cache_write_tokens=1), one_in),
+        "cw": _minus(one_write, one_in),
         "rs": _minus(price(output_tokens=1, reasoning_tokens=1), one_out),
+        "cw5m": _minus(price(input_tokens=1, cache_write_tokens=1, cache_write_5m_tokens=1), one_write),
+        "cw1h": _minus(price(input_tokens=1, cache_write_tokens=1, cache_write_1h_tokens=1), one_write),
     }
     parts = [
         (_clean(zero[index]), {key: _clean(rates[index]) for key, rates in per_token.items() if _clean(rates[index])})
@@ -330,16 +335,21 @@ def _is_match(target: str, regex: str) -> str:
 def pricing_statements(models: Sequence[ModelRates], amount_aliases: Sequence[str] = (attr.USAGE_COST_ALIAS,)) -> list[str]:
     """The OTTL statements, in order, for one ``span`` context statement group."""
     s: list[str] = []
-    # 1. Usage, as doubles (OTTL refuses int * float); absent counts are 0.
-    for key, name, legacy in _TOKEN_SOURCES:
+    # 1. Usage, as doubles (OTTL refuses int * float); absent counts are 0. A count the span reader
+    # would refuse (a bool, a fraction, a string of anything but digits) marks the usage invalid.
+    for key, names in _TOKEN_SOURCES:
         s.append(f"set({_cache(key)}, 0.0)")
-        if legacy:
-            s.append(f"set({_cache(key)}, Double({_attr(legacy)})) where {_attr(legacy)} != nil")
-        s.append(f"set({_cache(key)}, Double({_attr(name)})) where {_attr(name)} != nil")
-    for key, name, legacy in _TOKEN_SOURCES[:2]:
-        for source in (name, legacy):
-            if source:
-                s.append(f'set({_cache("usage")}, true) where {_attr(source)} != nil')
+        for index in reversed(range(len(names))):
+            chosen = " and ".join([f"{_attr(n)} == nil" for n in names[:index]] + [f"{_attr(names[index])} != nil"])
+            s.append(f"set({_cache(key)}, Double({_attr(names[index])})) where {chosen}")
+            value = _attr(names[index])
+            integer = (
+                f"(IsInt({value}) or (IsDouble({value}) and Double(Int({value})) == {value})"
+                f' or (IsString({value}) and IsMatch({value}, "^[0-9]+$")))'
+            )
+            s.append(f'set({_cache("bad")}, true) where {chosen} and not {integer}')
+    for name in (*span_reader._INPUT_KEYS, *span_reader._OUTPUT_KEYS):
+        s.append(f'set({_cache("usage")}, true) where {_attr(name)} != nil')
     # 2. Which model: the response model when present (the one that ran), else the request model.
     s.append(f'set({_cache("model")}, "")')
     s.append(f'set({_cache("model")}, {_attr(attr.REQUEST_MODEL)}) where {_attr(attr.REQUEST_MODEL)} != nil')
@@ -356,15 +366,26 @@ def pricing_statements(models: Sequence[ModelRates], amount_aliases: Sequence[st
         if model.shadow_match:
             conditions.append("not " + match_expression(_cache("model"), model.shadow_match))
         s.append(f'set({_cache("k")}, "m{index}") where ' + " and ".join(conditions))
-    # 3. Usage the price cannot apply to.
+    # 3. Usage as the span reader settles it: cache counted beside input (Anthropic's own way, or
+    # an impossible split) is added to it, and so is reasoning reported beside output.
     k = _cache("k")
     matched = _is_match(k, _PRICED_KEY)
     c = {key: _cache(key) for key in TOKEN_KEYS}
-    s.append(
-        f'set({k}, "invalid_usage") where {matched} and ({c["in"]} < 0.0 or {c["out"]} < 0.0 or {c["cr"]} < 0.0'
-        f' or {c["cw"]} < 0.0 or {c["rs"]} < 0.0 or {c["cr"]} + {c["cw"]} > {c["in"]} or {c["rs"]} > {c["out"]})'
+    beside = (
+        f"{_attr(attr.USAGE_CACHE_READ_TOKENS)} == nil and {_attr(attr.USAGE_CACHE_WRITE_TOKENS)} == nil"
+        f' and IsMatch({_cache("provider")}, "(?i)anthropic")'
     )
+    s.append(
+        f'set({c["in"]}, {c["in"]} + {c["cr"]} + {c["cw"]}) where {c["cr"]} + {c["cw"]} > {c["in"]} or ({beside})'
+    )
+    s.append(f'set({c["out"]}, {c["out"]} + {c["rs"]}) where {c["rs"]} > {c["out"]}')
     s.append(f'set({k}, "no_usage") where {matched} and {_cache("usage")} == nil')
+    negative = " or ".join(f"{c[key]} < 0.0" for key in TOKEN_KEYS)
+    # TokenUsage's own checks, on the settled counts.
+    s.append(
+        f'set({k}, "invalid_usage") where {matched} and ({_cache("bad")} == true or {negative}'
+        f' or {c["cr"]} + {c["cw"]} > {c["in"]} or {c["cw5m"]} + {c["cw1h"]} > {c["cw"]} or {c["rs"]} > {c["out"]})'
+    )
     for index, model in enumerate(models):
         if model.tier_start is not None:
             s.append(
@@ -418,11 +439,19 @@ def pricing_statements(models: Sequence[ModelRates], amount_aliases: Sequence[st
 
 
 def group_condition() -> str:
-    """Spans the statements run on: unpriced billed GenAI calls (priced spans are left alone)."""
+    """Spans the statements run on: unpriced billed GenAI calls, as ``span_reader.is_genai_call``
+    decides (priced spans, duplicates included, are left alone)."""
     operation = _attr(attr.OPERATION_NAME)
-    ops = " or ".join(f"{operation} == {ottl_string(op)}" for op in _BILLED_OPERATIONS)
+    billed = " or ".join(f"{operation} == {ottl_string(op)}" for op in sorted(span_reader._BILLED_OPERATIONS))
+    request_type = _attr(attr.LLM_REQUEST_TYPE)
+    legacy = " or ".join(f"{request_type} == {ottl_string(t)}" for t in sorted(span_reader._LEGACY_REQUEST_TYPES))
+    old_style = (
+        f"{_attr(attr.LEGACY_SYSTEM)} != nil and "
+        f"({_attr(attr.USAGE_INPUT_TOKENS)} != nil or {_attr(attr.LEGACY_PROMPT_TOKENS)} != nil)"
+    )
     has_model = f"({_attr(attr.REQUEST_MODEL)} != nil or {_attr(attr.RESPONSE_MODEL)} != nil)"
-    return f"{_attr(attr.COST_STATUS)} == nil and {has_model} and ({operation} == nil or {ops})"
+    is_call = f"({billed} or ({operation} == nil and ({legacy} or ({old_style}))))"
+    return f"{_attr(attr.COST_STATUS)} == nil and {has_model} and {is_call}"
 
 
 def transform_processor(
