@@ -41,6 +41,9 @@ def add_command(commands: Any) -> None:
     parser.add_argument("--spool-max-bytes", type=int, default=256 * 1024 * 1024)
     parser.add_argument("--rollup-wait", type=float, help="hold each trace this many seconds and total it on its root")
     parser.add_argument("--drain-timeout", type=float, default=10.0, help="seconds to deliver the queue at shutdown")
+    parser.add_argument(
+        "--no-pricing", dest="pricing", action="store_false", help="forward spans unchanged (a buffering relay)"
+    )
     parser.add_argument("--log-level", default="INFO")
     parser.set_defaults(run=run_gateway)
 
@@ -74,6 +77,7 @@ def run_gateway(args: argparse.Namespace, out: TextIO) -> int:
             spool_max_bytes=args.spool_max_bytes,
             rollup_wait=args.rollup_wait,
             drain_timeout=args.drain_timeout,
+            pricing=args.pricing,
         )
         price_catalog = PriceCatalog(settings.overrides)
         price_catalog.warm_up()
@@ -82,9 +86,16 @@ def run_gateway(args: argparse.Namespace, out: TextIO) -> int:
         print(f"genai-cost: {exc}", file=sys.stderr)
         return 2
     gateway.stats.register_instruments()
-    listening = [f"OTLP/HTTP {config.host}:{config.http_port}"] if config.http_port is not None else []
-    if config.grpc_port is not None:
-        listening.append(f"OTLP/gRPC {config.host}:{config.grpc_port}")
-    print(f"genai-cost gateway: {', '.join(listening)} -> {config.downstream}", file=out, flush=True)
-    gateway.run()
+
+    def banner(running: Gateway) -> None:
+        listening = [f"OTLP/HTTP {config.host}:{running.http_port}"] if running.http_port is not None else []
+        if running.grpc_port is not None:
+            listening.append(f"OTLP/gRPC {config.host}:{running.grpc_port}")
+        print(f"genai-cost gateway: {', '.join(listening)} -> {config.downstream}", file=out, flush=True)
+
+    try:
+        gateway.run(ready=banner)
+    except (OSError, RuntimeError) as exc:  # a port in use, grpcio missing
+        print(f"genai-cost: gateway: {exc}", file=sys.stderr)
+        return 1
     return 0

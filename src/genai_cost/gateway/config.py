@@ -28,6 +28,7 @@ class GatewayConfig:
     max_held_spans: int = 100_000
     drain_timeout: float = 10.0
     max_open_traces: int = 100_000  # de-duplication and local roll-up memory (traces/responses)
+    pricing: bool = True  # False: a buffering relay that forwards spans unchanged (and a bench baseline)
 
     def __post_init__(self) -> None:
         problems = []

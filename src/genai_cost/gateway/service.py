@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from genai_cost.gateway.config import GatewayConfig
-from genai_cost.gateway.enrich import Enricher
+from genai_cost.gateway.enrich import EnrichCounts, Enricher
 from genai_cost.gateway.forward import Forwarder
 from genai_cost.gateway.rollup import TraceAssembler
 from genai_cost.gateway.senders import Sender, make_sender
@@ -28,6 +28,7 @@ _log = logging.getLogger(__name__)
 
 # Spend accounting hook: called with every cost the gateway priced and the span's attributes.
 SpendSink = Callable[[CostBreakdown, Mapping[str, Any]], None]
+_NOTHING_PRICED = EnrichCounts()
 
 
 class Gateway:
@@ -93,7 +94,7 @@ class Gateway:
             # What the batch will weigh once priced: a GenAI span gains ~300 bytes of attributes.
             if not self.healthy or not self.forwarder.has_room(spans, request.ByteSize() + 320 * spans):
                 return False
-            counts = self._enricher.enrich(request)
+            counts = self._enricher.enrich(request) if self.config.pricing else _NOTHING_PRICED
             if self.assembler is not None:
                 # A full hold releases its oldest traces early (into the forwarder, whose room was
                 # just checked): degraded roll-up rather than refused spans.
@@ -168,12 +169,17 @@ class Gateway:
     def __exit__(self, *exc: object) -> None:
         self.shutdown()
 
-    def run(self) -> None:
-        """Serve until SIGTERM or SIGINT, then shut down gracefully (the command's main loop)."""
+    def run(self, ready: Callable[[Gateway], None] | None = None) -> None:
+        """Serve until SIGTERM or SIGINT, then shut down gracefully (the command's main loop).
+
+        ``ready`` is called once the listeners are up (the command prints its banner there).
+        """
         stop = threading.Event()
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: stop.set())
         self.start()
+        if ready is not None:
+            ready(self)
         try:
             stop.wait()
         finally:

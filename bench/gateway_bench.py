@@ -1,0 +1,204 @@
+"""Gateway throughput: GenAI spans per second per core, enriched and forwarded, vs plain pass-through.
+
+Two measurements, both on batches of 512 GenAI spans as OTLP exporters send them (12-16
+attributes each, four models, usage varying per span so no price is memoised):
+
+* **in-process**: the gateway's per-request work without sockets — parse the protobuf body,
+  price every span (``Enricher`` → ``CostDecider``), serialize — against parse + serialize alone.
+* **over loopback**: the real gateway in its own process (``genai-cost gateway``), a client
+  process POSTing OTLP/HTTP, a discarding OTLP sink downstream. Throughput is spans divided by the
+  gateway process's CPU seconds (user + system, from /proc), i.e. per core; the same run with
+  ``--no-pricing`` (same process, no enrichment) is the pass-through baseline.
+
+    .venv/bin/python bench/gateway_bench.py            # ~1 minute
+    .venv/bin/python bench/gateway_bench.py --quick
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+BATCH = 512
+MODELS = [
+    ("openai", "gpt-4o"),
+    ("openai", "gpt-4o-mini"),
+    ("anthropic", "claude-sonnet-4-20250514"),
+    ("google", "gemini-2.5-flash"),
+]
+
+
+def make_request(seed: int, spans: int = BATCH) -> bytes:
+    """One export request as the Python SDK's exporter would encode it."""
+    from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    rng = random.Random(seed)
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider(resource=Resource.create({"service.name": f"bench-{seed}"}))
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    tracer = provider.get_tracer("opentelemetry.instrumentation.openai_v2", "2.1b0")
+    with tracer.start_as_current_span("agent run"):
+        for index in range(spans):
+            provider_name, model = MODELS[index % len(MODELS)]
+            attributes = {
+                "gen_ai.operation.name": "chat",
+                "gen_ai.provider.name": provider_name,
+                "gen_ai.request.model": model,
+                "gen_ai.response.model": model,
+                "gen_ai.response.id": f"resp-{seed}-{index}",
+                "gen_ai.response.finish_reasons": ("stop",),
+                "gen_ai.request.temperature": 0.7,
+                "gen_ai.request.max_tokens": 1024,
+                "server.address": "api.example.com",
+                "server.port": 443,
+                "gen_ai.usage.input_tokens": rng.randint(100, 20_000),
+                "gen_ai.usage.output_tokens": rng.randint(10, 2_000),
+            }
+            if index % 3 == 0:
+                attributes["gen_ai.usage.cache_read.input_tokens"] = rng.randint(0, 90)
+            with tracer.start_as_current_span(f"chat {model}", attributes=attributes):
+                pass
+    genai = [s for s in exporter.get_finished_spans() if s.name != "agent run"]
+    return encode_spans(genai).SerializeToString()
+
+
+def in_process(payloads: list[bytes], rounds: int) -> dict[str, float]:
+    from genai_cost.gateway.enrich import Enricher
+    from genai_cost.metrics import CostMetrics
+    from genai_cost.pricing import catalog
+    from genai_cost.processor import CostDecider
+
+    catalog().price("gpt-4o", None)  # load price data outside the timing
+    decider = CostDecider(metrics=CostMetrics(deferred=False), max_open_traces=100_000)
+    enricher = Enricher(decider)
+
+    def passthrough(body: bytes) -> bytes:
+        request = ExportTraceServiceRequest()
+        request.ParseFromString(body)
+        return request.SerializeToString()
+
+    def enriched(body: bytes) -> bytes:
+        request = ExportTraceServiceRequest()
+        request.ParseFromString(body)
+        enricher.enrich(request)
+        return request.SerializeToString()
+
+    results: dict[str, list[float]] = {"pass-through": [], "enriched": []}
+    for _ in range(rounds):
+        for name, step in (("pass-through", passthrough), ("enriched", enriched)):
+            start = time.process_time()
+            for body in payloads:
+                step(body)
+            results[name].append(len(payloads) * BATCH / (time.process_time() - start))
+    return {name: statistics.median(values) for name, values in results.items()}
+
+
+class _Sink(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+    def do_POST(self) -> None:  # noqa: N802
+        self.rfile.read(int(self.headers["Content-Length"]))
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+
+def _cpu_seconds(pid: int) -> float:
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _spans_out(port: int) -> int:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
+        for line in response.read().decode().splitlines():
+            if line.startswith("genai_cost_gateway_spans_out_total "):
+                return int(float(line.split()[1]))
+    return 0
+
+
+def over_loopback(payloads: list[bytes], requests: int, pricing: bool) -> float:
+    sink = ThreadingHTTPServer(("127.0.0.1", 0), _Sink)
+    threading.Thread(target=sink.serve_forever, daemon=True).start()
+    port = _free_port()
+    command = [sys.executable, "-m", "genai_cost.cli", "gateway", "--http-port", str(port), "--grpc-port", "off",
+               "--downstream", f"http://127.0.0.1:{sink.server_address[1]}", "--log-level", "WARNING"]
+    if not pricing:
+        command.append("--no-pricing")
+    gateway = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    try:
+        gateway.stdout.readline()  # the banner: listening
+        import http.client
+
+        connection = http.client.HTTPConnection("127.0.0.1", port)
+        headers = {"Content-Type": "application/x-protobuf"}
+        for body in payloads[:4]:  # warm up: price data loaded, models resolved
+            connection.request("POST", "/v1/traces", body=body, headers=headers)
+            connection.getresponse().read()
+        while _spans_out(port) < 4 * BATCH:
+            time.sleep(0.05)
+        cpu_before = _cpu_seconds(gateway.pid)
+        for index in range(requests):
+            connection.request("POST", "/v1/traces", body=payloads[index % len(payloads)], headers=headers)
+            response = connection.getresponse()
+            response.read()
+            if response.status != 200:
+                time.sleep(0.05)  # pushed back: the queue is full, let it drain
+        while _spans_out(port) < (4 + requests) * BATCH:
+            time.sleep(0.02)
+        cpu = _cpu_seconds(gateway.pid) - cpu_before
+    finally:
+        gateway.terminate()
+        gateway.wait(30)
+        sink.shutdown()
+    return requests * BATCH / cpu
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true")
+    args = parser.parse_args()
+    payloads = [make_request(seed) for seed in range(16)]
+    rounds, requests = (3, 100) if args.quick else (7, 400)
+    local = in_process(payloads, rounds)
+    loop_plain = statistics.median(over_loopback(payloads, requests, pricing=False) for _ in range(3 if not args.quick else 1))
+    loop_priced = statistics.median(over_loopback(payloads, requests, pricing=True) for _ in range(3 if not args.quick else 1))
+    rows = [
+        ("in-process: parse + serialize (pass-through)", local["pass-through"], None),
+        ("in-process: parse + price + serialize", local["enriched"], local["pass-through"] / local["enriched"]),
+        ("gateway over loopback, pricing off (pass-through)", loop_plain, None),
+        ("gateway over loopback, pricing on", loop_priced, loop_plain / loop_priced),
+    ]
+    print(f"| measure ({BATCH} GenAI spans per request) | spans/s per core | cost vs pass-through |")
+    print("|---|---|---|")
+    for name, rate, ratio in rows:
+        print(f"| {name} | {rate:,.0f} | {'' if ratio is None else f'{ratio:.2f}×'} |")
+
+
+if __name__ == "__main__":
+    main()

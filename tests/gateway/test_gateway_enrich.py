@@ -1,0 +1,53 @@
+"""The protobuf side of enrichment: hand-encoded attributes equal upb's, edits touch only what changed."""
+
+from __future__ import annotations
+
+import pytest
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+from opentelemetry.proto.trace.v1.trace_pb2 import Span
+
+from genai_cost.gateway.enrich import apply_attributes, encode_attribute
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["priced", "", "ünïcode ✓" * 20, True, False, 0, 1, 300, -1, -(2**63), 2**63 - 1, 0.0, 1e-9, -2.5, 1e300],
+)
+def test_encoded_attribute_is_what_upb_would_write(value):
+    expected = Span()
+    kv = expected.attributes.add(key="genai_cost.some.key")
+    if isinstance(value, bool):
+        kv.value.bool_value = value
+    elif isinstance(value, int):
+        kv.value.int_value = value
+    elif isinstance(value, float):
+        kv.value.double_value = value
+    else:
+        kv.value.string_value = value
+    for _ in range(2):  # the second time from the caches
+        got = Span()
+        got.MergeFromString(encode_attribute("genai_cost.some.key", value))
+        assert got == expected
+        assert got.SerializeToString() == expected.SerializeToString()
+
+
+def test_apply_attributes_appends_overwrites_and_removes_only_what_changed():
+    span = Span(name="s")
+    span.attributes.extend(
+        [
+            KeyValue(key="keep", value=AnyValue(string_value="x")),
+            KeyValue(key="replace", value=AnyValue(int_value=1)),
+            KeyValue(key="drop", value=AnyValue(double_value=2.0)),
+            KeyValue(key="keep.too", value=AnyValue(bool_value=True)),
+        ]
+    )
+    old = {"keep": "x", "replace": 1, "drop": 2.0, "keep.too": True}
+    new = {"keep": old["keep"], "replace": 5, "keep.too": old["keep.too"], "added": 0.5}
+    apply_attributes(span, old, new)
+    assert [(kv.key, kv.value.WhichOneof("value")) for kv in span.attributes] == [
+        ("keep", "string_value"),
+        ("replace", "int_value"),
+        ("keep.too", "bool_value"),
+        ("added", "double_value"),
+    ]
+    assert span.attributes[1].value.int_value == 5 and span.attributes[3].value.double_value == 0.5
