@@ -230,19 +230,23 @@ def patches(enabled: Enabled) -> list[Patch]:
     chat = "openai.resources.chat.completions"
     beta_chat = "openai.resources.beta.chat.completions"  # parse()/stream() before openai 1.9x
     responses = "openai.resources.responses"
-    out: list[Patch] = []
+    embeddings = "openai.resources.embeddings"
+    completions = "openai.resources.completions"
+    out: list[tuple[str, str, Callable[[Tracer], Callable[..., Any]]]] = []
     for prefix, is_async in (("", False), ("Async", True)):
         out += [
-            Patch(chat, f"{prefix}Completions.create", call(CHAT, is_async)),
-            Patch(chat, f"{prefix}Completions.parse", call(CHAT, is_async)),
-            Patch(chat, f"{prefix}Completions.stream", helper(is_async)),
-            Patch(beta_chat, f"{prefix}Completions.parse", call(CHAT, is_async)),
-            Patch(beta_chat, f"{prefix}Completions.stream", helper(is_async)),
-            Patch(responses, f"{prefix}Responses.create", call(RESPONSES, is_async)),
-            Patch(responses, f"{prefix}Responses.parse", call(RESPONSES, is_async)),
-            Patch(responses, f"{prefix}Responses.stream", helper(is_async)),
-            Patch(responses, f"{prefix}Responses.retrieve", call(FETCH, is_async)),
-            Patch("openai.resources.embeddings", f"{prefix}Embeddings.create", call(EMBEDDINGS, is_async)),
-            Patch("openai.resources.completions", f"{prefix}Completions.create", call(COMPLETIONS, is_async)),
+            (chat, f"{prefix}Completions.create", call(CHAT, is_async)),
+            (chat, f"{prefix}Completions.parse", call(CHAT, is_async)),
+            (chat, f"{prefix}Completions.stream", helper(is_async)),
+            (beta_chat, f"{prefix}Completions.parse", call(CHAT, is_async)),
+            (beta_chat, f"{prefix}Completions.stream", helper(is_async)),
+            (responses, f"{prefix}Responses.create", call(RESPONSES, is_async)),
+            (responses, f"{prefix}Responses.parse", call(RESPONSES, is_async)),
+            (responses, f"{prefix}Responses.stream", helper(is_async)),
+            (responses, f"{prefix}Responses.retrieve", call(FETCH, is_async)),
+            (embeddings, f"{prefix}Embeddings.create", call(EMBEDDINGS, is_async)),
+            (completions, f"{prefix}Completions.create", call(COMPLETIONS, is_async)),
         ]
-    return out
+    # openai 3.x imports each resource module when the client first touches it: patch it then,
+    # so an app that never calls the Responses API does not import it (~50 ms) at instrument().
+    return [Patch(module, attribute, make, lazy=True) for module, attribute, make in out]
