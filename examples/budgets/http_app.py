@@ -117,7 +117,7 @@ def main() -> None:
 
         server.should_exit = True
         thread.join(5)
-    time.sleep(0.5)  # let the alert thread post to the webhook before the status table
+    time.sleep(0.5)  # the alert thread posts meanwhile (and at exit, pending alerts are flushed)
     print()
     print(format_table(genai_cost.budget_status(), datetime.now(UTC)))
 
