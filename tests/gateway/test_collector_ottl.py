@@ -372,7 +372,7 @@ def catalog() -> PriceCatalog:
 
 @pytest.fixture(scope="module")
 def config(catalog: PriceCatalog) -> dict[str, Any]:
-    models = [ottl.read_model(catalog, pid, model) for pid, model in ottl.select_models(catalog, SELECTED)]
+    models, _ = ottl.read_models(catalog, SELECTED)
     # Round-trip through the YAML the command prints, so quoting problems show here.
     return yaml.safe_load(ottl.render(models, ottl.transform_processor(models)))
 
@@ -698,3 +698,35 @@ def test_the_committed_example_parses_and_prices(catalog: PriceCatalog) -> None:
     got = run_processor(config, _span("gpt-4o-mini", "openai", usage))
     expected = catalog.price("gpt-4o-mini", usage, provider_name="openai")
     assert got[attr.COST_AMOUNT] == pytest.approx(expected.amount, abs=1e-9, rel=0)
+
+
+def test_price_overrides_carry_over() -> None:
+    """Aliases, discounts and custom models from the config file reach the OTTL table."""
+    from genai_cost.pricing import CustomPrice, Discount, PriceOverrides
+
+    overrides = PriceOverrides(
+        aliases={"my-gpt4o-deployment": "gpt-4o"},
+        custom_models=(CustomPrice(model="ft:gpt-4o-mini:acme:*", input_per_mtok=0.3, output_per_mtok=1.2),),
+        discounts=(Discount(percent=15, provider="openai", model="gpt-4o*"),),
+    )
+    catalog = PriceCatalog(overrides)
+    models, _ = ottl.read_models(catalog, ["openai/gpt-4o", "ft:gpt-4o-mini:acme:*"])
+    config = yaml.safe_load(ottl.render(models, ottl.transform_processor(models)))
+    usage = TokenUsage(input_tokens=20_000, output_tokens=1_000, cache_read_tokens=5_000)
+    for model, provider in (
+        ("my-gpt4o-deployment", "openai"),
+        ("gpt-4o", "openai"),
+        ("ft:gpt-4o-mini:acme:8f2a", "openai"),
+        ("ft:gpt-4o-mini:acme:8f2a", None),
+    ):
+        span = _span(model, provider, usage)
+        got = run_processor(config, span)
+        cost = catalog.price(model, usage, provider_name=provider)
+        assert cost.amount is not None, model
+        assert got[attr.COST_STATUS] == attr.Status.PRICED, (model, got)
+        assert got[attr.COST_AMOUNT] == pytest.approx(cost.amount, abs=1e-9, rel=0), model
+    # Azure's gpt-4o is another price, not in this table.
+    azure = run_processor(config, _span("my-gpt4o-deployment", "azure.ai.openai", usage))
+    assert azure[attr.COST_STATUS] == attr.Status.UNKNOWN_MODEL
+    discounted = catalog.price("gpt-4o", usage, provider_name="openai").amount
+    assert discounted == pytest.approx(0.85 * PriceCatalog().price("gpt-4o", usage, provider_name="openai").amount)

@@ -30,10 +30,12 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
     try:
         name = ottl.check_processor_name(args.name or ottl.DEFAULT_PROCESSOR_NAME)
         catalog = _catalog(args)
-        models = [ottl.read_model(catalog, pid, model) for pid, model in ottl.select_models(catalog, args.models, args.provider)]
+        models, skipped = ottl.read_models(catalog, args.models, args.provider)
     except ottl.CollectorConfigError as exc:
         print(f"genai-cost: {exc}", file=sys.stderr)
         return 2
+    for reason in skipped:
+        print(f"genai-cost: left out {reason}", file=sys.stderr)
     text = ottl.render(models, ottl.transform_processor(models, name=name))
     if args.output:
         with open(args.output, "w", encoding="utf-8") as file:

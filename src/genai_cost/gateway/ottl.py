@@ -59,6 +59,10 @@ PART_KEYS = tuple(key for key, _, _ in _PARTS)
 _PRICED_KEY = "^m[0-9]+$"  # cache["k"] of a span that matched a model and may be priced
 
 
+# How spans name a model: alternatives of conjunctions of RE2 regexes ("!" first: must not match).
+Match = tuple[tuple[str, ...], ...]
+
+
 class CollectorConfigError(ValueError):
     """A model that cannot be priced by OTTL statements (the message says why)."""
 
@@ -143,6 +147,11 @@ def _literal(text: str) -> str:
     return "".join(out)
 
 
+def _glob(pattern: str) -> str:
+    """A pricing-override glob (``ft:gpt-4o-mini:acme:*``) as an anchored RE2 pattern."""
+    return "^" + "".join({"*": ".*", "?": "."}.get(char) or _literal(char) for char in pattern) + "$"
+
+
 def _clause_dnf(clause: Any) -> list[list[str]]:
     """A genai-prices match clause as alternatives of conjunctions of (case-insensitive) RE2 regexes.
 
@@ -177,9 +186,6 @@ def _clause_dnf(clause: Any) -> list[list[str]]:
 
 _NEGATIVE_LOOKAHEAD = re.compile(r"^\^\(\?!(.*)\)$")
 
-# Alternatives of conjunctions of regexes; a regex starting with "!" must not match.
-Match = tuple[tuple[str, ...], ...]
-
 
 def _match(dnf: Iterable[Sequence[str]]) -> Match:
     return tuple(dict.fromkeys(tuple(dict.fromkeys(conj)) for conj in dnf if conj))
@@ -208,9 +214,16 @@ def select_models(catalog: PriceCatalog, patterns: Sequence[str], provider: str 
 
     A pattern may name its provider first, ``openai/gpt-4o*``; ``provider`` applies to the others.
     """
+    return [pair for pairs in _select(catalog, patterns, provider).values() for pair in pairs]
+
+
+def _select(
+    catalog: PriceCatalog, patterns: Sequence[str], provider: str | None
+) -> dict[str, list[tuple[str, str]]]:
     known = catalog.known_models()
     provider_ids = {pid for pid, _, _ in known}
     chosen: dict[tuple[str, str], None] = {}
+    by_pattern: dict[str, list[tuple[str, str]]] = {}
     for pattern in patterns:
         wanted_provider = provider_id_for_name(provider)
         model_pattern = pattern.lower()
@@ -222,12 +235,42 @@ def select_models(catalog: PriceCatalog, patterns: Sequence[str], provider: str 
             for pid, model, _ in known
             if (wanted_provider is None or pid == wanted_provider)
             and (model.lower() == model_pattern or fnmatchcase(model.lower(), model_pattern))
+            and (pid, model) not in chosen
         ]
-        if not hits:
+        if not hits and not any(
+            (wanted_provider is None or pid == wanted_provider) and fnmatchcase(model.lower(), model_pattern)
+            for pid, model, _ in known
+        ):
             where = f" from provider {wanted_provider!r}" if wanted_provider else ""
             raise CollectorConfigError(f"no priced model matches {pattern!r}{where} (see `genai-cost models`)")
         chosen.update(dict.fromkeys(hits))
-    return list(chosen)
+        by_pattern[pattern] = hits
+    return by_pattern
+
+
+def read_models(
+    catalog: PriceCatalog, patterns: Sequence[str], provider: str | None = None
+) -> tuple[list[ModelRates], list[str]]:
+    """The models the patterns name, read for OTTL, and why any a glob matched were left out.
+
+    A model a pattern names exactly must be readable; one a glob sweeps up may be skipped (the
+    catalog lists fine-tune families and time-of-day prices no table can hold).
+    """
+    models: list[ModelRates] = []
+    skipped: list[str] = []
+    for pattern, pairs in _select(catalog, patterns, provider).items():
+        exact = not any(char in pattern for char in "*?[")
+        for pid, model in pairs:
+            try:
+                models.append(read_model(catalog, pid, model))
+            except CollectorConfigError as exc:
+                if exact:
+                    raise
+                skipped.append(str(exc))
+        if exact or any(m.model_id in {model for _, model in pairs} for m in models):
+            continue
+        raise CollectorConfigError(f"no model {pattern!r} matches can be priced in OTTL: {'; '.join(skipped)}")
+    return models, skipped
 
 
 def _provider_names(provider_id: str) -> list[str]:
@@ -261,21 +304,28 @@ def read_model(catalog: PriceCatalog, provider_id: str, model_id: str) -> ModelR
         tier_start = min(starts) if starts else None
     sample, parts, savings = _read_rates(catalog, model_id, provider_id)
 
-    own = [[f"^{_literal(model_id)}$"]]
-    own += [[f"^{_literal(name)}$"] for name, target in catalog.overrides.aliases.items() if target == model_id]
+    own = [[f"^{_literal(name)}$"] for name, target in catalog.overrides.aliases.items() if target == model_id]
     earlier: list[list[str]] = []
     if custom is None:
-        own += _clause_dnf(resolution.model.match)
+        own += [[f"^{_literal(model_id)}$"], *_clause_dnf(resolution.model.match)]
         for other in resolution.provider.models:
             if other.id == resolution.model.id:
                 break
             earlier += _clause_dnf(other.match)
-    # A span without a provider is priced by model name alone when the catalog would guess this
-    # provider for it; otherwise the provider must name this one.
-    guess = catalog.price(model_id, TokenUsage(input_tokens=1))
-    names = [_literal(n) for n in _provider_names(provider_id)]
-    if guess.amount is not None and guess.price_provider == sample.price_provider:
-        names.insert(0, "")
+        # A span without a provider is priced by model name alone when the catalog would guess
+        # this provider for it; otherwise the provider must name this one.
+        guess = catalog.price(model_id, TokenUsage(input_tokens=1))
+        names = [_literal(n) for n in _provider_names(provider_id)]
+        if guess.amount is not None and guess.price_provider == sample.price_provider:
+            names.insert(0, "")
+        provider_regex = "(?i)^(?:" + "|".join(names) + ")$"
+    else:
+        # A custom price matches its glob, from its provider or (none named) from any.
+        own.append([_glob(custom.model)])
+        if custom.provider and not any(char in custom.provider for char in "*?["):
+            provider_regex = "(?i)^(?:" + "|".join(_literal(n) for n in _provider_names(custom.provider)) + ")$"
+        else:
+            provider_regex = ".*" if not custom.provider else "(?i)" + _glob(custom.provider)
     return ModelRates(
         provider_id=provider_id,
         model_id=model_id,
@@ -287,7 +337,7 @@ def read_model(catalog: PriceCatalog, provider_id: str, model_id: str) -> ModelR
         savings_per_cache_read=savings,
         model_match=_match(own),
         shadow_match=_match(earlier),
-        provider_regex="(?i)^(?:" + "|".join(names) + ")$",
+        provider_regex=provider_regex,
         tier_start=tier_start,
     )
 
