@@ -138,6 +138,7 @@ def _error_body(exceeded: BudgetExceeded) -> dict[str, Any]:
         "budget": exceeded.budget,
         "limit": exceeded.limit,
         "spent": exceeded.spent,
+        "estimate": exceeded.estimate,  # what the refused call would have reserved
         "currency": exceeded.currency,
         "window": exceeded.window,
         "reset_at": exceeded.reset_at.isoformat() if exceeded.reset_at is not None else None,

@@ -43,7 +43,7 @@ MESSAGES: Any = [{"role": "user", "content": "Say this is a test"}]
 
 
 def _exceeded() -> BudgetExceeded:
-    return BudgetExceeded("team-search", limit=10.0, spent=10.25, reset_at=RESET, window="month")
+    return BudgetExceeded("team-search", limit=10.0, spent=9.75, reset_at=RESET, window="month", estimate=0.5)
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -217,7 +217,7 @@ def test_budget_exceeded_becomes_429_with_retry_after(served: LoopbackServer) ->
     payload = json.loads(body)
     assert payload["error"] == "budget_exceeded"
     assert payload["budget"] == "team-search"
-    assert payload["limit"] == 10.0 and payload["spent"] == 10.25
+    assert (payload["limit"], payload["spent"], payload["estimate"]) == (10.0, 9.75, 0.5)
     assert payload["window"] == "month"
     assert payload["reset_at"] == RESET.isoformat()
 
@@ -256,6 +256,7 @@ def test_a_blocked_llm_call_becomes_429_and_never_reaches_the_provider(
     assert headers["retry-after"] == "30"
     payload = json.loads(body)
     assert (payload["budget"], payload["limit"], payload["window"]) == ("team-search", 0.0, "month")
+    assert payload["estimate"] > 0  # the call's reservation that did not fit
     [span] = genai_span_attributes(span_exporter)
     assert span["genai_cost.budget.decision"] == "block"
     assert span["genai_cost.team"] == "search"
