@@ -11,6 +11,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "BudgetExceeded",
+    "BudgetPolicy",
     "ConfigError",
     "CostBreakdown",
     "CostSpanProcessor",
@@ -25,6 +26,7 @@ __all__ = [
 if TYPE_CHECKING:
     from genai_cost.autoconfig import configure
     from genai_cost.budget.errors import BudgetExceeded
+    from genai_cost.budget.policy import BudgetPolicy
     from genai_cost.budget.status import budget_status
     from genai_cost.config import ConfigError
     from genai_cost.context import cost_context
@@ -34,6 +36,7 @@ if TYPE_CHECKING:
 
 _LAZY = {
     "BudgetExceeded": "genai_cost.budget.errors",
+    "BudgetPolicy": "genai_cost.budget.policy",
     "budget_status": "genai_cost.budget.status",
     "configure": "genai_cost.autoconfig",
     "ConfigError": "genai_cost.config",

@@ -188,3 +188,20 @@ def test_an_unreachable_ledger_applies_the_fail_mode(mode: str, expected: str) -
         assert "fail_closed" in str(decision.exception())
     (status,) = guard.status()
     assert status.status is not None and "unavailable" in status.status
+
+
+def test_a_downgrade_is_judged_by_hard_budgets_at_the_cheaper_models_price() -> None:
+    # The requested gpt-4o would not fit the hard per-user budget, but the team budget swaps it
+    # for gpt-4o-mini, which does: the call goes on, downgraded, reserving mini's estimate.
+    guard = make_guard(
+        BudgetPolicy("premium", limit=0.0, match={"model": "gpt-4o"}, action="downgrade", downgrade_to="gpt-4o-mini"),
+        BudgetPolicy("per-user", limit=0.001, per="user"),
+    )
+    call = {**CALL, attr.REQUEST_MODEL: "gpt-4o", attr.USER_ID: "alice"}
+    decision = guard.reserve(call, input_tokens=1000, max_output_tokens=500)
+    assert decision is not None
+    assert (decision.decision, decision.model, decision.budget.name) == ("downgrade", "gpt-4o-mini", "premium")
+    assert decision.estimate == pytest.approx(ESTIMATE)
+    # Without the downgrade budget the same call is blocked by the per-user one.
+    strict = make_guard(BudgetPolicy("per-user", limit=0.001, per="user"))
+    assert strict.reserve(call, input_tokens=1000, max_output_tokens=500).decision == "block"

@@ -186,3 +186,12 @@ def test_embeddings_reserve_input_only(client: openai.OpenAI, stub: StubProvider
 def test_without_budgets_spans_carry_no_budget_attributes(client: openai.OpenAI, stub: StubProvider, span_exporter) -> None:
     client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
     assert not [k for k in attrs(only_span(span_exporter)) if k.startswith("genai_cost.budget.")]
+
+
+def test_the_estimate_uses_max_tokens_times_choices(client: openai.OpenAI, stub: StubProvider, budgets: Budgets, span_exporter) -> None:
+    from genai_cost.budget.estimate import count_input_tokens
+
+    budgets.set(BudgetPolicy("b", limit=1.0))
+    client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES, max_tokens=100, n=2)
+    a = attrs(only_span(span_exporter))
+    assert a[attr.BUDGET_ESTIMATE] == pytest.approx(count_input_tokens(MESSAGES) * 0.15e-6 + 200 * 0.6e-6)

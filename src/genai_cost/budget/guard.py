@@ -34,6 +34,7 @@ from genai_cost.budget.ledger import (
     MICROS,
     Balance,
     Ledger,
+    Reservation,
     Slot,
     from_micros,
     open_ledger,
@@ -176,6 +177,13 @@ class _Ticket:
     settled: bool = False
 
 
+def _over(slots: Sequence[Slot], reservation: Reservation, micros: int) -> list[int]:
+    """Indexes of the slots this estimate does not fit in (whether or not they are hard)."""
+    balances = reservation.balances
+    bump = micros if micros > 0 else 1  # a call adding nothing still may not start past the limit
+    return [i for i, slot in enumerate(slots) if balances[i].spent + balances[i].reserved + bump > slot.limit]
+
+
 class BudgetGuard:
     """Decides every instrumented call against the configured budgets. Thread-safe.
 
@@ -238,13 +246,8 @@ class BudgetGuard:
             return None
         model = attributes.get(attr.REQUEST_MODEL)
         output_tokens = max_output_tokens if max_output_tokens is not None else self.default_max_output_tokens
-        estimate = estimate_cost(
-            model,
-            input_tokens,
-            output_tokens,
-            provider_name=attributes.get(attr.PROVIDER_NAME),
-            server_address=attributes.get(attr.SERVER_ADDRESS),
-        )
+        provider, server = attributes.get(attr.PROVIDER_NAME), attributes.get(attr.SERVER_ADDRESS)
+        estimate = estimate_cost(model, input_tokens, output_tokens, provider_name=provider, server_address=server)
         # Round the estimate up: a reservation may overstate, never understate.
         micros = math.ceil(estimate * MICROS) if estimate else 0
         slots = tuple([c.slot(w, s) for c, w, s in budgets])
@@ -256,9 +259,28 @@ class BudgetGuard:
             self._down_until = now + self.retry_after
             _log.warning("genai-cost: budget ledger %s unavailable: %s", self.ledger.url, error)
             return self._unreachable(budgets, slots, model, estimate, f"ledger unavailable ({type(error).__name__})")
+        over = _over(slots, reservation, micros)
+        downgrades = [i for i in over if budgets[i][0].policy.action == DOWNGRADE]
+        if not reservation.admitted and downgrades and estimate:
+            # A hard budget refused the requested model, but a downgrade budget would swap it for
+            # a cheaper one anyway: ask again with the cheaper model's estimate (rare: one more
+            # ledger operation, only when the first one refused).
+            target = budgets[downgrades[0]][0].policy.downgrade_to
+            cheaper = estimate_cost(target, input_tokens, output_tokens, provider_name=provider, server_address=server)
+            if cheaper is not None and cheaper < estimate:
+                cheaper_micros = math.ceil(cheaper * MICROS) if cheaper else 0
+                try:
+                    retried = self.ledger.reserve(slots, cheaper_micros)
+                except Exception as error:
+                    self._down_until = now + self.retry_after
+                    why = f"ledger unavailable ({type(error).__name__})"
+                    return self._unreachable(budgets, slots, model, estimate, why)
+                if retried.admitted:
+                    reservation, estimate, micros = retried, cheaper, cheaper_micros
+                    # Still the budgets the requested model would have passed: that is what
+                    # the downgrade is for.
+                    over = sorted(set(over) | set(_over(slots, retried, micros)))
         balances = reservation.balances
-        bump = micros if micros > 0 else 1  # a call adding nothing still may not start past the limit
-        over = [i for i, slot in enumerate(slots) if balances[i].spent + balances[i].reserved + bump > slot.limit]
         if not reservation.admitted:
             deciding = next(i for i in over if slots[i].hard)
             decision = Decision(BLOCK, self._state(budgets, deciding, balances), model=model, estimate=estimate)
@@ -266,7 +288,6 @@ class BudgetGuard:
             return decision
         ticket = _Ticket(slots, micros, tuple(budgets), 0, True)
         if over:
-            downgrades = [i for i in over if budgets[i][0].policy.action == DOWNGRADE]
             deciding = downgrades[0] if downgrades else over[0]
             ticket.deciding = deciding
             state = self._state(budgets, deciding, balances)
