@@ -13,13 +13,11 @@ from typing import Any
 
 import anthropic
 import pytest
+from conftest import attrs, genai_spans, only_span  # noqa: F401  (re-exported to the test modules)
 from genai_prices import Usage, calc_price
 from opentelemetry import trace
-from opentelemetry.sdk.trace import ReadableSpan
-from opentelemetry.trace import SpanKind
 
 from genai_cost.instrumentation.anthropic import AnthropicInstrumentor
-from genai_cost.runtime import OUR_SCOPE
 from genai_cost.testing import StubProvider
 
 MODEL = "claude-haiku-4-5"
@@ -81,28 +79,6 @@ async def aclient(stub: StubProvider) -> Any:
 @pytest.fixture(autouse=True)
 def no_content_capture(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", raising=False)
-
-
-# --- reading spans ---------------------------------------------------------------------------
-
-
-def genai_spans(exporter: Any, scope: str = OUR_SCOPE) -> list[ReadableSpan]:
-    return [
-        s
-        for s in exporter.get_finished_spans()
-        if s.instrumentation_scope is not None and s.instrumentation_scope.name == scope
-    ]
-
-
-def only_span(exporter: Any) -> ReadableSpan:
-    spans = genai_spans(exporter)
-    assert len(spans) == 1, [s.name for s in spans]
-    assert spans[0].kind is SpanKind.CLIENT
-    return spans[0]
-
-
-def attrs(span: ReadableSpan) -> dict[str, Any]:
-    return dict(span.attributes or {})
 
 
 # --- oracles: genai-prices itself, and the usage exactly as the server sent it ---------------
