@@ -50,7 +50,7 @@ from genai_cost.testing.stub_server import (
     _vector,
 )
 
-__all__ = ["AWS_ERRORS", "WIRE", "BedrockWire", "aws_error", "encode_message"]
+__all__ = ["AWS_ERRORS", "WIRE", "BedrockWire", "aws_error", "encode_event", "encode_message"]
 
 JSON = Any
 
@@ -91,7 +91,8 @@ def encode_message(headers: Mapping[str, str], payload: bytes) -> bytes:
     return message + struct.pack("!I", zlib.crc32(message))
 
 
-def _event(event_type: str, payload: JSON) -> bytes:
+def encode_event(event_type: str, payload: JSON) -> bytes:
+    """An eventstream event (or, for a ``...Exception`` type, an exception) with a JSON payload."""
     if event_type.endswith("Exception"):
         headers = {":message-type": "exception", ":exception-type": event_type, ":content-type": "application/json"}
     else:
@@ -102,12 +103,12 @@ def _event(event_type: str, payload: JSON) -> bytes:
 def _chunk(document: JSON) -> bytes:
     """An invoke-with-response-stream ``chunk``: the model's JSON, base64 in ``bytes``."""
     data = json.dumps(document, separators=(",", ":")).encode()
-    return _event("chunk", {"bytes": base64.b64encode(data).decode()})
+    return encode_event("chunk", {"bytes": base64.b64encode(data).decode()})
 
 
 def _stream(events: Sequence[tuple[str, JSON]], op: str) -> _Outgoing:
     frames = [
-        _chunk(payload) if kind == "chunk" and op.startswith("invoke") else _event(kind, payload)
+        _chunk(payload) if kind == "chunk" and op.startswith("invoke") else encode_event(kind, payload)
         for kind, payload in events
     ]
     return _Outgoing(

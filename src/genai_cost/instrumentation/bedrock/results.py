@@ -112,10 +112,23 @@ def read_counts(tally: Tally, usage: Any, keys: tuple[str, str, str, str]) -> No
 
 
 def converse_result(response: Mapping[str, Any]) -> CallResult:
-    tally = Tally()
-    read_counts(tally, response.get("usage"), CONVERSE_KEYS)
-    tally.finish(response.get("stopReason"))
-    return tally.result(request_id_of(response))
+    # Every non-streamed Converse call comes through here: read the four counts directly rather
+    # than through a Tally (a third of the time).
+    usage = response.get("usage")
+    token_usage = None
+    if isinstance(usage, dict):
+        uncached, output = usage.get("inputTokens"), usage.get("outputTokens")
+        if type(uncached) is int and type(output) is int:
+            cache_read = usage.get("cacheReadInputTokens") or 0
+            cache_write = usage.get("cacheWriteInputTokens") or 0
+            token_usage = TokenUsage(uncached + cache_read + cache_write, output, cache_read, cache_write)
+    stop = response.get("stopReason")
+    request_id = request_id_of(response)
+    return CallResult(
+        finish_reasons=(stop,) if isinstance(stop, str) else (),
+        usage=token_usage,
+        attributes={attr.AWS_REQUEST_ID: request_id} if request_id else {},
+    )
 
 
 # --- InvokeModel bodies and stream chunks -------------------------------------------------------

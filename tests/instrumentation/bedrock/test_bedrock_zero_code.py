@@ -1,0 +1,73 @@
+"""Zero-code: ``opentelemetry-instrument python app.py`` finds ``genai_cost_bedrock`` (instruments
+botocore) and a plain boto3 app's Bedrock calls leave the process priced, over real OTLP/HTTP."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from importlib.metadata import entry_points
+from pathlib import Path
+
+import pytest
+from bedrock_support import genai_prices_usage, oracle
+
+from genai_cost.instrumentation.bedrock import BedrockInstrumentor
+from genai_cost.testing import StubProvider
+from genai_cost.testing.otlp_receiver import OtlpReceiver
+
+MODEL = "global.anthropic.claude-sonnet-4-5-20250929-v1:0"
+APP = textwrap.dedent(
+    f"""
+    import boto3, botocore.config
+    from opentelemetry import trace
+
+    config = botocore.config.Config(retries={{"total_max_attempts": 1}})
+    bedrock = boto3.client("bedrock-runtime", region_name="us-east-1", config=config)  # endpoint from env
+    with trace.get_tracer("app").start_as_current_span("handle request"):
+        reply = bedrock.converse(modelId="{MODEL}", messages=[{{"role": "user", "content": [{{"text": "hi"}}]}}])
+        events = list(bedrock.converse_stream(modelId="{MODEL}", messages=[{{"role": "user", "content": [{{"text": "hi"}}]}}])["stream"])
+    print("app done", reply["stopReason"], len(events))
+    """
+)
+INSTRUMENT = Path(sys.executable).with_name("opentelemetry-instrument")
+
+
+def test_entry_point_names_the_instrumentor() -> None:
+    [entry_point] = [e for e in entry_points(group="opentelemetry_instrumentor") if e.name == "genai_cost_bedrock"]
+    assert entry_point.load() is BedrockInstrumentor
+    assert BedrockInstrumentor().instrumentation_dependencies() == ("botocore >= 1.34.116",)
+
+
+def test_opentelemetry_instrument_prices_a_boto3_app(tmp_path: Path) -> None:
+    app = tmp_path / "app.py"
+    app.write_text(APP)
+    with OtlpReceiver() as receiver, StubProvider() as stub:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "GENAI_COST_", "AWS_"))}
+        env.update(
+            OTEL_EXPORTER_OTLP_ENDPOINT=receiver.endpoint,
+            OTEL_EXPORTER_OTLP_PROTOCOL="http/protobuf",
+            OTEL_SERVICE_NAME="boto3-app",
+            OTEL_PYTHON_DISABLED_INSTRUMENTATIONS="botocore",  # the official one, if installed
+            AWS_ENDPOINT_URL_BEDROCK_RUNTIME=stub.url,
+            AWS_ACCESS_KEY_ID="AKIDTEST",
+            AWS_SECRET_ACCESS_KEY="test-secret",
+        )
+        done = subprocess.run(
+            [str(INSTRUMENT), sys.executable, str(app)], env=env, capture_output=True, text=True, timeout=120
+        )
+        assert done.returncode == 0 and "app done end_turn" in done.stdout, done.stderr[-4000:]
+        spans = receiver.wait_for_spans(lambda s: any(x.name == "handle request" for x in s))
+        sent = [r.response_body for r in stub.requests]
+
+    ours = [s for s in spans if s.scope == "genai_cost"]
+    assert [s.attributes.get("gen_ai.request.stream", False) for s in ours] == [False, True]
+    usage = sent[0]["usage"]
+    for span in ours:
+        a = span.attributes
+        assert a["gen_ai.provider.name"] == "aws.bedrock" and a["genai_cost.status"] == "priced"
+        expected = oracle(MODEL, genai_prices_usage(usage["inputTokens"], usage["outputTokens"]))
+        assert a["genai_cost.amount"] == pytest.approx(expected, abs=1e-9)
+    root = next(s for s in spans if s.name == "handle request").attributes
+    assert root["genai_cost.trace.calls"] == 2
