@@ -62,9 +62,16 @@ CONNECTORS = {
         {"traces": "metrics"},
         {"namespace", "histogram", "dimensions", "exclude_dimensions", "metrics_flush_interval", "metrics_expiration"},
     ),
-    "signaltometrics": ({"traces": "metrics", "logs": "metrics", "metrics": "metrics"}, {"spans", "logs", "datapoints"}),
+    "signaltometrics": (
+        {"traces": "metrics", "logs": "metrics", "metrics": "metrics"},
+        {"spans", "logs", "datapoints"},
+    ),
 }
-REQUIRED = {("exporters", "otlp"): {"endpoint"}, ("exporters", "otlphttp"): {"endpoint"}, ("exporters", "prometheus"): {"endpoint"}}
+REQUIRED = {
+    ("exporters", "otlp"): {"endpoint"},
+    ("exporters", "otlphttp"): {"endpoint"},
+    ("exporters", "prometheus"): {"endpoint"},
+}
 
 
 def deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
@@ -88,7 +95,12 @@ def collector_config(name: str) -> dict[str, Any]:
 def check_collector_config(config: dict[str, Any]) -> list[str]:
     """What ``otelcol validate`` would refuse, as a list of problems (empty = fine)."""
     problems: list[str] = []
-    known = {"receivers": RECEIVERS, "processors": PROCESSORS, "exporters": EXPORTERS, "connectors": CONNECTORS}
+    known: dict[str, dict[str, Any]] = {
+        "receivers": RECEIVERS,
+        "processors": PROCESSORS,
+        "exporters": EXPORTERS,
+        "connectors": CONNECTORS,
+    }
     unknown_sections = set(config) - {*known, "service", "extensions"}
     problems += [f"unknown top-level section {s!r}" for s in sorted(unknown_sections)]
     for section, types in known.items():
@@ -151,13 +163,17 @@ def test_collector_configs_are_complete(name: str) -> None:
 
 def test_the_config_check_catches_broken_configs() -> None:
     config = collector_config("gateway")
-    broken = deep_merge(config, {"service": {"pipelines": {"traces/in": {"receivers": ["otlp"], "exporters": ["otlp/nowhere"]}}}})
+    broken = deep_merge(
+        config, {"service": {"pipelines": {"traces/in": {"receivers": ["otlp"], "exporters": ["otlp/nowhere"]}}}}
+    )
     problems = check_collector_config(broken)
     assert any("'otlp/nowhere' is not defined" in p for p in problems)
     assert any("otlphttp/genai_cost_gateway is defined but no pipeline uses it" in p for p in problems)
     typo = deep_merge(config, {"connectors": {"spanmetric": {}}})
     assert any("no 'spanmetric' component" in p for p in check_collector_config(typo))
-    one_sided = deep_merge(config, {"service": {"pipelines": {"metrics": {"receivers": ["otlp"], "exporters": ["prometheus"]}}}})
+    one_sided = deep_merge(
+        config, {"service": {"pipelines": {"metrics": {"receivers": ["otlp"], "exporters": ["prometheus"]}}}}
+    )
     assert any("connector spanmetrics" in p for p in check_collector_config(one_sided))
 
 
@@ -400,7 +416,9 @@ def _sdk_metrics() -> set[str]:
     recorder.record_all(CostBreakdown("priced", 0.5, 0.5), span, TokenUsage(10, 2), 0.2, 0.05)
     recorder.record_cost(CostBreakdown.unpriced("unknown_model"), span)
     names: set[str] = set()
-    for resource in reader.get_metrics_data().resource_metrics:
+    collected = reader.get_metrics_data()
+    assert collected is not None
+    for resource in collected.resource_metrics:
         for scope in resource.scope_metrics:
             for metric in scope.metrics:
                 data = type(metric.data).__name__
@@ -433,7 +451,9 @@ def _collector_metrics() -> set[str]:
     unit = spanmetrics.get("histogram", {}).get("unit", "ms")
     names |= _series(prometheus_name(f"{namespace}.duration", unit, "histogram"), "histogram")
     monotonic = " ".join(
-        s for group in config["processors"]["transform/monotonic_spend"]["metric_statements"] for s in group["statements"]
+        s
+        for group in config["processors"]["transform/monotonic_spend"]["metric_statements"]
+        for s in group["statements"]
     )
     for metric in config["connectors"]["signaltometrics"]["spans"]:
         assert "sum" in metric, "only sums are used here"
@@ -479,6 +499,8 @@ def test_every_queried_metric_is_exported() -> None:
 
 
 def test_metric_name_check_can_fail() -> None:
-    selected = _metric_names('sum by (genai_cost_project) (rate(genai_cost_spend_usd_total{a="x"}[5m] offset 1d)) / on() y')
+    selected = _metric_names(
+        'sum by (genai_cost_project) (rate(genai_cost_spend_usd_total{a="x"}[5m] offset 1d)) / on() y'
+    )
     assert selected == {"genai_cost_spend_usd_total", "y"}
     assert "genai_cost_spend_usd_total" not in _exported()  # the unit keeps its case: USD

@@ -67,7 +67,7 @@ def tokenize(text: str) -> list[tuple[str, str]]:
     while position < len(text):
         found = _TOKEN.match(text, position)
         if not found or found.end() == position:
-            raise OTTLSyntaxError(f"unexpected text at {position}: {text[position:position + 20]!r}")
+            raise OTTLSyntaxError(f"unexpected text at {position}: {text[position : position + 20]!r}")
         kind = found.lastgroup
         assert kind is not None
         tokens.append((kind, found.group(kind)))
@@ -93,7 +93,7 @@ class Parser:
 
     # statement := editor "(" args ")" ["where" bool]
     def statement(self) -> tuple[Any, Any]:
-        kind, name = self.take(kind="name")
+        _, name = self.take(kind="name")
         if name not in _EDITORS:
             raise OTTLSyntaxError(f"unknown editor {name!r}")
         args = self.arguments(name, _EDITORS[name])
@@ -104,13 +104,13 @@ class Parser:
             self.take("where")
             condition = self.boolean()
         if self.peek() is not None:
-            raise OTTLSyntaxError(f"trailing tokens: {self.tokens[self.at:]}")
+            raise OTTLSyntaxError(f"trailing tokens: {self.tokens[self.at :]}")
         return ("call", name, args), condition
 
     def condition(self) -> Any:
         expression = self.boolean()
         if self.peek() is not None:
-            raise OTTLSyntaxError(f"trailing tokens: {self.tokens[self.at:]}")
+            raise OTTLSyntaxError(f"trailing tokens: {self.tokens[self.at :]}")
         return expression
 
     def arguments(self, name: str, arity: int) -> list[Any]:
@@ -148,7 +148,8 @@ class Parser:
                 self.take("(")
                 inner = self.boolean()
                 self.take(")")
-                if self.peek() is None or self.peek()[1] not in ("==", "!=", "<", ">", "<=", ">=", "+", "-", "*", "/"):
+                following = self.peek()
+                if following is None or following[1] not in ("==", "!=", "<", ">", "<=", ">=", "+", "-", "*", "/"):
                     return inner
             except OTTLSyntaxError:
                 pass
@@ -237,7 +238,7 @@ def parse_value(text: str) -> Any:
     parser = Parser(tokenize(text))
     value = parser.value()
     if parser.peek() is not None:
-        raise OTTLSyntaxError(f"trailing tokens: {parser.tokens[parser.at:]}")
+        raise OTTLSyntaxError(f"trailing tokens: {parser.tokens[parser.at :]}")
     return value
 
 
@@ -437,6 +438,7 @@ def expected(catalog: PriceCatalog, span: dict[str, Any]) -> tuple[str, Any]:
         return attr.Status.NO_USAGE, None
     if call.usage_error is not None:
         return attr.Status.INVALID_USAGE, None
+    assert call.usage is not None and probe.price_provider and probe.price_model
     tier = ottl.read_model(catalog, probe.price_provider, probe.price_model).tier_start
     if tier is not None and call.usage.input_tokens > tier:
         return "above_tier", None
@@ -729,4 +731,6 @@ def test_price_overrides_carry_over() -> None:
     azure = run_processor(config, _span("my-gpt4o-deployment", "azure.ai.openai", usage))
     assert azure[attr.COST_STATUS] == attr.Status.UNKNOWN_MODEL
     discounted = catalog.price("gpt-4o", usage, provider_name="openai").amount
-    assert discounted == pytest.approx(0.85 * PriceCatalog().price("gpt-4o", usage, provider_name="openai").amount)
+    list_price = PriceCatalog().price("gpt-4o", usage, provider_name="openai").amount
+    assert discounted is not None and list_price is not None
+    assert discounted == pytest.approx(0.85 * list_price)

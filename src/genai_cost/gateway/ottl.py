@@ -217,9 +217,7 @@ def select_models(catalog: PriceCatalog, patterns: Sequence[str], provider: str 
     return [pair for pairs in _select(catalog, patterns, provider).values() for pair in pairs]
 
 
-def _select(
-    catalog: PriceCatalog, patterns: Sequence[str], provider: str | None
-) -> dict[str, list[tuple[str, str]]]:
+def _select(catalog: PriceCatalog, patterns: Sequence[str], provider: str | None) -> dict[str, list[tuple[str, str]]]:
     known = catalog.known_models()
     provider_ids = {pid for pid, _, _ in known}
     chosen: dict[tuple[str, str], None] = {}
@@ -382,7 +380,9 @@ def _is_match(target: str, regex: str) -> str:
     return f"IsMatch({target}, {ottl_string(regex)})"
 
 
-def pricing_statements(models: Sequence[ModelRates], amount_aliases: Sequence[str] = (attr.USAGE_COST_ALIAS,)) -> list[str]:
+def pricing_statements(
+    models: Sequence[ModelRates], amount_aliases: Sequence[str] = (attr.USAGE_COST_ALIAS,)
+) -> list[str]:
     """The OTTL statements, in order, for one ``span`` context statement group."""
     s: list[str] = []
     # 1. Usage, as doubles (OTTL refuses int * float); absent counts are 0. A count the span reader
@@ -397,19 +397,19 @@ def pricing_statements(models: Sequence[ModelRates], amount_aliases: Sequence[st
                 f"(IsInt({value}) or (IsDouble({value}) and Double(Int({value})) == {value})"
                 f' or (IsString({value}) and IsMatch({value}, "^[0-9]+$")))'
             )
-            s.append(f'set({_cache("bad")}, true) where {chosen} and not {integer}')
+            s.append(f"set({_cache('bad')}, true) where {chosen} and not {integer}")
     for name in (*span_reader._INPUT_KEYS, *span_reader._OUTPUT_KEYS):
-        s.append(f'set({_cache("usage")}, true) where {_attr(name)} != nil')
+        s.append(f"set({_cache('usage')}, true) where {_attr(name)} != nil")
     # 2. Which model: the response model when present (the one that ran), else the request model.
     s.append(f'set({_cache("model")}, "")')
-    s.append(f'set({_cache("model")}, {_attr(attr.REQUEST_MODEL)}) where {_attr(attr.REQUEST_MODEL)} != nil')
-    s.append(f'set({_cache("model")}, {_attr(attr.RESPONSE_MODEL)}) where {_attr(attr.RESPONSE_MODEL)} != nil')
+    s.append(f"set({_cache('model')}, {_attr(attr.REQUEST_MODEL)}) where {_attr(attr.REQUEST_MODEL)} != nil")
+    s.append(f"set({_cache('model')}, {_attr(attr.RESPONSE_MODEL)}) where {_attr(attr.RESPONSE_MODEL)} != nil")
     s.append(f'set({_cache("provider")}, "")')
-    s.append(f'set({_cache("provider")}, {_attr(attr.LEGACY_SYSTEM)}) where {_attr(attr.LEGACY_SYSTEM)} != nil')
-    s.append(f'set({_cache("provider")}, {_attr(attr.PROVIDER_NAME)}) where {_attr(attr.PROVIDER_NAME)} != nil')
+    s.append(f"set({_cache('provider')}, {_attr(attr.LEGACY_SYSTEM)}) where {_attr(attr.LEGACY_SYSTEM)} != nil")
+    s.append(f"set({_cache('provider')}, {_attr(attr.PROVIDER_NAME)}) where {_attr(attr.PROVIDER_NAME)} != nil")
     for index, model in enumerate(models):
         conditions = [
-            f'{_cache("k")} == nil',
+            f"{_cache('k')} == nil",
             _is_match(_cache("provider"), model.provider_regex),
             match_expression(_cache("model"), model.model_match),
         ]
@@ -425,16 +425,14 @@ def pricing_statements(models: Sequence[ModelRates], amount_aliases: Sequence[st
         f"{_attr(attr.USAGE_CACHE_READ_TOKENS)} == nil and {_attr(attr.USAGE_CACHE_WRITE_TOKENS)} == nil"
         f' and IsMatch({_cache("provider")}, "(?i)anthropic")'
     )
-    s.append(
-        f'set({c["in"]}, {c["in"]} + {c["cr"]} + {c["cw"]}) where {c["cr"]} + {c["cw"]} > {c["in"]} or ({beside})'
-    )
-    s.append(f'set({c["out"]}, {c["out"]} + {c["rs"]}) where {c["rs"]} > {c["out"]}')
+    s.append(f"set({c['in']}, {c['in']} + {c['cr']} + {c['cw']}) where {c['cr']} + {c['cw']} > {c['in']} or ({beside})")
+    s.append(f"set({c['out']}, {c['out']} + {c['rs']}) where {c['rs']} > {c['out']}")
     s.append(f'set({k}, "no_usage") where {matched} and {_cache("usage")} == nil')
     negative = " or ".join(f"{c[key]} < 0.0" for key in TOKEN_KEYS)
     # TokenUsage's own checks, on the settled counts.
     s.append(
         f'set({k}, "invalid_usage") where {matched} and ({_cache("bad")} == true or {negative}'
-        f' or {c["cr"]} + {c["cw"]} > {c["in"]} or {c["cw5m"]} + {c["cw1h"]} > {c["cw"]} or {c["rs"]} > {c["out"]})'
+        f" or {c['cr']} + {c['cw']} > {c['in']} or {c['cw5m']} + {c['cw1h']} > {c['cw']} or {c['rs']} > {c['out']})"
     )
     for index, model in enumerate(models):
         if model.tier_start is not None:
@@ -450,15 +448,18 @@ def pricing_statements(models: Sequence[ModelRates], amount_aliases: Sequence[st
             if constant or terms:
                 s.append(f"set({_cache(key)}, {linear_expression(constant, terms)}) {this}")
         if model.savings_per_cache_read:
-            s.append(f"set({_cache(_SAVINGS_KEY)}, {linear_expression(0.0, [('cr', model.savings_per_cache_read)])}) {this}")
-        for key, value in (
+            s.append(
+                f"set({_cache(_SAVINGS_KEY)}, {linear_expression(0.0, [('cr', model.savings_per_cache_read)])}) {this}"
+            )
+        labels: tuple[tuple[str, str | None], ...] = (
             ("price_model", model.price_model),
             ("price_provider", model.price_provider),
             ("currency", model.currency),
             ("source", f"{model.source} (otelcol transform)"),
-        ):
-            if value is not None:
-                s.append(f"set({_cache(key)}, {ottl_string(value)}) {this}")
+        )
+        for label, text in labels:
+            if text is not None:
+                s.append(f"set({_cache(label)}, {ottl_string(text)}) {this}")
     # 5. Write the span attributes (DESIGN.md, "Span contract").
     priced = f"where {matched}"
     s.append(f"set({_attr(attr.COST_STATUS)}, {ottl_string(attr.Status.PRICED)}) {priced}")
@@ -476,13 +477,14 @@ def pricing_statements(models: Sequence[ModelRates], amount_aliases: Sequence[st
         s.append(f"set({_attr(name)}, {_cache(key)}) {priced} and {_cache(key)} != nil")
     for alias in amount_aliases:
         s.append(f"set({_attr(alias)}, {_attr(attr.COST_AMOUNT)}) {priced}")
-    for key, status, detail in (
+    unpriced: tuple[tuple[str | None, str, str], ...] = (
         (None, attr.Status.UNKNOWN_MODEL, "no price for this model in the Collector's generated price table"),
         ("above_tier", attr.Status.UNKNOWN_MODEL, "input above the first price tier; the Collector table has no tiers"),
         ("no_usage", attr.Status.NO_USAGE, "the span carries no token usage"),
         ("invalid_usage", attr.Status.INVALID_USAGE, "token counts are negative or parts exceed their totals"),
-    ):
-        when = f"where {k} == nil" if key is None else f'where {k} == "{key}"'
+    )
+    for reason, status, detail in unpriced:
+        when = f"where {k} == nil" if reason is None else f'where {k} == "{reason}"'
         s.append(f"set({_attr(attr.COST_STATUS)}, {ottl_string(status)}) {when}")
         s.append(f"set({_attr(attr.COST_STATUS_DETAIL)}, {ottl_string(detail)}) {when}")
     return s
