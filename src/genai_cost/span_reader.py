@@ -54,6 +54,11 @@ class SpanCall:
     usage_error: str | None = None
 
 
+# A span carrying none of these keys is never a GenAI call (``is_genai_call`` reads nothing else
+# first): the gateway scans keys for them before decoding any attribute value.
+GENAI_MARKER_KEYS = frozenset((attr.OPERATION_NAME, attr.LLM_REQUEST_TYPE, attr.LEGACY_SYSTEM))
+
+
 def is_genai_call(attributes: Mapping[str, Any]) -> bool:
     """True for spans that describe one billed model call (cheap: a few dict probes)."""
     operation = attributes.get(attr.OPERATION_NAME)

@@ -137,3 +137,12 @@ def eventually(predicate: Any, timeout: float = 20.0) -> bool:
             return False
         time.sleep(0.01)
     return True
+
+
+@contextlib.contextmanager
+def dead_endpoint() -> Iterator[str]:
+    """An http:// endpoint that refuses connections: the port is bound (so nobody else takes it
+    during the test) but never listened on."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"

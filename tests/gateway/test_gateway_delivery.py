@@ -7,7 +7,7 @@ import urllib.request
 
 import grpc
 import pytest
-from gateway_support import eventually, free_port, genai_attributes, http_exporter, running_gateway, service
+from gateway_support import dead_endpoint, eventually, free_port, genai_attributes, http_exporter, running_gateway, service
 from google.rpc.status_pb2 import Status
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
@@ -158,17 +158,15 @@ def test_shutdown_spools_what_it_cannot_deliver_and_the_next_run_sends_it(tmp_pa
 
 
 def test_without_a_spool_shutdown_counts_what_it_could_not_deliver():
-    port = free_port()
-    with running_gateway(f"http://127.0.0.1:{port}", drain_timeout=0.2) as gateway:
+    with dead_endpoint() as endpoint, running_gateway(endpoint, drain_timeout=0.2) as gateway:
         assert _post(f"{gateway.http_endpoint}/v1/traces", _request(10, "lost"))[0] == 200
     # never silent: the loss is counted (and logged)
     assert gateway.stats.get("spans_dropped") == 10
 
 
 def test_senders_read_retry_hints_from_a_pushing_back_gateway():
-    port = free_port()
-    with running_gateway(
-        f"http://127.0.0.1:{port}", max_queue_spans=10, retry_after=4, forward_workers=1, drain_timeout=0.2
+    with dead_endpoint() as endpoint, running_gateway(
+        endpoint, max_queue_spans=10, retry_after=4, forward_workers=1, drain_timeout=0.2
     ) as full:
         payload = _request(10, "x")
         sender = HttpSender(full.http_endpoint)
@@ -189,8 +187,8 @@ def test_a_downstream_refusing_the_payload_is_permanent_and_a_dead_one_retryable
     with OtlpReceiver() as downstream:
         with pytest.raises(PermanentError):
             HttpSender(downstream.endpoint).send(b"\xff\xff not protobuf")
-    with pytest.raises(RetryableError):
-        HttpSender(f"http://127.0.0.1:{free_port()}").send(b"")
+    with dead_endpoint() as endpoint, pytest.raises(RetryableError):
+        HttpSender(endpoint).send(b"")
 
 
 def test_retry_after_accepts_seconds_and_http_dates():

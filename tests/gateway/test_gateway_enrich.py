@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
@@ -51,3 +53,26 @@ def test_apply_attributes_appends_overwrites_and_removes_only_what_changed():
         ("added", "double_value"),
     ]
     assert span.attributes[1].value.int_value == 5 and span.attributes[3].value.double_value == 0.5
+
+
+def _attribute_names() -> list[str]:
+    from genai_cost import attributes as attr
+
+    return [v for k, v in vars(attr).items() if k.isupper() and isinstance(v, str)]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.dictionaries(
+        st.sampled_from(_attribute_names()),
+        st.one_of(st.text(max_size=10), st.integers(), st.sampled_from(["chat", "embeddings", "openai"])),
+        max_size=12,
+    )
+)
+def test_without_a_marker_key_no_span_is_a_genai_call(attributes):
+    # The gateway skips decoding spans with none of these keys; is_genai_call must agree.
+    from genai_cost.span_reader import GENAI_MARKER_KEYS, is_genai_call
+
+    for key in GENAI_MARKER_KEYS:
+        attributes.pop(key, None)
+    assert not is_genai_call(attributes)

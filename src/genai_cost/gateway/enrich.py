@@ -18,12 +18,13 @@ from typing import Any
 from genai_cost import attributes as attr
 from genai_cost.attributes import Status
 from genai_cost.processor import CostDecider
+from genai_cost.span_reader import GENAI_MARKER_KEYS
 
 _log = logging.getLogger(__name__)
 
-# OTLP Span.flags: bit 8 says whether bit 9 (parent is remote) is known (SpanFlags in trace.proto).
-_HAS_IS_REMOTE = 0x100
-_IS_REMOTE = 0x200
+# OTLP Span.flags: bit 8 says whether bit 9 (parent is remote) is known, bit 9 that it is
+# (SpanFlags in trace.proto). Unknown counts as local, as the SDK's own processor would see it.
+_REMOTE_PARENT = 0x100 | 0x200
 _ROLLUP_KEYS = (attr.TRACE_AMOUNT, attr.TRACE_CALLS)
 _MISSING = object()
 
@@ -149,7 +150,9 @@ class Enricher:
     def enrich(self, request: Any) -> EnrichCounts:
         """Add cost attributes to every GenAI span of ``request`` (in place); count what happened."""
         counts = EnrichCounts()
-        decide = self.decider.decide
+        decider = self.decider
+        decide = decider.decide
+        markers = GENAI_MARKER_KEYS
         from_bytes = int.from_bytes
         for resource_spans in request.resource_spans:
             for scope_spans in resource_spans.scope_spans:
@@ -157,13 +160,18 @@ class Enricher:
                 for span in scope_spans.spans:
                     counts.spans += 1
                     key_values = span.attributes
+                    parent = span.parent_span_id
+                    flags = span.flags
+                    is_local_root = not parent or flags & _REMOTE_PARENT == _REMOTE_PARENT
+                    # Most spans of a trace are HTTP, DB, queue spans: a key scan says "not GenAI"
+                    # without decoding a value, unless a local root may owe a trace total.
+                    if not (is_local_root and decider.traces) and markers.isdisjoint([kv.key for kv in key_values]):
+                        continue
                     attributes = {}
                     for kv in key_values:  # any_value() inlined: this loop is the hot path
                         value = kv.value
                         kind = value.WhichOneof("value")
                         attributes[kv.key] = getattr(value, kind) if kind is not None else None
-                    parent = span.parent_span_id
-                    flags = span.flags
                     try:
                         new = decide(
                             attributes,
@@ -171,7 +179,7 @@ class Enricher:
                             from_bytes(span.trace_id, "big"),
                             from_bytes(span.span_id, "big"),
                             from_bytes(parent, "big") if parent else None,
-                            bool(parent) and flags & _HAS_IS_REMOTE != 0 and flags & _IS_REMOTE != 0,
+                            bool(parent) and is_local_root,
                             span.start_time_unix_nano or None,
                             span.end_time_unix_nano or None,
                         )
