@@ -79,7 +79,9 @@ _METHOD_PATH = re.compile(
 
 
 def gemini_error(status: int, message: str | None = None, *, model: str = "") -> JSON:
-    rpc_status, default_message = GEMINI_ERRORS.get(status, ("INTERNAL" if status >= 500 else "INVALID_ARGUMENT", "Error."))
+    rpc_status, default_message = GEMINI_ERRORS.get(
+        status, ("INTERNAL" if status >= 500 else "INVALID_ARGUMENT", "Error.")
+    )
     return {
         "error": {
             "code": status,
@@ -241,7 +243,9 @@ def _embedding_usage(tokens: int, turn: Turn) -> dict[str, Any]:
 def _dimensions(request: dict[str, Any]) -> int:
     """The Gemini API puts ``outputDimensionality`` on the request, Vertex in ``embedContentConfig``."""
     config = request.get("embedContentConfig") or {}
-    return int(request.get("outputDimensionality") or config.get("outputDimensionality") or DEFAULT_EMBEDDING_DIMENSIONS)
+    return int(
+        request.get("outputDimensionality") or config.get("outputDimensionality") or DEFAULT_EMBEDDING_DIMENSIONS
+    )
 
 
 def _content_tokens(content: Any) -> int:
@@ -310,7 +314,9 @@ class GeminiWire:
         reply = _BUILDERS[method](model, request.body, Turn(seq, text, script.usage, {}))
         if reply.events is not None:
             return _sse(list(reply.events))
-        return _Outgoing(200, [("Content-Type", "application/json")], _encode_json(reply.json, request.path), recorded=reply.json)
+        return _Outgoing(
+            200, [("Content-Type", "application/json")], _encode_json(reply.json, request.path), recorded=reply.json
+        )
 
     @staticmethod
     def _error(status: int, message: str | None = None, *, model: str = "") -> _Outgoing:

@@ -59,7 +59,7 @@ def vertex_client(stub: StubProvider, api_version: str = "v1") -> genai.Client:
         vertexai=True,
         project=PROJECT,
         location=LOCATION,
-        credentials=Credentials(token="test-oauth-token"),  # noqa: S106 - a dummy
+        credentials=Credentials(token="test-oauth-token"),  # a dummy: nothing checks it
         http_options=options,
     )
 

@@ -48,7 +48,9 @@ async def test_a_blocked_async_embedding(budget: BudgetGuard, stub: StubProvider
 
 
 @pytest.mark.parametrize(
-    "budget", [BudgetPolicy("gemini", limit=0.0, action="downgrade", downgrade_to="gemini-2.0-flash-lite")], indirect=True
+    "budget",
+    [BudgetPolicy("gemini", limit=0.0, action="downgrade", downgrade_to="gemini-2.0-flash-lite")],
+    indirect=True,
 )
 def test_a_downgrade_sends_the_cheaper_model(budget: BudgetGuard, stub: StubProvider, span_exporter: Any) -> None:
     client = gemini_client(stub)

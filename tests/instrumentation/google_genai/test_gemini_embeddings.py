@@ -31,7 +31,9 @@ MODEL = "gemini-embedding-001"
 
 def test_embeddings_span_and_price(client: genai.Client, stub: StubProvider, span_exporter: Any) -> None:
     config = types.EmbedContentConfig(output_dimensionality=64)
-    response = client.models.embed_content(model=MODEL, contents=["What is your name?", "What is your quest?"], config=config)
+    response = client.models.embed_content(
+        model=MODEL, contents=["What is your name?", "What is your quest?"], config=config
+    )
     assert [len(e.values or ()) for e in response.embeddings or ()] == [64, 64]
     assert stub.last_request.path.endswith(":batchEmbedContents")
     span = only_span(span_exporter)
@@ -80,8 +82,12 @@ def test_embeddings_without_usage_are_not_free(stub: StubProvider, span_exporter
     assert "genai_cost.amount" not in a
 
 
-@pytest.mark.parametrize(("status", "error_class"), [(400, errors.ClientError), (429, errors.ClientError), (500, errors.ServerError)])
-def test_embedding_errors(client: genai.Client, stub: StubProvider, span_exporter: Any, status: int, error_class: type) -> None:
+@pytest.mark.parametrize(
+    ("status", "error_class"), [(400, errors.ClientError), (429, errors.ClientError), (500, errors.ServerError)]
+)
+def test_embedding_errors(
+    client: genai.Client, stub: StubProvider, span_exporter: Any, status: int, error_class: type
+) -> None:
     method = "batchEmbedContents"
     stub.enqueue(model_path(client, MODEL, method), status=status)
     with pytest.raises(error_class) as caught:

@@ -107,7 +107,9 @@ def test_caller_sees_the_same_response_as_without_us(stub: StubProvider, span_ex
 # --- usage: cache, thoughts, tool use, modalities --------------------------------------------
 
 
-def test_cached_content_is_a_cache_read_inside_input(client: genai.Client, stub: StubProvider, span_exporter: Any) -> None:
+def test_cached_content_is_a_cache_read_inside_input(
+    client: genai.Client, stub: StubProvider, span_exporter: Any
+) -> None:
     config = types.GenerateContentConfig(cached_content="cachedContents/abc123")
     client.models.generate_content(model="gemini-2.5-flash", contents=PROMPT, config=config)
     span = only_span(span_exporter)
@@ -123,7 +125,12 @@ def test_cached_content_is_a_cache_read_inside_input(client: genai.Client, stub:
 
 def test_tool_use_prompt_and_thoughts_are_billed(stub: StubProvider, span_exporter: Any) -> None:
     client = gemini_client(stub)
-    forced = {"promptTokenCount": 120, "candidatesTokenCount": 30, "thoughtsTokenCount": 50, "toolUsePromptTokenCount": 400}
+    forced = {
+        "promptTokenCount": 120,
+        "candidatesTokenCount": 30,
+        "thoughtsTokenCount": 50,
+        "toolUsePromptTokenCount": 400,
+    }
     stub.enqueue(model_path(client, "gemini-2.5-pro", "generateContent"), usage=forced)
     client.models.generate_content(model="gemini-2.5-pro", contents=PROMPT)
     span = only_span(span_exporter)
@@ -187,7 +194,12 @@ def test_per_modality_counts_are_priced_at_their_rates(stub: StubProvider, span_
 
 @pytest.mark.parametrize(
     ("model", "prompt_tokens"),
-    [("gemini-2.5-pro", 200_000), ("gemini-2.5-pro", 200_001), ("gemini-2.5-pro", 250_000), ("gemini-1.5-pro", 300_000)],
+    [
+        ("gemini-2.5-pro", 200_000),
+        ("gemini-2.5-pro", 200_001),
+        ("gemini-2.5-pro", 250_000),
+        ("gemini-1.5-pro", 300_000),
+    ],
 )
 def test_long_context_tier(stub: StubProvider, span_exporter: Any, model: str, prompt_tokens: int) -> None:
     client = vertex_client(stub)
@@ -211,7 +223,9 @@ def test_long_context_tier(stub: StubProvider, span_exporter: Any, model: str, p
 
 def test_provisioned_throughput_is_an_estimate(stub: StubProvider, span_exporter: Any) -> None:
     client = vertex_client(stub)
-    stub.enqueue(model_path(client, "gemini-2.0-flash", "generateContent"), usage={"trafficType": "PROVISIONED_THROUGHPUT"})
+    stub.enqueue(
+        model_path(client, "gemini-2.0-flash", "generateContent"), usage={"trafficType": "PROVISIONED_THROUGHPUT"}
+    )
     client.models.generate_content(model="gemini-2.0-flash", contents=PROMPT)
     a = attrs(only_span(span_exporter))
     assert a["genai_cost.status"] == "estimated"
@@ -260,7 +274,13 @@ def test_chat_session_goes_through_the_same_span(stub: StubProvider, span_export
 
 @pytest.mark.parametrize(
     ("status", "error_class"),
-    [(400, errors.ClientError), (404, errors.ClientError), (429, errors.ClientError), (500, errors.ServerError), (503, errors.ServerError)],
+    [
+        (400, errors.ClientError),
+        (404, errors.ClientError),
+        (429, errors.ClientError),
+        (500, errors.ServerError),
+        (503, errors.ServerError),
+    ],
 )
 def test_provider_errors_reach_the_caller_unchanged(
     client: genai.Client, stub: StubProvider, span_exporter: Any, status: int, error_class: type
@@ -313,7 +333,9 @@ def test_impossible_usage_is_invalid_not_priced(client: genai.Client, stub: Stub
     assert "genai_cost.amount" not in a
 
 
-def test_a_raw_http_response_is_priced_from_its_body(client: genai.Client, stub: StubProvider, span_exporter: Any) -> None:
+def test_a_raw_http_response_is_priced_from_its_body(
+    client: genai.Client, stub: StubProvider, span_exporter: Any
+) -> None:
     config = types.GenerateContentConfig(should_return_http_response=True)
     response = client.models.generate_content(model="gemini-2.5-flash", contents=PROMPT, config=config)
     assert response.usage_metadata is None and response.sdk_http_response is not None  # only the HTTP response

@@ -15,7 +15,9 @@ __all__ = ["instrumented", "stub"]
 
 
 def test_registered_as_its_own_entry_point() -> None:
-    (entry_point,) = [e for e in entry_points(group="opentelemetry_instrumentor") if e.name == "genai_cost_google_genai"]
+    (entry_point,) = [
+        e for e in entry_points(group="opentelemetry_instrumentor") if e.name == "genai_cost_google_genai"
+    ]
     assert entry_point.load() is GoogleGenAIInstrumentor
     assert GoogleGenAIInstrumentor().instrumentation_dependencies() == ("google-genai >= 1.0.0",)
 

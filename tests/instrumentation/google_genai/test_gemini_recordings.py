@@ -43,7 +43,14 @@ CASSETTES = sorted(CASSETTE_DIR.glob("*.yaml")) if CASSETTE_DIR.is_dir() else []
 #: and the schema Type of the recorded requests' tool declarations).
 ENUM_NAMES: dict[str, dict[int, str]] = {
     "type": {0: "TYPE_UNSPECIFIED", 1: "STRING", 2: "NUMBER", 3: "INTEGER", 4: "BOOLEAN", 5: "ARRAY", 6: "OBJECT"},
-    "finishReason": {0: "FINISH_REASON_UNSPECIFIED", 1: "STOP", 2: "MAX_TOKENS", 3: "SAFETY", 4: "RECITATION", 5: "OTHER"},
+    "finishReason": {
+        0: "FINISH_REASON_UNSPECIFIED",
+        1: "STOP",
+        2: "MAX_TOKENS",
+        3: "SAFETY",
+        4: "RECITATION",
+        5: "OTHER",
+    },
     "modality": {0: "MODALITY_UNSPECIFIED", 1: "TEXT", 2: "IMAGE", 3: "VIDEO", 4: "AUDIO", 5: "DOCUMENT"},
     "trafficType": {0: "TRAFFIC_TYPE_UNSPECIFIED", 1: "ON_DEMAND", 2: "PROVISIONED_THROUGHPUT"},
 }
@@ -51,7 +58,9 @@ ENUM_NAMES: dict[str, dict[int, str]] = {
 
 def named_enums(value: Any) -> Any:
     if isinstance(value, dict):
-        return {k: ENUM_NAMES[k][v] if k in ENUM_NAMES and isinstance(v, int) else named_enums(v) for k, v in value.items()}
+        return {
+            k: ENUM_NAMES[k][v] if k in ENUM_NAMES and isinstance(v, int) else named_enums(v) for k, v in value.items()
+        }
     if isinstance(value, list):
         return [named_enums(v) for v in value]
     return value
@@ -141,4 +150,3 @@ def check_span(span_exporter: Any, interaction: RecordedInteraction) -> None:
     assert a["gen_ai.response.finish_reasons"] == tuple(c["finishReason"].lower() for c in document["candidates"])
     assert_usage(span, document["usageMetadata"])
     assert_priced(span, document, document["modelVersion"])
-

@@ -46,7 +46,9 @@ def stream_path(client: genai.Client) -> str:
     return model_path(client, MODEL, "streamGenerateContent")
 
 
-def test_exhausted_stream_is_priced_from_the_last_chunk(client: genai.Client, stub: StubProvider, span_exporter: Any) -> None:
+def test_exhausted_stream_is_priced_from_the_last_chunk(
+    client: genai.Client, stub: StubProvider, span_exporter: Any
+) -> None:
     texts = [c.text for c in client.models.generate_content_stream(model=MODEL, contents=PROMPT)]
     assert "".join(texts) == "This is a test."
     span = only_span(span_exporter)
@@ -219,7 +221,9 @@ def test_error_status_before_the_stream(
     assert "genai_cost.amount" not in attrs(span)
 
 
-async def test_async_error_status_before_the_stream(client: genai.Client, stub: StubProvider, span_exporter: Any) -> None:
+async def test_async_error_status_before_the_stream(
+    client: genai.Client, stub: StubProvider, span_exporter: Any
+) -> None:
     stub.enqueue(stream_path(client), status=429)
     stream = await client.aio.models.generate_content_stream(model=MODEL, contents=PROMPT)
     with pytest.raises(errors.ClientError):  # the request goes out on the first __anext__

@@ -41,7 +41,9 @@ def test_stream_usage_is_cumulative_and_the_last_event_is_final(stub: StubProvid
 
 def test_forced_usage_is_merged_and_the_total_recomputed(stub: StubProvider) -> None:
     client = gemini_client(stub)
-    stub.enqueue("/v1beta/models/gemini-2.5-pro:generateContent", usage={"promptTokenCount": 100, "toolUsePromptTokenCount": 5})
+    stub.enqueue(
+        "/v1beta/models/gemini-2.5-pro:generateContent", usage={"promptTokenCount": 100, "toolUsePromptTokenCount": 5}
+    )
     response = client.models.generate_content(model="gemini-2.5-pro", contents=PROMPT)
     usage = response.usage_metadata
     assert usage is not None and usage.prompt_token_count == 100
@@ -55,7 +57,9 @@ def test_thinking_off_reports_no_thoughts(stub: StubProvider) -> None:
     assert response.usage_metadata is not None and response.usage_metadata.thoughts_token_count is None
 
 
-@pytest.mark.parametrize(("status", "rpc_status"), [(400, "INVALID_ARGUMENT"), (429, "RESOURCE_EXHAUSTED"), (503, "UNAVAILABLE")])
+@pytest.mark.parametrize(
+    ("status", "rpc_status"), [(400, "INVALID_ARGUMENT"), (429, "RESOURCE_EXHAUSTED"), (503, "UNAVAILABLE")]
+)
 def test_errors_are_googles_shape(stub: StubProvider, status: int, rpc_status: str) -> None:
     client = gemini_client(stub)
     stub.enqueue("/v1beta/models/gemini-2.0-flash:generateContent", status=status)

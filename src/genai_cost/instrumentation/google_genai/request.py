@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 from genai_cost import attributes as attr
 from genai_cost.budget.estimate import count_input_tokens
+from genai_cost.instrumentation.google_genai import content
 from genai_cost.instrumentation.openai.response import get
 
 GEMINI = "gcp.gemini"
@@ -54,6 +55,7 @@ class Request:
     operation: str
     model: str | None
     attributes: dict[str, Any] = field(default_factory=dict)
+    capture_content: bool = False
 
 
 def _number(value: Any, kinds: type | tuple[type, ...]) -> Any:
@@ -98,12 +100,16 @@ def _model(kwargs: Mapping[str, Any]) -> str | None:
     return model if isinstance(model, str) and model else None
 
 
-def generate_request(kwargs: Mapping[str, Any]) -> Request:
-    request = Request(GENERATE_CONTENT, _model(kwargs))
+def generate_request(kwargs: Mapping[str, Any], capture: bool) -> Request:
+    request = Request(GENERATE_CONTENT, _model(kwargs), capture_content=capture)
     config = kwargs.get("config")
+    attributes = request.attributes
+    if capture:
+        attributes[attr.INPUT_MESSAGES] = content.to_json(content.input_messages(kwargs.get("contents")))
+        if instructions := content.system_instructions(get(config, "system_instruction")):
+            attributes[attr.SYSTEM_INSTRUCTIONS] = content.to_json(instructions)
     if config is None:
         return request
-    attributes = request.attributes
     _put_all(attributes, config, _SAMPLING)
     count = _number(get(config, "candidate_count"), int)
     if count is not None and count != 1:  # semconv: only when not 1
@@ -116,7 +122,7 @@ def generate_request(kwargs: Mapping[str, Any]) -> Request:
     return request
 
 
-def embed_request(kwargs: Mapping[str, Any]) -> Request:
+def embed_request(kwargs: Mapping[str, Any], capture: bool) -> Request:
     request = Request(EMBEDDINGS, _model(kwargs))
     dimensions = _number(get(kwargs.get("config"), "output_dimensionality"), int)
     if dimensions is not None:

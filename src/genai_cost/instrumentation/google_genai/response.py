@@ -18,7 +18,9 @@ import json
 import re
 from typing import Any
 
+from genai_cost import attributes as attr
 from genai_cost.attributes import Status
+from genai_cost.instrumentation.google_genai import content
 from genai_cost.instrumentation.lifecycle import CallResult
 from genai_cost.instrumentation.openai.response import get
 from genai_cost.usage import InvalidUsage, TokenUsage
@@ -94,19 +96,36 @@ def _usage_result(result: CallResult, read: Any) -> None:
         result.status = (Status.INVALID_USAGE, str(exc))
 
 
-def generate_result(response: Any, finish_reasons: tuple[str, ...] | None = None) -> CallResult:
-    """A ``GenerateContentResponse`` (or the last chunk of a stream) -> CallResult."""
+def _index(candidate: Any, position: int) -> int:
+    index = get(candidate, "index")
+    return index if isinstance(index, int) else position
+
+
+def _finish_reasons(candidates: Any) -> dict[int, str]:
+    reasons = {}
+    for position, candidate in enumerate(candidates or ()):
+        if reason := _name(get(candidate, "finish_reason")):
+            reasons[_index(candidate, position)] = reason
+    return reasons
+
+
+def generate_result(
+    response: Any, capture: bool = False, streamed: tuple[dict[int, str], list[Any]] | None = None
+) -> CallResult:
+    """A ``GenerateContentResponse`` -> CallResult. For a stream, ``response`` is the last chunk
+    with usage and ``streamed`` the finish reasons and candidates gathered from every chunk."""
     if get(response, "usage_metadata") is None and get(response, "candidates") is None:
         response = _raw_document(response) or response
     result = CallResult(response_model=get(response, "model_version"), response_id=get(response, "response_id"))
-    if finish_reasons is None:
-        reasons = (_name(get(c, "finish_reason")) for c in get(response, "candidates") or ())
-        finish_reasons = tuple(r for r in reasons if r)
-    result.finish_reasons = finish_reasons
+    reasons, candidates = streamed if streamed is not None else (_finish_reasons(get(response, "candidates")), None)
+    result.finish_reasons = tuple(reasons[i] for i in sorted(reasons))
     metadata = get(response, "usage_metadata")
     _usage_result(result, lambda: content_usage(metadata))
     if result.status is None and "provisioned" in (_name(get(metadata, "traffic_type")) or ""):
         result.status = _PROVISIONED
+    if capture:
+        output = candidates if candidates is not None else get(response, "candidates")
+        result.attributes[attr.OUTPUT_MESSAGES] = content.to_json(content.output_messages(output, reasons))
     return result
 
 
@@ -154,29 +173,49 @@ def embed_result(response: Any) -> CallResult:
 
 class GenerateStreamObserver:
     """Follows ``generate_content_stream``: each chunk is a whole response whose usage is the
-    total so far, so the last usage seen is the call's (or, cut short, what was billed so far)."""
+    total so far, so the last usage seen is the call's (or, cut short, what was billed so far).
+    With content capture on, each candidate's parts are gathered (text pieces joined)."""
 
-    __slots__ = ("_last", "_usage_chunk", "_finish")
+    __slots__ = ("_capture", "_last", "_usage_chunk", "_finish", "_parts")
 
-    def __init__(self) -> None:
+    def __init__(self, capture: bool = False) -> None:
+        self._capture = capture
         self._last: Any = None
         self._usage_chunk: Any = None
         self._finish: dict[int, str] = {}
+        self._parts: dict[int, list[Any]] = {}
 
     def observe(self, chunk: Any) -> bool:
         self._last = chunk
         if get(chunk, "usage_metadata") is not None:
             self._usage_chunk = chunk
         for position, candidate in enumerate(get(chunk, "candidates") or ()):
-            reason = _name(get(candidate, "finish_reason"))
-            if reason:
-                index = get(candidate, "index")
-                self._finish[index if isinstance(index, int) else position] = reason
+            index = _index(candidate, position)
+            if reason := _name(get(candidate, "finish_reason")):
+                self._finish[index] = reason
+            if self._capture:
+                self._gather(self._parts.setdefault(index, []), get(get(candidate, "content"), "parts"))
         return True
 
+    @staticmethod
+    def _gather(gathered: list[Any], parts: Any) -> None:
+        for part in parts or ():
+            text = get(part, "text")
+            previous = gathered[-1] if gathered else None
+            if (
+                isinstance(text, str)
+                and isinstance(previous, dict)
+                and previous.get("thought") == bool(get(part, "thought"))
+            ):
+                previous["text"] += text
+            elif isinstance(text, str):
+                gathered.append({"text": text, "thought": bool(get(part, "thought"))})
+            else:
+                gathered.append(part)
+
     def result(self) -> CallResult:
-        reasons = tuple(self._finish[i] for i in sorted(self._finish))
-        result = generate_result(self._usage_chunk, reasons)
+        candidates = [{"index": i, "content": {"parts": parts}} for i, parts in sorted(self._parts.items())]
+        result = generate_result(self._usage_chunk, self._capture, (self._finish, candidates))
         last = self._last
         if last is not None:
             result.response_model = get(last, "model_version") or result.response_model

@@ -5,7 +5,8 @@ sends the function results back in a new request, and automatic continuation fol
 ``continuation_token`` hops. Each request is billed, while the caller gets back only the last
 response (or a merge of them), so we wrap the per-request methods the public ones loop over
 (``_generate_content`` / ``_generate_content_stream``; a release without them is left
-unpatched, never broken) rather than the public ones. ``embed_content`` makes exactly one request and is wrapped as it is.
+unpatched, never broken) rather than the public ones. ``embed_content`` makes exactly one
+request and is wrapped as it is.
 
 A sync ``_generate_content_stream`` is a generator: nothing is sent until it is first advanced,
 and HTTP errors surface from ``next()``, which the stream proxy reports as the call's failure.
@@ -40,14 +41,14 @@ from genai_cost.instrumentation.lifecycle import CallResult, GenAICall, log_once
 class Surface:
     """One kind of SDK method: how to read its request and its response."""
 
-    describe: Callable[[dict[str, Any]], Request]
-    result: Callable[[Any], CallResult]
+    describe: Callable[[dict[str, Any], bool], Request]
+    result: Callable[[Any, bool], CallResult]
     stream: bool = False
 
 
 GENERATE = Surface(generate_request, generate_result)
 GENERATE_STREAM = Surface(generate_request, generate_result, stream=True)
-EMBED = Surface(embed_request, embed_result)
+EMBED = Surface(embed_request, lambda response, capture: embed_result(response))
 
 _STREAM_ATTRIBUTES = {attr.REQUEST_STREAM: True}
 
@@ -62,7 +63,7 @@ class Invocation:
         self.surface = surface
         self.models = models
         self.kwargs = kwargs
-        self.request = surface.describe(kwargs)
+        self.request = surface.describe(kwargs, lifecycle.capture_message_content())
         if surface.stream:
             self.request.attributes.update(_STREAM_ATTRIBUTES)
         # The model a budget downgrade chose instead of the caller's.
@@ -103,8 +104,8 @@ class Invocation:
     def finish(self, call: GenAICall, result: Any) -> Any:
         if self.surface.stream:
             proxy = lifecycle.AsyncStream if hasattr(result, "__anext__") else lifecycle.SyncStream
-            return proxy(result, call, GenerateStreamObserver())
-        call.set_result(self.surface.result(result))
+            return proxy(result, call, GenerateStreamObserver(self.request.capture_content))
+        call.set_result(self.surface.result(result, self.request.capture_content))
         call.end()
         return result
 
