@@ -10,9 +10,9 @@ calling or continuation round trip is its own request and span), ``generate_cont
 (``gen_ai.request.stream``), ``embed_content``; chats go through the same methods. Provider
 ``gcp.gemini`` or ``gcp.vertex_ai`` from the client's ``vertexai`` flag.
 
-Modules: ``request`` (provider, endpoint and request attributes), ``response`` (usage, results,
-the stream observer), ``wrappers`` (the wrappers and the method list). Nothing here imports
-``google.genai`` until ``instrument()``.
+Modules: ``request`` (provider, endpoint, request attributes, the budget estimate), ``response``
+(usage, results, the stream observer), ``content`` (opt-in message content), ``wrappers`` (the
+wrappers and the method list). Nothing here imports ``google.genai`` until ``instrument()``.
 """
 
 from __future__ import annotations
