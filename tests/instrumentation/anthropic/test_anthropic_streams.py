@@ -349,3 +349,41 @@ async def test_vertex_stream(stub: StubProvider, span_exporter: Any) -> None:
     a = attrs(only_span(span_exporter))
     assert a["gen_ai.provider.name"] == "gcp.vertex_ai"
     assert_priced(a, VERTEX_MODEL, usage_of(wire_usage(stub)), provider="google")
+
+
+async def test_bedrock_streams(stub: StubProvider, span_exporter: Any) -> None:
+    """AnthropicBedrock streams arrive as AWS eventstream frames (the stub's Bedrock wire)."""
+    model_id = "us.anthropic.claude-haiku-4-5-20251001-v1:0"
+    credentials = {"aws_access_key": "AKIDEXAMPLE", "aws_secret_key": "secret", "aws_region": "us-east-1"}
+    bedrock = anthropic.AnthropicBedrock(**credentials, base_url=stub.url, max_retries=0)
+    abedrock = anthropic.AsyncAnthropicBedrock(**credentials, base_url=stub.url, max_retries=0)
+
+    def sent_usage() -> dict[str, int]:
+        events = [e["chunk"] for e in stub.last_request.response_body]
+        merged: dict[str, Any] = {}
+        for event in events:
+            if event["type"] == "message_start":
+                merged.update(event["message"]["usage"])
+            elif event["type"] == "message_delta":
+                merged.update(event["usage"])
+        return usage_of(merged)
+
+    usages = []
+    list(bedrock.messages.create(model=model_id, max_tokens=64, messages=MESSAGES, stream=True))
+    usages.append(sent_usage())
+    with bedrock.messages.stream(model=model_id, max_tokens=64, messages=MESSAGES) as stream:
+        stream.get_final_message()
+    usages.append(sent_usage())
+    async with abedrock.messages.stream(model=model_id, max_tokens=64, messages=MESSAGES) as astream:
+        await astream.get_final_message()
+    usages.append(sent_usage())
+
+    spans = genai_spans(span_exporter)
+    assert len(spans) == 3
+    for span, usage in zip(spans, usages, strict=True):
+        a = attrs(span)
+        assert stub.requests[0].path == f"/model/{model_id}/invoke-with-response-stream"
+        assert a["gen_ai.provider.name"] == "aws.bedrock" and a["gen_ai.request.stream"] is True
+        assert usage["output_tokens"] > 1
+        assert_usage(a, usage)
+        assert_priced(a, model_id, usage, provider="aws")
