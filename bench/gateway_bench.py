@@ -38,8 +38,12 @@ MODELS = [
 ]
 
 
-def make_request(seed: int, spans: int = BATCH) -> bytes:
-    """One export request as the Python SDK's exporter would encode it."""
+def make_request(seed: int, spans: int = BATCH, genai_every: int = 1) -> bytes:
+    """One export request as the Python SDK's exporter would encode it.
+
+    ``genai_every=4``: one span in four is a GenAI call, the others HTTP client spans (a trace of
+    an agent calling tools and services), to show what the gateway costs on ordinary spans.
+    """
     from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
     from opentelemetry.sdk.resources import Resource
     from opentelemetry.sdk.trace import TracerProvider
@@ -53,6 +57,19 @@ def make_request(seed: int, spans: int = BATCH) -> bytes:
     tracer = provider.get_tracer("opentelemetry.instrumentation.openai_v2", "2.1b0")
     with tracer.start_as_current_span("agent run"):
         for index in range(spans):
+            if index % genai_every:
+                http = {
+                    "http.request.method": "GET",
+                    "url.full": f"https://tools.example.com/v1/items/{index}",
+                    "server.address": "tools.example.com",
+                    "server.port": 443,
+                    "http.response.status_code": 200,
+                    "network.protocol.version": "1.1",
+                    "user_agent.original": "python-httpx/0.28",
+                }
+                with tracer.start_as_current_span("GET", attributes=http):
+                    pass
+                continue
             provider_name, model = MODELS[index % len(MODELS)]
             attributes = {
                 "gen_ai.operation.name": "chat",
@@ -72,8 +89,8 @@ def make_request(seed: int, spans: int = BATCH) -> bytes:
                 attributes["gen_ai.usage.cache_read.input_tokens"] = rng.randint(0, 90)
             with tracer.start_as_current_span(f"chat {model}", attributes=attributes):
                 pass
-    genai = [s for s in exporter.get_finished_spans() if s.name != "agent run"]
-    return encode_spans(genai).SerializeToString()
+    batch = [s for s in exporter.get_finished_spans() if s.name != "agent run"]
+    return encode_spans(batch).SerializeToString()
 
 
 def in_process(payloads: list[bytes], rounds: int) -> dict[str, float]:
@@ -186,15 +203,18 @@ def main() -> None:
     payloads = [make_request(seed) for seed in range(16)]
     rounds, requests = (3, 100) if args.quick else (7, 400)
     local = in_process(payloads, rounds)
+    mixed = in_process([make_request(seed, genai_every=4) for seed in range(16)], rounds)
     loop_plain = statistics.median(over_loopback(payloads, requests, pricing=False) for _ in range(3 if not args.quick else 1))
     loop_priced = statistics.median(over_loopback(payloads, requests, pricing=True) for _ in range(3 if not args.quick else 1))
     rows = [
         ("in-process: parse + serialize (pass-through)", local["pass-through"], None),
         ("in-process: parse + price + serialize", local["enriched"], local["pass-through"] / local["enriched"]),
+        ("in-process, 1 span in 4 GenAI: pass-through (all spans)", mixed["pass-through"], None),
+        ("in-process, 1 span in 4 GenAI: priced (all spans)", mixed["enriched"], mixed["pass-through"] / mixed["enriched"]),
         ("gateway over loopback, pricing off (pass-through)", loop_plain, None),
         ("gateway over loopback, pricing on", loop_priced, loop_plain / loop_priced),
     ]
-    print(f"| measure ({BATCH} GenAI spans per request) | spans/s per core | cost vs pass-through |")
+    print(f"| measure ({BATCH} spans per request) | spans/s per core | cost vs pass-through |")
     print("|---|---|---|")
     for name, rate, ratio in rows:
         print(f"| {name} | {rate:,.0f} | {'' if ratio is None else f'{ratio:.2f}×'} |")
