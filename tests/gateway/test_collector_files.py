@@ -340,6 +340,37 @@ def test_rules_are_complete() -> None:
             assert re.fullmatch(r"[a-z_]+:[a-z0-9_]+:[a-z0-9_]+", rule["record"]), rule["record"]
 
 
+def _output_labels(expr: str) -> set[str] | None:
+    """Labels an alert's expression keeps when its outermost aggregation says (``by``); None if open."""
+    node = promql_parser.parse(expr)
+    while isinstance(node, promql_parser.BinaryExpr | promql_parser.ParenExpr):
+        node = node.lhs if isinstance(node, promql_parser.BinaryExpr) else node.expr
+    modifier = node.modifier if isinstance(node, promql_parser.AggregateExpr) else None
+    if modifier is not None and modifier.type == promql_parser.AggModifierType.By:
+        return set(modifier.labels)
+    return None
+
+
+def test_alert_annotations_use_labels_the_expression_keeps() -> None:
+    recorded = {r["record"]: r["expr"] for r in _rules() if "record" in r}
+    checked = 0
+    for rule in _rules():
+        if "alert" not in rule:
+            continue
+        used = set(re.findall(r"\$labels\.(\w+)", " ".join(rule["annotations"].values())))
+        expr = rule["expr"]
+        head = promql_parser.parse(expr)
+        while isinstance(head, promql_parser.BinaryExpr):
+            head = head.lhs
+        if isinstance(head, promql_parser.VectorSelector) and head.name in recorded:
+            expr = recorded[head.name]  # an alert on a recording rule keeps that rule's labels
+        kept = _output_labels(expr)
+        if kept is not None:
+            assert used <= kept, f"{rule['alert']} annotates with {used - kept}, which `by` drops"
+            checked += 1
+    assert checked >= 3
+
+
 def test_dashboard_has_the_panels_asked_for() -> None:
     dashboard = _dashboard()
     titles = {p["title"] for p in dashboard["panels"]}
@@ -353,6 +384,7 @@ def test_dashboard_has_the_panels_asked_for() -> None:
     ids = [p["id"] for p in dashboard["panels"]]
     assert len(ids) == len(set(ids))
     for panel in dashboard["panels"]:
+        assert panel["type"] in ("stat", "timeseries", "bargauge", "table", "gauge", "barchart"), panel["title"]
         assert panel["targets"], panel["title"]
         assert {"x", "y", "w", "h"} <= set(panel["gridPos"])
         ref_ids = [t["refId"] for t in panel["targets"]]
