@@ -132,7 +132,7 @@ def aws_error(status: int, message: str | None = None, code: str | None = None) 
 class _Counts:
     """The call's token counts in Converse's terms, forced values on top of the estimates."""
 
-    __slots__ = ("input", "output", "cache_read", "cache_write")
+    __slots__ = ("input", "output", "cache_read", "cache_write", "cache_details")
 
     def __init__(self, input_tokens: int, output_tokens: int, forced: Mapping[str, Any] | None) -> None:
         forced = forced or {}
@@ -140,15 +140,24 @@ class _Counts:
         self.output = int(forced.get("outputTokens", output_tokens))
         self.cache_read = int(forced.get("cacheReadInputTokens", 0))
         self.cache_write = int(forced.get("cacheWriteInputTokens", 0))
+        # Cache writes by TTL, as Converse reports them: [{"ttl": "1h", "inputTokens": n}, ...].
+        self.cache_details: list[dict[str, Any]] = list(forced.get("cacheDetails") or [])
 
-    def converse(self) -> dict[str, int]:
-        usage = {"inputTokens": self.input, "outputTokens": self.output}
+    def converse(self) -> dict[str, Any]:
+        usage: dict[str, Any] = {"inputTokens": self.input, "outputTokens": self.output}
         usage["totalTokens"] = self.input + self.output + self.cache_read + self.cache_write
         if self.cache_read:
             usage["cacheReadInputTokens"] = self.cache_read
         if self.cache_write:
             usage["cacheWriteInputTokens"] = self.cache_write
+        if self.cache_details:
+            usage["cacheDetails"] = self.cache_details
         return usage
+
+    def ttl_split(self) -> dict[str, int]:
+        """Anthropic's ``usage.cache_creation``: the same writes by TTL."""
+        by_ttl = {d["ttl"]: d["inputTokens"] for d in self.cache_details}
+        return {"ephemeral_5m_input_tokens": by_ttl.get("5m", 0), "ephemeral_1h_input_tokens": by_ttl.get("1h", 0)}
 
     def invocation_metrics(self) -> dict[str, int]:
         metrics = {
@@ -384,6 +393,7 @@ class _Invocation:
                 "input_tokens": c.input,
                 "cache_creation_input_tokens": c.cache_write,
                 "cache_read_input_tokens": c.cache_read,
+                "cache_creation": c.ttl_split(),
                 "output_tokens": c.output,
             },
         }

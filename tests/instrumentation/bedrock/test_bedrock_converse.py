@@ -8,6 +8,7 @@ from typing import Any
 import botocore.exceptions
 import pytest
 import wrapt
+from conftest import metric_points
 from bedrock_support import (
     MESSAGES,
     assert_no_secrets,
@@ -114,7 +115,9 @@ def test_global_and_regional_profiles_are_priced_apart(client: Any, stub: StubPr
     "model",
     ["acme.frontier-9-v1:0", "arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/a1b2c3d4e5"],
 )
-def test_unknown_model_is_unpriced_not_free(client: Any, stub: StubProvider, span_exporter: Any, model: str) -> None:
+def test_unknown_model_is_unpriced_not_free(
+    client: Any, stub: StubProvider, span_exporter: Any, metric_reader: Any, model: str
+) -> None:
     stub.enqueue(path(model, "converse"), usage={"inputTokens": 50, "outputTokens": 7})
     client.converse(modelId=model, messages=MESSAGES)
 
@@ -123,6 +126,12 @@ def test_unknown_model_is_unpriced_not_free(client: Any, stub: StubProvider, spa
     assert "genai_cost.amount" not in a and "gen_ai.usage.cost" not in a
     assert model in a["genai_cost.status.detail"]
     assert a["gen_ai.usage.input_tokens"] == 50 and a["gen_ai.usage.output_tokens"] == 7
+    unpriced = [
+        p
+        for p in metric_points(metric_reader, "genai_cost.unpriced.calls")
+        if p.attributes.get("gen_ai.request.model") == model
+    ]
+    assert [p.value for p in unpriced] == [1]
 
 
 @pytest.mark.parametrize(
@@ -193,3 +202,19 @@ def test_uninstrument_leaves_existing_clients_silent(stub: StubProvider, span_ex
         assert genai_spans(span_exporter) == []
     made_while_on.converse(modelId="amazon.nova-pro-v1:0", messages=MESSAGES)
     assert len(genai_spans(span_exporter)) == 1
+
+
+def test_one_hour_cache_writes_are_priced_at_their_own_rate(
+    client: Any, stub: StubProvider, span_exporter: Any
+) -> None:
+    model = "global." + SONNET_45
+    details = [{"ttl": "1h", "inputTokens": 3000}, {"ttl": "5m", "inputTokens": 1000}]
+    forced = {"inputTokens": 500, "outputTokens": 80, "cacheWriteInputTokens": 4000, "cacheDetails": details}
+    stub.enqueue(path(model, "converse"), usage=forced)
+    client.converse(modelId=model, messages=MESSAGES)
+
+    a = attrs(only_span(span_exporter))
+    usage = {**genai_prices_usage(500, 80, cache_write=4000), "cache_write_1h_tokens": 3000}
+    assert_priced(a, model, usage)
+    # All 4000 written at the 5-minute rate would be cheaper: the split is what is charged.
+    assert a["genai_cost.amount"] > oracle(model, genai_prices_usage(500, 80, cache_write=4000)) + 1e-6

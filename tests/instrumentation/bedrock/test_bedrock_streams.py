@@ -240,3 +240,20 @@ def test_connection_dropped_mid_stream(client: Any, stub: StubProvider, span_exp
     assert a["error.type"].endswith(type(raised.value).__name__)
     _partial(a, "failed")
     assert a["gen_ai.usage.input_tokens"] == 30 and a["gen_ai.usage.output_tokens"] == 4
+
+
+def test_anthropic_stream_cache_writes_by_ttl(client: Any, stub: StubProvider, span_exporter: Any) -> None:
+    model = "global.anthropic.claude-sonnet-4-5-20250929-v1:0"
+    forced = {
+        "inputTokens": 200,
+        "outputTokens": 10,
+        "cacheWriteInputTokens": 2500,
+        "cacheDetails": [{"ttl": "1h", "inputTokens": 2500}],
+    }
+    stub.enqueue(path(model, "invoke-with-response-stream"), usage=forced)
+    response = client.invoke_model_with_response_stream(modelId=model, body=json.dumps(INVOKE_BODIES[CLAUDE]))
+    start = chunks_of(response["body"])[0]
+
+    assert start["message"]["usage"]["cache_creation"]["ephemeral_1h_input_tokens"] == 2500
+    a = attrs(only_span(span_exporter))
+    assert_priced(a, model, {**genai_prices_usage(200, 10, cache_write=2500), "cache_write_1h_tokens": 2500})

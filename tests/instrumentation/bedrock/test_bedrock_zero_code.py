@@ -25,9 +25,10 @@ APP = textwrap.dedent(
 
     config = botocore.config.Config(retries={{"total_max_attempts": 1}})
     bedrock = boto3.client("bedrock-runtime", region_name="us-east-1", config=config)  # endpoint from env
+    messages = [{{"role": "user", "content": [{{"text": "hi"}}]}}]
     with trace.get_tracer("app").start_as_current_span("handle request"):
-        reply = bedrock.converse(modelId="{MODEL}", messages=[{{"role": "user", "content": [{{"text": "hi"}}]}}])
-        events = list(bedrock.converse_stream(modelId="{MODEL}", messages=[{{"role": "user", "content": [{{"text": "hi"}}]}}])["stream"])
+        reply = bedrock.converse(modelId="{MODEL}", messages=messages)
+        events = list(bedrock.converse_stream(modelId="{MODEL}", messages=messages)["stream"])
     print("app done", reply["stopReason"], len(events))
     """
 )

@@ -41,10 +41,22 @@ _HEADER_COUNTS = (
 class Tally:
     """Token counts and results gathered from one response or stream, in Bedrock's terms."""
 
-    __slots__ = ("input", "output", "cache_read", "cache_write", "seen", "finish_reasons", "response_id", "model")
+    __slots__ = (
+        "input",
+        "output",
+        "cache_read",
+        "cache_write",
+        "cache_write_ttl",
+        "seen",
+        "finish_reasons",
+        "response_id",
+        "model",
+    )
 
     def __init__(self) -> None:
         self.input = self.output = self.cache_read = self.cache_write = 0
+        # (5-minute, 1-hour) shares of cache_write, where the response splits it (priced apart).
+        self.cache_write_ttl: tuple[int, int] | None = None
         self.seen = False
         self.finish_reasons: list[str] = []
         self.response_id: str | None = None
@@ -62,12 +74,7 @@ class Tally:
     def usage(self) -> TokenUsage | None:
         if not self.seen:
             return None
-        return TokenUsage.from_exclusive_cache(
-            uncached_input_tokens=self.input,
-            output_tokens=self.output,
-            cache_read_tokens=self.cache_read,
-            cache_write_tokens=self.cache_write,
-        )
+        return _usage(self.input, self.output, self.cache_read, self.cache_write, self.cache_write_ttl)
 
     def result(self, request_id: str | None = None) -> CallResult:
         attributes: dict[str, Any] = {attr.AWS_REQUEST_ID: request_id} if request_id else {}
@@ -111,9 +118,41 @@ def read_counts(tally: Tally, usage: Any, keys: tuple[str, str, str, str]) -> No
             tally.count(field, usage.get(key))
 
 
+def _usage(uncached: int, output: int, cache_read: int, cache_write: int, ttl: tuple[int, int] | None) -> TokenUsage:
+    five_minutes, one_hour = ttl if ttl and sum(ttl) <= cache_write else (0, 0)
+    return TokenUsage(
+        input_tokens=uncached + cache_read + cache_write,
+        output_tokens=output,
+        cache_read_tokens=cache_read,
+        cache_write_tokens=cache_write,
+        cache_write_5m_tokens=five_minutes,
+        cache_write_1h_tokens=one_hour,
+    )
+
+
+def cache_write_ttl(details: Any) -> tuple[int, int] | None:
+    """Converse's ``cacheDetails``: cache writes by TTL, ``[{"ttl": "1h", "inputTokens": n}, ...]``."""
+    if not isinstance(details, list) or not details:
+        return None
+    five_minutes = one_hour = 0
+    for detail in details:
+        if isinstance(detail, dict) and type(tokens := detail.get("inputTokens")) is int:
+            if detail.get("ttl") == "1h":
+                one_hour += tokens
+            elif detail.get("ttl") == "5m":
+                five_minutes += tokens
+    return five_minutes, one_hour
+
+
+def read_converse_usage(tally: Tally, usage: Any) -> None:
+    if isinstance(usage, dict):
+        read_counts(tally, usage, CONVERSE_KEYS)
+        tally.cache_write_ttl = cache_write_ttl(usage.get("cacheDetails")) or tally.cache_write_ttl
+
+
 def converse_result(response: Mapping[str, Any]) -> CallResult:
-    # Every non-streamed Converse call comes through here: read the four counts directly rather
-    # than through a Tally (a third of the time).
+    # Every non-streamed Converse call comes through here: read the counts directly rather than
+    # through a Tally (a third of the time).
     usage = response.get("usage")
     token_usage = None
     if isinstance(usage, dict):
@@ -121,7 +160,8 @@ def converse_result(response: Mapping[str, Any]) -> CallResult:
         if type(uncached) is int and type(output) is int:
             cache_read = usage.get("cacheReadInputTokens") or 0
             cache_write = usage.get("cacheWriteInputTokens") or 0
-            token_usage = TokenUsage(uncached + cache_read + cache_write, output, cache_read, cache_write)
+            ttl = cache_write_ttl(usage.get("cacheDetails")) if cache_write else None
+            token_usage = _usage(uncached, output, cache_read, cache_write, ttl)
     stop = response.get("stopReason")
     request_id = request_id_of(response)
     return CallResult(
@@ -141,10 +181,20 @@ def read_headers(tally: Tally, headers: Mapping[str, str]) -> None:
             tally.count(field, int(value))
 
 
+def _read_anthropic_usage(tally: Tally, usage: Any) -> None:
+    if isinstance(usage, dict):
+        read_counts(tally, usage, _ANTHROPIC_KEYS)
+        split = usage.get("cache_creation")
+        if isinstance(split, dict):
+            five_minutes, one_hour = split.get("ephemeral_5m_input_tokens"), split.get("ephemeral_1h_input_tokens")
+            if type(five_minutes) is int and type(one_hour) is int:
+                tally.cache_write_ttl = (five_minutes, one_hour)
+
+
 def _read_anthropic_message(tally: Tally, message: dict[str, Any]) -> None:
     tally.response_id = message.get("id") or tally.response_id
     tally.model = message.get("model") or tally.model
-    read_counts(tally, message.get("usage"), _ANTHROPIC_KEYS)
+    _read_anthropic_usage(tally, message.get("usage"))
     tally.finish(message.get("stop_reason"))
 
 
@@ -159,7 +209,7 @@ def read_document(tally: Tally, doc: Any) -> None:
         elif kind == "message_start" and isinstance(doc.get("message"), dict):
             _read_anthropic_message(tally, doc["message"])
         elif kind == "message_delta":
-            read_counts(tally, doc.get("usage"), _ANTHROPIC_KEYS)
+            _read_anthropic_usage(tally, doc.get("usage"))
             delta = doc.get("delta")
             if isinstance(delta, dict):
                 tally.finish(delta.get("stop_reason"))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from genai_cost.instrumentation.bedrock.results import CONVERSE_KEYS, Tally, read_counts, read_document
+from genai_cost.instrumentation.bedrock.results import Tally, read_converse_usage, read_document
 from genai_cost.instrumentation.lifecycle import CallResult
 
 
@@ -34,7 +34,7 @@ class ConverseStreamObserver(_Observer):
             return True
         metadata = event.get("metadata")
         if metadata is not None:
-            read_counts(self.tally, metadata.get("usage"), CONVERSE_KEYS)
+            read_converse_usage(self.tally, metadata.get("usage"))
         stop = event.get("messageStop")
         if stop is not None:
             self.tally.finish(stop.get("stopReason"))
