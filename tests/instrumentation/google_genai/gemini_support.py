@@ -47,7 +47,8 @@ def stub() -> Iterator[StubProvider]:
 
 
 def gemini_client(stub: StubProvider) -> genai.Client:
-    """The Gemini API (``gcp.gemini``), at the stub."""
+    """The Gemini API (``gcp.gemini``), at the stub. Hold the client in a variable while using
+    it: a ``genai.Client`` closes its HTTP client when it is collected."""
     options = types.HttpOptions(base_url=stub.url, api_version="v1beta", retry_options=NO_RETRIES)
     return genai.Client(api_key=API_KEY, http_options=options)
 

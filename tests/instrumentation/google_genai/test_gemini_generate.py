@@ -343,3 +343,28 @@ def test_a_raw_http_response_is_priced_from_its_body(
     assert attrs(span)["gen_ai.response.id"] == sent(stub)["responseId"]
     assert_usage(span, sent(stub)["usageMetadata"])
     assert_priced(span, sent(stub), "gemini-2.5-flash")
+
+
+def test_metrics_carry_the_gemini_provider(stub: StubProvider, span_exporter: Any, metric_reader: Any) -> None:
+    from conftest import metric_points
+
+    def points(name: str) -> list[Any]:
+        return [
+            p
+            for p in metric_points(metric_reader, name)
+            if p.attributes.get("gen_ai.provider.name") == "gcp.vertex_ai"
+            and p.attributes.get("gen_ai.request.model") == "gemini-2.0-flash-lite"
+        ]
+
+    def total(name: str, token_type: str | None = None) -> float:
+        return sum(
+            p.sum for p in points(name) if token_type is None or p.attributes.get("gen_ai.token.type") == token_type
+        )
+
+    before_input, before_cost = total("gen_ai.client.token.usage", "input"), total("gen_ai.client.operation.cost")
+    client = vertex_client(stub)
+    client.models.generate_content(model="gemini-2.0-flash-lite", contents=PROMPT)
+    metadata = sent(stub)["usageMetadata"]
+    assert total("gen_ai.client.token.usage", "input") - before_input == metadata["promptTokenCount"]
+    amount = attrs(only_span(span_exporter))["genai_cost.amount"]
+    assert total("gen_ai.client.operation.cost") - before_cost == pytest.approx(amount, abs=1e-12)

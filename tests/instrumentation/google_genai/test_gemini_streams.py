@@ -239,3 +239,13 @@ def test_unknown_model_stream(stub: StubProvider, span_exporter: Any) -> None:
     a = attrs(only_span(span_exporter))
     assert a["genai_cost.status"] == "unknown_model"
     assert "genai_cost.amount" not in a
+
+
+async def test_async_never_consumed_stream_sends_nothing(stub: StubProvider, span_exporter: Any) -> None:
+    client = gemini_client(stub)
+    stream = await client.aio.models.generate_content_stream(model=MODEL, contents=PROMPT)
+    del stream
+    gc.collect()
+    await asyncio.sleep(0)
+    assert stub.requests == []  # the request goes out on the first __anext__
+    assert genai_spans(span_exporter) == []
