@@ -284,3 +284,15 @@ async def test_vertex_client(stub: StubProvider, span_exporter: Any) -> None:
         assert a["gen_ai.provider.name"] == "gcp.vertex_ai"
         assert a["gen_ai.request.model"] == VERTEX_MODEL
         assert_priced(a, VERTEX_MODEL, usage_of(_message_json("", usage)["usage"]), provider="google")
+
+
+def test_malformed_usage_is_invalid_not_free(
+    client: anthropic.Anthropic, stub: StubProvider, span_exporter: Any
+) -> None:
+    message = _message_json(SNAPSHOT, {"input_tokens": -5})
+    stub.enqueue("/v1/messages", json=message)
+    assert client.messages.create(model=MODEL, max_tokens=64, messages=MESSAGES).usage.input_tokens == -5
+    a = attrs(only_span(span_exporter))
+    assert a["genai_cost.status"] == "invalid_usage"
+    assert "input_tokens" in a["genai_cost.status.detail"]
+    assert "genai_cost.amount" not in a and "gen_ai.usage.input_tokens" not in a
