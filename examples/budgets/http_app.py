@@ -38,12 +38,15 @@ from genai_cost.testing import StubProvider
 QUESTION = "Summarise our refund policy for a customer, in two sentences. " * 20
 
 
+CHANNEL: list[str] = []  # what the Slack stand-in received
+
+
 class SlackStandIn(BaseHTTPRequestHandler):
-    """Prints what a Slack incoming webhook would post to the channel."""
+    """Keeps what a Slack incoming webhook would post to the channel."""
 
     def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        print(f"  slack: {body['text']}")
+        CHANNEL.append(body["text"])
         self.send_response(200)
         self.send_header("Content-Length", "0")
         self.end_headers()
@@ -117,7 +120,13 @@ def main() -> None:
 
         server.should_exit = True
         thread.join(5)
-    time.sleep(0.5)  # the alert thread posts meanwhile (and at exit, pending alerts are flushed)
+    for _ in range(500):  # alerts go out on their own thread; give it a moment
+        if len(CHANNEL) >= 2:
+            break
+        time.sleep(0.01)
+    print("the Slack channel got:")
+    for text in CHANNEL:
+        print(f"  {text}")
     print()
     print(format_table(genai_cost.budget_status(), datetime.now(UTC)))
 

@@ -22,7 +22,7 @@ def test_http_app_example() -> None:
     assert all(s.startswith("429 Retry-After: ") and s.endswith("budget 'search-daily'") for s in statuses[3:5])
     assert statuses[5] == "200"  # team ads: no budget covers it
     assert "the provider saw 4 requests: the blocked ones never left the app" in lines
-    slack = [line for line in lines if line.startswith("  slack: ")]
+    slack = lines[lines.index("the Slack channel got:") + 1 :]
     assert any("passed 50% of its limit" in line for line in slack)
     assert any(":no_entry: budget search-daily blocked a call" in line for line in slack)
     assert any(line.startswith("search-daily ") and line.rstrip().endswith("block   ok") for line in lines)
