@@ -72,3 +72,23 @@ def test_opentelemetry_instrument_prices_a_boto3_app(tmp_path: Path) -> None:
         assert a["genai_cost.amount"] == pytest.approx(expected, abs=1e-9)
     root = next(s for s in spans if s.name == "handle request").attributes
     assert root["genai_cost.trace.calls"] == 2
+
+
+def test_instrumenting_imports_no_botocore_until_the_app_does() -> None:
+    script = textwrap.dedent(
+        """
+        import sys
+        from opentelemetry.sdk.trace import TracerProvider
+        from genai_cost.instrumentation.bedrock import BedrockInstrumentor
+
+        BedrockInstrumentor().instrument(tracer_provider=TracerProvider())
+        print(sorted(m for m in sys.modules if m.split(".")[0] in ("botocore", "boto3")))
+        import boto3, wrapt
+        keys = {"aws_access_key_id": "a", "aws_secret_access_key": "b"}
+        client = boto3.client("bedrock-runtime", region_name="us-east-1", **keys)
+        print(isinstance(type(client).__dict__["converse"], wrapt.FunctionWrapper))
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split("\n")[:2] == ["[]", "True"]

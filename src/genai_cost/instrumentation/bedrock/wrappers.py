@@ -13,7 +13,6 @@ the instrumentor's flag and step aside. Clients built before ``instrument()`` ar
 
 from __future__ import annotations
 
-import io
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -21,16 +20,14 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import wrapt
-from botocore.exceptions import ClientError
-from botocore.response import StreamingBody
 from opentelemetry.trace import Tracer
 
 from genai_cost import attributes as attr
 from genai_cost import runtime
-from genai_cost.instrumentation import lifecycle
-from genai_cost.instrumentation.base import Patch
 from genai_cost.budget.estimate import count_input_tokens
 from genai_cost.budget.hook import BudgetAsk
+from genai_cost.instrumentation import lifecycle
+from genai_cost.instrumentation.base import Patch
 from genai_cost.instrumentation.bedrock.models import family_of
 from genai_cost.instrumentation.bedrock.results import (
     Tally,
@@ -139,18 +136,6 @@ def budget_ask(operation: Operation, kwargs: dict[str, Any]) -> Callable[[], Bud
 # --- responses -----------------------------------------------------------------------------------
 
 
-class _UnreadableBody(StreamingBody):  # type: ignore[misc]
-    """The body of an InvokeModel response whose bytes failed to arrive: reading it raises the
-    error the caller would have got reading the original."""
-
-    def __init__(self, error: BaseException) -> None:
-        super().__init__(io.BytesIO(b""), 0)
-        self._error = error
-
-    def read(self, amt: int | None = None) -> bytes:
-        raise self._error
-
-
 def _finish_converse(call: GenAICall, response: Any) -> Any:
     call.set_result(converse_result(response))
     call.end()
@@ -160,18 +145,16 @@ def _finish_converse(call: GenAICall, response: Any) -> Any:
 def _finish_invoke(call: GenAICall, response: Any) -> Any:
     tally = Tally()
     read_headers(tally, headers_of(response))
-    body = response.get("body")
-    if body is not None and "json" in (response.get("contentType") or ""):
+    if response.get("body") is not None and "json" in (response.get("contentType") or ""):
         # The body is one JSON document the caller will read whole: read it here (usage and
         # cache counts are in it) and hand over an identical, unread body.
-        try:
-            data = body.read()
-        except Exception as error:
-            response["body"] = _UnreadableBody(error)
-            call.fail(error)
-        else:
-            response["body"] = StreamingBody(io.BytesIO(data), len(data))
+        from genai_cost.instrumentation.bedrock.bodies import read_ahead
+
+        data, error = read_ahead(response)
+        if data is not None:
             read_document(tally, json.loads(data))
+        elif error is not None:
+            call.fail(error)
     call.set_result(tally.result(request_id_of(response)))
     call.end()
     return response
@@ -191,6 +174,8 @@ def _finish_invoke_stream(call: GenAICall, response: Any) -> Any:
 
 def describe_error(error: BaseException) -> dict[str, Any]:
     """error.type users can catch (the error factory's classes are not importable) and the code."""
+    from botocore.exceptions import ClientError  # loaded: botocore raised it
+
     if not isinstance(error, ClientError):
         return {}
     out: dict[str, Any] = {}
@@ -282,10 +267,13 @@ def client_class_wrapper(tracer: Tracer, enabled: Enabled) -> Callable[..., Any]
 
 
 def patches(enabled: Enabled) -> list[Patch]:
+    # Lazy: an app with botocore installed but no AWS calls does not pay for importing it; one
+    # that imports boto3 gets the patch before it can build a client.
     return [
         Patch(
             "botocore.client",
             "ClientCreator._create_client_class",
             lambda tracer: client_class_wrapper(tracer, enabled),
+            lazy=True,
         )
     ]
