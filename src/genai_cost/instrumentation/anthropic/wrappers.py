@@ -22,6 +22,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import wrapt
@@ -260,23 +261,16 @@ def stream_helper(tracer: Tracer, manager_proxy: type, enabled: Enabled) -> Call
 
 def patches(enabled: Enabled) -> list[Patch]:
     """Every SDK method we wrap. Methods an SDK version lacks are skipped by the base class."""
-
-    def call(surface: Surface, is_async: bool) -> Callable[[Tracer], Callable[..., Any]]:
-        factory = async_call if is_async else sync_call
-        return lambda tracer: factory(tracer, surface, enabled)
-
-    def helper(is_async: bool) -> Callable[[Tracer], Callable[..., Any]]:
-        proxy = AsyncStreamManager if is_async else StreamManager
-        return lambda tracer: stream_helper(tracer, proxy, enabled)
-
     out: list[Patch] = []
     for module in ("anthropic.resources.messages.messages", "anthropic.resources.beta.messages.messages"):
-        for prefix, is_async in (("", False), ("Async", True)):
+        for prefix, call, manager in (("", sync_call, StreamManager), ("Async", async_call, AsyncStreamManager)):
             out += [
-                Patch(module, f"{prefix}Messages.create", call(MESSAGES, is_async)),
-                Patch(module, f"{prefix}Messages.parse", call(MESSAGES, is_async)),
+                Patch(module, f"{prefix}Messages.create", partial(call, surface=MESSAGES, enabled=enabled)),
+                Patch(module, f"{prefix}Messages.parse", partial(call, surface=MESSAGES, enabled=enabled)),
                 # stream() itself is sync on both clients: it returns a manager.
-                Patch(module, f"{prefix}Messages.stream", helper(is_async)),
-                Patch(module, f"{prefix}Messages.count_tokens", call(COUNT_TOKENS, is_async)),
+                Patch(
+                    module, f"{prefix}Messages.stream", partial(stream_helper, manager_proxy=manager, enabled=enabled)
+                ),
+                Patch(module, f"{prefix}Messages.count_tokens", partial(call, surface=COUNT_TOKENS, enabled=enabled)),
             ]
     return out
