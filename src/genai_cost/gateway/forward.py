@@ -22,6 +22,7 @@ from genai_cost.gateway.spool import Spool
 from genai_cost.gateway.stats import GatewayStats
 
 _log = logging.getLogger(__name__)
+_MAX_HINTED_WAIT = 300.0
 
 
 class Forwarder:
@@ -48,6 +49,7 @@ class Forwarder:
         self._in_flight = 0
         self._ready = threading.Condition()
         self._closing = False
+        self._stopping = threading.Event()
         self._deadline = float("inf")
         self._threads: list[threading.Thread] = []
 
@@ -147,9 +149,13 @@ class Forwarder:
                 if time.monotonic() + delay > self._deadline:
                     return False
                 _log.debug("genai-cost gateway: retrying in %.2fs: %s", delay, exc)
-                with self._ready:
-                    # Wakes early on shutdown, to re-check the deadline.
-                    self._ready.wait(min(delay, self._max_backoff))
+                if self._stopping.is_set():
+                    time.sleep(delay)  # draining: the deadline check above bounds this
+                else:
+                    # Its own event, not the queue's condition: new batches must not cut a
+                    # backoff short. The server's hint is honoured even past max_backoff
+                    # (bounded, in case it is absurd); shutdown ends the wait early.
+                    self._stopping.wait(min(delay, _MAX_HINTED_WAIT))
 
     def _save_or_drop(self, payload: bytes, spans: int) -> None:
         if self.spool is not None and self.spool.put(payload, spans):
@@ -164,6 +170,7 @@ class Forwarder:
             self._closing = True
             self._deadline = time.monotonic() + timeout
             self._ready.notify_all()
+        self._stopping.set()
         for thread in self._threads:
             thread.join(timeout + self._max_backoff + 1)
         with self._ready:
