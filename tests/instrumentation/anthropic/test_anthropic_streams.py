@@ -387,3 +387,15 @@ async def test_bedrock_streams(stub: StubProvider, span_exporter: Any) -> None:
         assert usage["output_tokens"] > 1
         assert_usage(a, usage)
         assert_priced(a, model_id, usage, provider="aws")
+
+
+def test_stream_content_when_asked(
+    client: anthropic.Anthropic, stub: StubProvider, span_exporter: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", "true")
+    stub.enqueue("/v1/messages", text=LONG)
+    list(create_stream(client))
+    a = attrs(only_span(span_exporter))
+    assert "Say this is a test" in a["gen_ai.input.messages"]
+    output = json.loads(a["gen_ai.output.messages"])
+    assert output == [{"role": "assistant", "parts": [{"type": "text", "content": LONG}], "finish_reason": "end_turn"}]
