@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
+from budget_support import RedisServer
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
@@ -15,6 +17,7 @@ from conftest import metric_points
 from genai_cost import attributes as attr
 from genai_cost.budget import install_guard
 from genai_cost.budget.guard import BudgetGuard
+from genai_cost.budget.ledger import open_ledger
 from genai_cost.budget.ledger.memory import MemoryLedger
 from genai_cost.budget.policy import BudgetPolicy
 from genai_cost.budget.status import format_table, register_remaining_gauge, status_json
@@ -113,28 +116,20 @@ def test_remaining_gauge_follows_spend(guard: BudgetGuard) -> None:
     provider.shutdown()
 
 
-class _FlakyLedger(MemoryLedger):
-    """A memory ledger whose reads fail while ``down``, as an unreachable Redis's do."""
-
-    down = False
-
-    def balances(self, prefix: str) -> Any:
-        from genai_cost.budget.ledger import LedgerUnavailable
-
-        if self.down:
-            raise LedgerUnavailable("connection refused")
-        return super().balances(prefix)
-
-
-def test_gauge_skips_budgets_it_cannot_read() -> None:
+def test_gauge_skips_budgets_it_cannot_read(tmp_path: Path) -> None:
+    server = RedisServer(tmp_path).start()
     reader = InMemoryMetricReader()
     provider = MeterProvider(metric_readers=[reader])
-    ledger = _FlakyLedger()
-    guard = BudgetGuard([BudgetPolicy("everything", limit=1.0)], ledger, clock=lambda: NOW)
-    register_remaining_gauge(lambda: guard, provider)
-    assert gauge_points(reader) == {("everything", None, "month"): 1.0}
-    ledger.down = True
-    assert gauge_points(reader) == {}  # no made-up figure while the ledger cannot be read
-    [row] = guard.status()
-    assert row.status and "connection refused" in row.status
-    provider.shutdown()
+    guard = BudgetGuard([BudgetPolicy("everything", limit=1.0)], open_ledger(server.url), clock=lambda: NOW)
+    try:
+        register_remaining_gauge(lambda: guard, provider)
+        spend(guard, 0.25)
+        assert gauge_points(reader) == {("everything", None, "month"): pytest.approx(0.75, abs=1e-9)}
+        server.stop()
+        assert gauge_points(reader) == {}  # Redis is down: no made-up figure
+        [row] = guard.status()
+        assert row.status is not None and row.status.startswith("ledger unavailable")
+    finally:
+        server.stop()
+        guard.close()
+        provider.shutdown()

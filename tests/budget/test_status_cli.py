@@ -1,4 +1,5 @@
-"""``genai-cost budget status`` in its own process, reading a SQLite ledger this process spends on."""
+"""``genai-cost budget status`` in its own process, reading the SQLite file or the real Redis server
+this process spends on."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from budget_support import RedisServer, redis_server
 
 from genai_cost import attributes as attr
 from genai_cost.budget.guard import BudgetGuard
@@ -27,6 +29,7 @@ budgets:
     - {{name: per-user, per: user, limit: 1, window: day, action: warn}}
 """
 CALL = {attr.REQUEST_MODEL: "gpt-4o-mini", attr.PROVIDER_NAME: "openai"}
+__all__ = ["redis_server"]  # a fixture, used through ledger_url
 
 
 def genai_cost(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -48,9 +51,14 @@ def write_config(tmp_path: Path, ledger: str) -> Path:
     return path
 
 
-@pytest.fixture
-def ledger_url(tmp_path: Path) -> str:
-    return f"sqlite://{tmp_path / 'ledger.db'}"
+@pytest.fixture(params=["sqlite", "redis"])
+def ledger_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A shared ledger the CLI can read: a SQLite file, or a real redis-server."""
+    if request.param == "sqlite":
+        return f"sqlite://{tmp_path / 'ledger.db'}"
+    server: RedisServer = request.getfixturevalue("redis_server")
+    server.flush()
+    return server.url
 
 
 @pytest.fixture
