@@ -699,7 +699,9 @@ def test_the_committed_example_parses_and_prices(catalog: PriceCatalog) -> None:
     usage = TokenUsage(input_tokens=5000, output_tokens=700, cache_read_tokens=2000)
     got = run_processor(config, _span("gpt-4o-mini", "openai", usage))
     expected = catalog.price("gpt-4o-mini", usage, provider_name="openai")
-    assert got[attr.COST_AMOUNT] == pytest.approx(expected.amount, abs=1e-9, rel=0)
+    assert got[attr.COST_AMOUNT] == pytest.approx(expected.amount, abs=1e-9, rel=0), (
+        "collector/pricing.generated.yaml is stale: regenerate it with the command in collector/README.md"
+    )
 
 
 def test_price_overrides_carry_over() -> None:
