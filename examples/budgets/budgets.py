@@ -51,18 +51,21 @@ def main() -> None:
     provider.add_span_processor(SimpleSpanProcessor(PrintDecisions()))
     genai_cost.configure(tracer_provider=provider, config_file=CONFIG)
 
-    with StubProvider() as stub, openai.OpenAI(base_url=stub.base_url, api_key="sk-example", max_retries=0) as client:
-        with genai_cost.cost_context(team="search", user="alice"):
-            for i in range(1, 21):
-                try:
-                    client.chat.completions.create(
-                        model="gpt-4o",
-                        messages=[{"role": "user", "content": POLICY_QUESTION}],
-                        max_tokens=20,
-                    )
-                except genai_cost.BudgetExceeded as exc:
-                    print(f"  call {i}: blocked, no request sent ({len(stub.requests)} requests so far): {exc}")
-                    break
+    with (
+        StubProvider() as stub,
+        openai.OpenAI(base_url=stub.base_url, api_key="sk-example", max_retries=0) as client,
+        genai_cost.cost_context(team="search", user="alice"),
+    ):
+        for i in range(1, 21):
+            try:
+                client.chat.completions.create(
+                    model="gpt-4o",
+                    messages=[{"role": "user", "content": POLICY_QUESTION}],
+                    max_tokens=20,
+                )
+            except genai_cost.BudgetExceeded as exc:
+                print(f"  call {i}: blocked, no request sent ({len(stub.requests)} requests so far): {exc}")
+                break
     print()
     print(format_table(genai_cost.budget_status(), datetime.now(UTC)))
 

@@ -339,7 +339,9 @@ def _budgets_from_env(env: Mapping[str, str], budgets: BudgetSettings) -> Budget
     ledger = env.get("GENAI_COST_LEDGER", "").strip()
     fail_mode = env.get("GENAI_COST_BUDGET_FAIL_MODE", "").strip().lower()
     if fail_mode and fail_mode not in ("open", "closed"):
-        raise ConfigError(f"environment variable GENAI_COST_BUDGET_FAIL_MODE: expected open or closed, got {fail_mode!r}")
+        raise ConfigError(
+            f"environment variable GENAI_COST_BUDGET_FAIL_MODE: expected open or closed, got {fail_mode!r}"
+        )
     if ledger and (problem := url_problem(ledger)) is not None:
         raise ConfigError(f"environment variable GENAI_COST_LEDGER: {problem}")
     if not ledger and not fail_mode:

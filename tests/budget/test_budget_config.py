@@ -76,7 +76,10 @@ def test_a_budgets_section_is_read(tmp_path: Path) -> None:
         ("policies: [{name: a, limit: 1, windw: day}]", "budgets.policies[0].windw: unknown key; allowed: name, limit"),
         ("policies: [{limit: 1}]", "budgets.policies[0].name: is required"),
         ("policies: [{name: a, limit: -1}]", "budgets.policies[0].limit: must be >= 0.0, got -1"),
-        ("policies: [{name: a, limit: 1, window: week}]", "budgets.policies[0].window: expected one of hour, day, month"),
+        (
+            "policies: [{name: a, limit: 1, window: week}]",
+            "budgets.policies[0].window: expected one of hour, day, month",
+        ),
         ("policies: [{name: a, limit: 1, action: downgrade}]", "budgets.policies[0].downgrade_to: is required"),
         ("policies: [{name: a, limit: 1, downgrade_to: x}]", "budgets.policies[0].downgrade_to: only applies"),
         ("policies: [{name: a, limit: 1, match: {colour: red}}]", "budgets.policies[0].match.colour: unknown key"),
@@ -100,7 +103,11 @@ def test_bad_budgets_name_file_key_and_problem(tmp_path: Path, section: str, mes
 
 def test_the_environment_chooses_the_ledger_and_fail_mode(tmp_path: Path) -> None:
     path = write(tmp_path, "budgets:\n  policies: [{name: a, limit: 1}]\n")
-    env = {"GENAI_COST_CONFIG": str(path), "GENAI_COST_LEDGER": "redis://cache:6379/2", "GENAI_COST_BUDGET_FAIL_MODE": "closed"}
+    env = {
+        "GENAI_COST_CONFIG": str(path),
+        "GENAI_COST_LEDGER": "redis://cache:6379/2",
+        "GENAI_COST_BUDGET_FAIL_MODE": "closed",
+    }
     budgets = load_settings(env).budgets
     assert (budgets.ledger, budgets.fail_mode, len(budgets.policies)) == ("redis://cache:6379/2", "closed", 1)
     with pytest.raises(ConfigError, match="GENAI_COST_LEDGER: expected memory"):

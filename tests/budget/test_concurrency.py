@@ -78,7 +78,9 @@ def run(url: str, submit: Callable[..., list[tuple[list[int], int]]]) -> None:
 
 def test_eight_threads(ledger_url: str) -> None:
     with ThreadPoolExecutor(8) as pool:
-        run(ledger_url, lambda: list(pool.map(spend_concurrently, [ledger_url] * 8, [LIMIT] * 8, [CALLS] * 8, range(8))))
+        run(
+            ledger_url, lambda: list(pool.map(spend_concurrently, [ledger_url] * 8, [LIMIT] * 8, [CALLS] * 8, range(8)))
+        )
 
 
 def test_four_processes(ledger_url: str) -> None:

@@ -23,10 +23,13 @@ def test_english_is_overstated_not_understated() -> None:
 
 def test_messages_count_text_plus_framing_and_images_a_fixed_size() -> None:
     messages = [
-        {"role": "user", "content": [
-            {"type": "text", "text": "what is in this picture?"},
-            {"type": "image_url", "image_url": {"url": "data:image/png;base64," + "A" * 300_000}},
-        ]},
+        {
+            "role": "user",
+            "content": [
+                {"type": "text", "text": "what is in this picture?"},
+                {"type": "image_url", "image_url": {"url": "data:image/png;base64," + "A" * 300_000}},
+            ],
+        },
     ]
     counted = count_input_tokens(messages)
     text = count_input_tokens("user") + count_input_tokens("text") + count_input_tokens("what is in this picture?")

@@ -118,7 +118,9 @@ def test_allow_describes_the_budget_with_least_left() -> None:
 def test_thresholds_fire_once_per_window_each() -> None:
     alerts: list[BudgetAlert] = []
     now = [NOW]
-    guard = BudgetGuard([BudgetPolicy("b", limit=1.0, window="day", action="warn")], MemoryLedger(), clock=lambda: now[0])
+    guard = BudgetGuard(
+        [BudgetPolicy("b", limit=1.0, window="day", action="warn")], MemoryLedger(), clock=lambda: now[0]
+    )
     guard.on_alert.append(alerts.append)
     crossed = [[c.threshold for c in spend(guard, cost).crossings] for cost in (0.4, 0.2, 0.0, 0.3, 0.05, 0.5, 0.0)]
     # The 6th call still fitted (0.95 + its estimate <= 1.0) and took spend past the limit; the
@@ -181,6 +183,7 @@ def test_an_unreachable_ledger_applies_the_fail_mode(mode: str, expected: str) -
     assert decision.decision == expected
     assert decision.status.startswith(f"fail_{mode}: ledger unavailable")
     assert decision.span_attributes()[attr.BUDGET_STATUS] == decision.status
+    assert attr.BUDGET_SPENT not in decision.span_attributes()  # unknown, not zero
     # Within retry_after the guard does not even try the ledger again.
     again = spend(guard, 0.001)
     assert again.decision == expected and "moments ago" in again.status

@@ -11,20 +11,20 @@ import openai
 import pytest
 
 sys.path.append(str(Path(__file__).resolve().parents[1] / "instrumentation" / "openai"))
-from budget_support import free_port  # noqa: E402
-from openai_support import API_KEY, MESSAGES, aclient, client, instrumented, no_content_capture, stub  # noqa: E402
+from budget_support import free_port
+from openai_support import MESSAGES, aclient, client, instrumented, no_content_capture, stub
 
-from conftest import attrs, only_span  # noqa: E402
-from genai_cost import BudgetExceeded  # noqa: E402
-from genai_cost import attributes as attr  # noqa: E402
-from genai_cost.budget import install_guard  # noqa: E402
-from genai_cost.budget.guard import BudgetGuard  # noqa: E402
-from genai_cost.budget.ledger import Ledger, to_micros  # noqa: E402
-from genai_cost.budget.ledger.memory import MemoryLedger  # noqa: E402
-from genai_cost.budget.ledger.redis import RedisLedger  # noqa: E402
-from genai_cost.budget.policy import BudgetPolicy  # noqa: E402
-from genai_cost.context import cost_context  # noqa: E402
-from genai_cost.testing import StubProvider  # noqa: E402
+from conftest import attrs, only_span
+from genai_cost import BudgetExceeded
+from genai_cost import attributes as attr
+from genai_cost.budget import install_guard
+from genai_cost.budget.guard import BudgetGuard
+from genai_cost.budget.ledger import Ledger, to_micros
+from genai_cost.budget.ledger.memory import MemoryLedger
+from genai_cost.budget.ledger.redis import RedisLedger
+from genai_cost.budget.policy import BudgetPolicy
+from genai_cost.context import cost_context
+from genai_cost.testing import StubProvider
 
 __all__ = ["aclient", "client", "instrumented", "no_content_capture", "stub"]
 
@@ -91,7 +91,9 @@ def test_blocked_streams_and_async_calls_send_nothing(
     assert stub.requests == []
 
 
-def test_allowed_calls_settle_their_exact_cost(client: openai.OpenAI, stub: StubProvider, budgets: Budgets, span_exporter) -> None:
+def test_allowed_calls_settle_their_exact_cost(
+    client: openai.OpenAI, stub: StubProvider, budgets: Budgets, span_exporter
+) -> None:
     budgets.set(BudgetPolicy("team", limit=1.0, match={"team": "search"}))
     with cost_context(team="search"):
         client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES, max_tokens=100)
@@ -106,7 +108,9 @@ def test_allowed_calls_settle_their_exact_cost(client: openai.OpenAI, stub: Stub
     assert a[attr.BUDGET_ESTIMATE] > a[attr.COST_AMOUNT]
 
 
-def test_a_stream_settles_when_it_ends(client: openai.OpenAI, stub: StubProvider, budgets: Budgets, span_exporter) -> None:
+def test_a_stream_settles_when_it_ends(
+    client: openai.OpenAI, stub: StubProvider, budgets: Budgets, span_exporter
+) -> None:
     budgets.set(BudgetPolicy("b", limit=1.0))
     for _ in client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES, stream=True):
         pass
@@ -114,7 +118,9 @@ def test_a_stream_settles_when_it_ends(client: openai.OpenAI, stub: StubProvider
     assert budgets.balance() == (to_micros(a[attr.COST_AMOUNT]), 0)
 
 
-def test_a_failed_call_releases_its_reservation(client: openai.OpenAI, stub: StubProvider, budgets: Budgets, span_exporter) -> None:
+def test_a_failed_call_releases_its_reservation(
+    client: openai.OpenAI, stub: StubProvider, budgets: Budgets, span_exporter
+) -> None:
     budgets.set(BudgetPolicy("b", limit=1.0))
     stub.enqueue("/v1/chat/completions", status=500)
     with pytest.raises(openai.InternalServerError):
@@ -126,7 +132,9 @@ def test_a_failed_call_releases_its_reservation(client: openai.OpenAI, stub: Stu
 def test_downgrade_sends_the_cheaper_model_and_records_the_original(
     client: openai.OpenAI, stub: StubProvider, budgets: Budgets, span_exporter
 ) -> None:
-    budgets.set(BudgetPolicy("premium", limit=0.0, match={"model": "gpt-4o"}, action="downgrade", downgrade_to="gpt-4o-mini"))
+    budgets.set(
+        BudgetPolicy("premium", limit=0.0, match={"model": "gpt-4o"}, action="downgrade", downgrade_to="gpt-4o-mini")
+    )
     client.chat.completions.create(model="gpt-4o", messages=MESSAGES, max_tokens=20)
     assert stub.last_request.body["model"] == "gpt-4o-mini"
     span = only_span(span_exporter)
@@ -149,7 +157,9 @@ def test_warn_lets_the_call_through(client: openai.OpenAI, stub: StubProvider, b
     assert a[attr.COST_AMOUNT] > 0
 
 
-def test_a_threshold_crossing_adds_a_span_event(client: openai.OpenAI, stub: StubProvider, budgets: Budgets, span_exporter) -> None:
+def test_a_threshold_crossing_adds_a_span_event(
+    client: openai.OpenAI, stub: StubProvider, budgets: Budgets, span_exporter
+) -> None:
     # The default reply costs far less than a cent: a limit just above one call's cost.
     budgets.set(BudgetPolicy("tiny", limit=0.00002, thresholds=(10,), action="warn"))
     client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES, max_tokens=10)
@@ -158,7 +168,9 @@ def test_a_threshold_crossing_adds_a_span_event(client: openai.OpenAI, stub: Stu
     assert event.attributes[attr.BUDGET_THRESHOLD_PERCENT] == 10.0
 
 
-def test_fail_open_calls_go_on_and_say_why(client: openai.OpenAI, stub: StubProvider, budgets: Budgets, span_exporter) -> None:
+def test_fail_open_calls_go_on_and_say_why(
+    client: openai.OpenAI, stub: StubProvider, budgets: Budgets, span_exporter
+) -> None:
     budgets.set(BudgetPolicy("b", limit=1.0), ledger=RedisLedger(f"redis://127.0.0.1:{free_port()}/0", timeout=0.05))
     client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
     assert len(stub.requests) == 1
@@ -175,7 +187,9 @@ def test_fail_closed_blocks_without_a_request(client: openai.OpenAI, stub: StubP
     assert stub.requests == []
 
 
-def test_embeddings_reserve_input_only(client: openai.OpenAI, stub: StubProvider, budgets: Budgets, span_exporter) -> None:
+def test_embeddings_reserve_input_only(
+    client: openai.OpenAI, stub: StubProvider, budgets: Budgets, span_exporter
+) -> None:
     budgets.set(BudgetPolicy("b", limit=1.0))
     client.embeddings.create(model="text-embedding-3-small", input="hello world " * 30)
     a = attrs(only_span(span_exporter))
@@ -183,12 +197,16 @@ def test_embeddings_reserve_input_only(client: openai.OpenAI, stub: StubProvider
     assert a[attr.BUDGET_ESTIMATE] == pytest.approx(120 * 0.02e-6)
 
 
-def test_without_budgets_spans_carry_no_budget_attributes(client: openai.OpenAI, stub: StubProvider, span_exporter) -> None:
+def test_without_budgets_spans_carry_no_budget_attributes(
+    client: openai.OpenAI, stub: StubProvider, span_exporter
+) -> None:
     client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
     assert not [k for k in attrs(only_span(span_exporter)) if k.startswith("genai_cost.budget.")]
 
 
-def test_the_estimate_uses_max_tokens_times_choices(client: openai.OpenAI, stub: StubProvider, budgets: Budgets, span_exporter) -> None:
+def test_the_estimate_uses_max_tokens_times_choices(
+    client: openai.OpenAI, stub: StubProvider, budgets: Budgets, span_exporter
+) -> None:
     from genai_cost.budget.estimate import count_input_tokens
 
     budgets.set(BudgetPolicy("b", limit=1.0))

@@ -72,7 +72,9 @@ def test_spend_resets_when_the_window_rolls_over(
     window: str, before: tuple[int, ...], after: tuple[int, ...], tz: str
 ) -> None:
     now = [ts(*before, tz=tz)]
-    guard = BudgetGuard([BudgetPolicy("b", limit=0.01, window=window, timezone=tz)], MemoryLedger(), clock=lambda: now[0])
+    guard = BudgetGuard(
+        [BudgetPolicy("b", limit=0.01, window=window, timezone=tz)], MemoryLedger(), clock=lambda: now[0]
+    )
     assert spend(guard, 0.01).decision == "allow"
     blocked = spend(guard, 0.0)
     assert blocked.decision == "block"
@@ -95,7 +97,9 @@ def test_projection_extrapolates_the_month() -> None:
     # 10 of December's 31 days gone, 10 spent: 31 at this pace.
     now = ts(2026, 12, 11)
     guard = BudgetGuard([BudgetPolicy("m", limit=100.0)], MemoryLedger(), clock=lambda: now)
-    decision = guard.reserve({"gen_ai.request.model": "gpt-4o-mini", "gen_ai.provider.name": "openai"}, input_tokens=1, max_output_tokens=1)
+    decision = guard.reserve(
+        {"gen_ai.request.model": "gpt-4o-mini", "gen_ai.provider.name": "openai"}, input_tokens=1, max_output_tokens=1
+    )
     assert decision is not None
     guard.settle(decision, 10.0)
     (status,) = guard.status()

@@ -74,7 +74,9 @@ _MAX_RATES = 4096
 _PROBE_TOKENS = 1_000_000
 
 
-def _rates_for(prices: Any, model: str, provider_name: str | None, server_address: str | None) -> tuple[float, float] | None:
+def _rates_for(
+    prices: Any, model: str, provider_name: str | None, server_address: str | None
+) -> tuple[float, float] | None:
     where = {"provider_name": provider_name, "server_address": server_address}
     input_only = prices.price(model, TokenUsage(input_tokens=_PROBE_TOKENS), **where).amount
     both = prices.price(model, TokenUsage(input_tokens=_PROBE_TOKENS, output_tokens=_PROBE_TOKENS), **where).amount

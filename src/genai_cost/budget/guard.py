@@ -356,7 +356,7 @@ class BudgetGuard:
         crossings: list[ThresholdCrossing] = []
         if not actual:
             return crossings
-        for (compiled, window, scope), after in zip(ticket.budgets, spent_after):
+        for (compiled, window, scope), after in zip(ticket.budgets, spent_after, strict=True):
             before = after - actual
             for percent, level in compiled.levels:
                 if before < level <= after:
@@ -391,7 +391,6 @@ class BudgetGuard:
         now = self._clock()
         rows: list[BudgetStatus] = []
         for compiled in self._compiled:
-            policy = compiled.policy
             window = compiled.current(now)
             prefix = compiled.key(window, "")
             try:

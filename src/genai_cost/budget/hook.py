@@ -87,6 +87,6 @@ def finish(guarded: Guarded, span: Any, amount: float | None, failed: bool, upda
     for crossing in guard.settle(decision, amount):
         span.add_event(attr.BUDGET_THRESHOLD_EVENT, crossing.event_attributes())
     state = decision.budget
-    if state is not None:
+    if state is not None and decision.status is None:
         updates[attr.BUDGET_SPENT] = state.spent
         updates[attr.BUDGET_REMAINING] = state.remaining

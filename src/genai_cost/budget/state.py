@@ -159,9 +159,10 @@ class Decision:
         if state is not None:
             attributes[attr.BUDGET_NAME] = state.name
             attributes[attr.BUDGET_LIMIT] = state.limit
-            attributes[attr.BUDGET_SPENT] = state.spent
-            attributes[attr.BUDGET_REMAINING] = state.remaining
             attributes[attr.BUDGET_WINDOW] = state.window
+            if self.status is None:  # otherwise the ledger was not read: spend is unknown, not 0
+                attributes[attr.BUDGET_SPENT] = state.spent
+                attributes[attr.BUDGET_REMAINING] = state.remaining
             if state.scope:
                 attributes[attr.BUDGET_SCOPE] = state.scope
         if self.estimate is not None:

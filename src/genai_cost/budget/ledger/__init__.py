@@ -29,7 +29,7 @@ MICROS = 1_000_000
 
 def to_micros(amount: float) -> int:
     """Money to integer micro-units (rounded to the nearest micro-unit)."""
-    return int(round(amount * MICROS))
+    return round(amount * MICROS)
 
 
 def from_micros(micros: int) -> float:
@@ -117,14 +117,14 @@ def open_ledger(url: str, *, timeout: float = 0.05) -> Ledger:
 
 
 __all__ = [
+    "MICROS",
     "Balance",
     "Ledger",
     "LedgerUnavailable",
-    "MICROS",
     "Reservation",
     "Slot",
     "from_micros",
     "open_ledger",
-    "url_problem",
     "to_micros",
+    "url_problem",
 ]

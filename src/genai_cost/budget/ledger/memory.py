@@ -34,7 +34,7 @@ class MemoryLedger:
             entries = [self._entry(slot) for slot in slots]
             balances = tuple([Balance(e[0], e[1]) for e in entries])
             admitted = True
-            for slot, (spent, reserved) in zip(slots, balances):
+            for slot, (spent, reserved) in zip(slots, balances, strict=True):
                 if slot.hard and spent + reserved + bump > slot.limit:
                     admitted = False
             if admitted and estimate:

@@ -77,9 +77,7 @@ class RedisLedger:
                 from redis.backoff import NoBackoff
                 from redis.retry import Retry
             except ImportError as error:  # pragma: no cover - depends on the install
-                raise ImportError(
-                    "the Redis budget ledger needs redis-py: pip install 'genai-cost[redis]'"
-                ) from error
+                raise ImportError("the Redis budget ledger needs redis-py: pip install 'genai-cost[redis]'") from error
             client = redis.Redis.from_url(
                 url,
                 socket_timeout=timeout,
