@@ -63,6 +63,12 @@ def make_client(stub: StubProvider, service: str = "bedrock-runtime") -> Any:
     )
 
 
+@pytest.fixture(autouse=True)
+def no_content_capture(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests that assert no prompt text reaches the span must not inherit an opt-in."""
+    monkeypatch.delenv("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", raising=False)
+
+
 @pytest.fixture
 def stub() -> Iterator[StubProvider]:
     with StubProvider() as provider:

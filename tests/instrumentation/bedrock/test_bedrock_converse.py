@@ -20,6 +20,7 @@ from bedrock_support import (
     genai_spans,
     instrumented,
     make_client,
+    no_content_capture,
     only_span,
     oracle,
     path,
@@ -30,7 +31,7 @@ from opentelemetry.trace import StatusCode
 
 from genai_cost.testing import StubProvider
 
-__all__ = ["client", "instrumented", "stub"]
+__all__ = ["client", "instrumented", "no_content_capture", "stub"]
 
 SONNET_45 = "anthropic.claude-sonnet-4-5-20250929-v1:0"
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from genai_cost.instrumentation.bedrock import content
 from genai_cost.instrumentation.bedrock.results import Tally, read_converse_usage, read_document
 from genai_cost.instrumentation.lifecycle import CallResult
 
@@ -26,11 +27,21 @@ class _Observer:
 
 
 class ConverseStreamObserver(_Observer):
-    __slots__ = ()
+    __slots__ = ("texts",)
+
+    def __init__(self, request_id: str | None, capture: bool = False) -> None:
+        super().__init__(request_id)
+        # The reply's text, kept only when the user opted in to content capture.
+        self.texts: list[str] | None = [] if capture else None
 
     def observe(self, event: Any) -> bool:
         # Usage comes once, in the last event; most events are text deltas.
-        if "contentBlockDelta" in event:
+        delta = event.get("contentBlockDelta")
+        if delta is not None:
+            if self.texts is not None:
+                text = (delta.get("delta") or {}).get("text")
+                if isinstance(text, str):
+                    self.texts.append(text)
             return True
         metadata = event.get("metadata")
         if metadata is not None:
@@ -39,6 +50,13 @@ class ConverseStreamObserver(_Observer):
         if stop is not None:
             self.tally.finish(stop.get("stopReason"))
         return True
+
+    def result(self) -> CallResult:
+        result = super().result()
+        if self.texts is not None:
+            finish = self.tally.finish_reasons[0] if self.tally.finish_reasons else None
+            result.attributes.update(content.streamed_output_attributes(self.texts, finish))
+        return result
 
 
 class InvokeStreamObserver(_Observer):

@@ -28,6 +28,7 @@ from genai_cost.budget.estimate import count_input_tokens
 from genai_cost.budget.hook import BudgetAsk
 from genai_cost.instrumentation import lifecycle
 from genai_cost.instrumentation.base import Patch
+from genai_cost.instrumentation.bedrock import content
 from genai_cost.instrumentation.bedrock.models import family_of
 from genai_cost.instrumentation.bedrock.results import (
     Tally,
@@ -137,7 +138,11 @@ def budget_ask(operation: Operation, kwargs: dict[str, Any]) -> Callable[[], Bud
 
 
 def _finish_converse(call: GenAICall, response: Any) -> Any:
-    call.set_result(converse_result(response))
+    result = converse_result(response)
+    if lifecycle.capture_message_content():
+        message = (response.get("output") or {}).get("message")
+        result.attributes.update(content.output_attributes(message, response.get("stopReason")))
+    call.set_result(result)
     call.end()
     return response
 
@@ -162,7 +167,8 @@ def _finish_invoke(call: GenAICall, response: Any) -> Any:
 
 def _finish_converse_stream(call: GenAICall, response: Any) -> Any:
     stream = response["stream"]
-    response["stream"] = lifecycle.SyncStream(stream, call, ConverseStreamObserver(request_id_of(response)))
+    observer = ConverseStreamObserver(request_id_of(response), capture=lifecycle.capture_message_content())
+    response["stream"] = lifecycle.SyncStream(stream, call, observer)
     return response
 
 
@@ -215,6 +221,8 @@ def _start(tracer: Tracer, operation: Operation, client: Any, kwargs: dict[str, 
         model = kwargs.get("modelId")
         model = model if isinstance(model, str) else None
         request = _converse_attributes(kwargs) if operation.converse else {}
+        if operation.converse and lifecycle.capture_message_content():
+            request.update(content.input_attributes(kwargs))
         if operation.stream:
             request[attr.REQUEST_STREAM] = True
         address, port = server_of(client)
