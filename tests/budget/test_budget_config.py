@@ -142,6 +142,18 @@ def test_configure_in_code_installs_the_guard(tmp_path: Path, restore_globals: N
     assert active_guard() is None
 
 
+def test_a_ledger_that_cannot_be_opened_is_a_config_error(tmp_path: Path, restore_globals: None) -> None:
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("")
+    with pytest.raises(ConfigError, match=r"budgets\.ledger: cannot open 'sqlite://.*not-a-directory/ledger\.db'"):
+        genai_cost.configure(
+            tracer_provider=TracerProvider(),
+            instrument=False,
+            budgets=[{"name": "a", "limit": 1}],
+            ledger=f"sqlite://{blocker / 'ledger.db'}",
+        )
+
+
 @pytest.mark.parametrize(
     ("budgets", "message"),
     [

@@ -7,12 +7,24 @@ from dataclasses import replace
 
 from genai_cost.budget import install_guard
 from genai_cost.budget.guard import BudgetGuard
+from genai_cost.budget.ledger import LedgerUnavailable
 from genai_cost.budget.policy import BudgetPolicy, BudgetSettings, InvalidBudget, as_policies
 
 
 def apply_budgets(settings: BudgetSettings) -> BudgetGuard | None:
-    """Install a guard for ``settings`` (none when it has no policies); the old one is closed."""
-    guard = BudgetGuard.from_settings(settings) if settings.policies else None
+    """Install a guard for ``settings`` (none when it has no policies); the old one is closed.
+
+    A ledger that cannot even be opened (an unwritable SQLite path, redis-py not installed) is a
+    configuration error; one that is merely down (Redis) is the fail mode's business, per call.
+    """
+    guard = None
+    if settings.policies:
+        try:
+            guard = BudgetGuard.from_settings(settings)
+        except (LedgerUnavailable, ImportError) as exc:
+            from genai_cost.config import ConfigError
+
+            raise ConfigError(f"budgets.ledger: cannot open {settings.ledger!r}: {exc}") from None
     previous = install_guard(guard)
     if previous is not None:
         previous.close()

@@ -69,7 +69,7 @@ class SQLiteLedger:
             connection.execute("PRAGMA journal_mode=WAL")
             connection.execute("PRAGMA synchronous=NORMAL")
             connection.execute(_SCHEMA)
-        except sqlite3.Error as error:
+        except (sqlite3.Error, OSError) as error:
             raise LedgerUnavailable(f"cannot open {self.path}: {error}") from error
         local.connection = connection
         local.pid = os.getpid()
