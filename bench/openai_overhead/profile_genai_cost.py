@@ -12,7 +12,9 @@ best round each: repeatable to a few µs.
 Ablations (end to end, noisier: ±30 µs per part with 3 processes): each configuration in a fresh
 process, measured like ``worker.py`` — small batches alternating (ABBA) with the bare call:
 
-* ``full``              genai-cost as configured by the benchmark (pricing on, metrics deferred)
+* ``full``              genai-cost as configured by the benchmark (pricing on, an in-memory budget,
+                        metrics deferred)
+* ``no-budget``         the budget guard taken away (pricing only)
 * ``no-processor``      the CostSpanProcessor taken out of the provider (the BSP gets spans directly)
 * ``no-pricing``        ``PriceCatalog.price`` memoised (the benchmark's usage never changes)
 * ``no-metrics``        the metrics recorder a no-op
@@ -48,9 +50,10 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 ABLATIONS = {
-    "chat": ["full", "no-processor", "no-pricing", "no-metrics", "no-attribution"],
+    "chat": ["full", "no-budget", "no-processor", "no-pricing", "no-metrics", "no-attribution"],
     "stream": [
         "full",
+        "no-budget",
         "no-processor",
         "no-pricing",
         "no-metrics",
@@ -64,6 +67,11 @@ ABLATIONS = {
 def apply(switch: str, provider) -> None:
     """Switch one part of genai-cost off (after configure() + instrument())."""
     if switch in ("full", "caller-asks-usage", "bare-usage-chunk"):
+        return
+    if switch == "no-budget":  # pricing only: the in-memory budget's guard taken away
+        from genai_cost.budget import install_guard
+
+        install_guard(None)
         return
     if switch == "no-processor":
         from genai_cost.processor import CostSpanProcessor
@@ -280,7 +288,7 @@ def micro(mode: str) -> str:
                 del sys.modules[name]
         provider, _exporter = worker.make_pipeline()
         gc_mod = importlib.import_module("genai_cost")
-        gc_mod.configure(tracer_provider=provider, instrument=False)
+        gc_mod.configure(tracer_provider=provider, instrument=False, budgets=[worker.BENCH_BUDGET], ledger="memory")
         w = importlib.import_module("genai_cost.instrumentation.openai.wrappers")
         if switch:
             apply(switch, provider)
@@ -335,7 +343,7 @@ def micro(mode: str) -> str:
     ]
     provider, fn = floor()
     configs.append(("floor: hand-made span, 12 attributes", provider, fn, lambda: None))
-    for switch in ["full", "no-processor", "no-pricing", "no-metrics", "no-attribution"]:
+    for switch in ["full", "no-budget", "no-processor", "no-pricing", "no-metrics", "no-attribution"]:
         provider, fn = build(None if switch == "full" else switch)
         configs.append((f"genai-cost, {switch}", provider, fn, drain_for(sys.modules["genai_cost.metrics"])))
 

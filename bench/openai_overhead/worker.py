@@ -3,7 +3,7 @@
     python worker.py calls   VARIANT MODE [--warmup N] [--batches N] [--batch-size N] [--content off|default]
     python worker.py startup VARIANT [--content off|default]
 
-VARIANT: bare | floor | genai-cost | genai-cost-inline | official | openllmetry | openlit | openinference
+VARIANT: bare | floor | genai-cost | genai-cost-nobudget | genai-cost-inline | official | openllmetry | openlit | openinference
 MODE:    chat (non-streaming) | stream
 
 Every variant gets the same set-up: an SDK ``TracerProvider`` (set as the global one) with a
@@ -45,7 +45,19 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-VARIANTS = ("bare", "floor", "genai-cost", "genai-cost-inline", "official", "openllmetry", "openlit", "openinference")
+VARIANTS = (
+    "bare",
+    "floor",
+    "genai-cost",
+    "genai-cost-nobudget",
+    "genai-cost-inline",
+    "official",
+    "openllmetry",
+    "openlit",
+    "openinference",
+)
+# The in-memory budget genai-cost runs with: a monthly project-wide limit no benchmark reaches.
+BENCH_BUDGET = {"name": "bench", "limit": 1_000_000.0, "window": "month", "action": "block"}
 MODES = ("chat", "stream")
 
 
@@ -113,13 +125,15 @@ def instrument(variant: str, provider, content: str) -> None:
     """Import the instrumentation and switch it on (what ``startup`` times)."""
     if variant in ("bare", "floor"):
         return
-    if variant in ("genai-cost", "genai-cost-inline"):
+    if variant in ("genai-cost", "genai-cost-inline", "genai-cost-nobudget"):
         import genai_cost
         from genai_cost.instrumentation.openai import OpenAIInstrumentor
 
-        # Pricing on: the CostSpanProcessor wraps the export processor, catalog loaded.
-        # Budgets (in-memory ledger) do not exist yet: issue 5.
-        genai_cost.configure(tracer_provider=provider, instrument=False)
+        # Pricing on: the CostSpanProcessor wraps the export processor, catalog loaded. And,
+        # except for -nobudget, one budget on an in-memory ledger that every call is reserved
+        # against and settled on (its limit is never reached, so every call goes through).
+        budgets = None if variant == "genai-cost-nobudget" else [BENCH_BUDGET]
+        genai_cost.configure(tracer_provider=provider, instrument=False, budgets=budgets, ledger="memory")
         if variant == "genai-cost-inline":
             # Metrics recorded on the caller's thread, as every peer does, instead of handed to
             # genai-cost's daemon thread: all of its work lands in the timed part.
@@ -162,7 +176,7 @@ def instrument(variant: str, provider, content: str) -> None:
 def settle(variant: str) -> None:
     """Finish work an instrumentation deferred to a thread of its own, outside the timed part,
     so it cannot land in the next (bare) batch. genai-cost queues its metric recordings."""
-    if variant == "genai-cost":
+    if variant.startswith("genai-cost"):
         from genai_cost.metrics import cost_metrics
 
         cost_metrics().flush()

@@ -145,11 +145,15 @@ class GenAICall:
             attributes.update(attribution)
         self.attributes = attributes
         name = f"{operation} {request_model}" if request_model else operation
-        parent = trace.get_current_span().get_span_context()
+        self.span = span = tracer.start_span(name, kind=SpanKind.CLIENT, attributes=attributes)
         # A call that is its process's local root is also its own trace total: set it here so
-        # the processor need not rebuild the span to add it.
-        self._is_root = not parent.is_valid or parent.is_remote
-        self.span = tracer.start_span(name, kind=SpanKind.CLIENT, attributes=attributes)
+        # the processor need not rebuild the span to add it. An SDK span knows its parent (None
+        # when the current one was invalid); other spans make us look the current one up.
+        parent = getattr(span, "parent", _NO_PARENT_KNOWN)
+        if parent is _NO_PARENT_KNOWN:
+            parent = trace.get_current_span().get_span_context()
+            parent = parent if parent.is_valid else None
+        self._is_root = parent is None or parent.is_remote
         span_context = self.span.get_span_context()
         self._span_id = span_context.span_id
         runtime.open_calls[self._span_id] = (span_context.trace_id, provider_name, request_model)
@@ -338,6 +342,7 @@ def _provider_reported(catalog_cost: CostBreakdown, reported: float) -> CostBrea
     )
 
 
+_NO_PARENT_KNOWN = object()
 _NO_RESPONSE = CostBreakdown.unpriced(Status.NO_USAGE, "the call failed before a response arrived")
 _NOT_BILLED = CostBreakdown.unpriced(Status.NO_USAGE, "the operation bills no tokens")
 
