@@ -66,8 +66,16 @@ def http_exporter(gateway: Gateway, *, gzip: bool = False, headers: dict[str, st
     )
 
 
-def grpc_exporter(gateway: Gateway, headers: dict[str, str] | None = None) -> GrpcSpanExporter:
-    return GrpcSpanExporter(endpoint=gateway.grpc_endpoint, insecure=True, headers=headers, timeout=10)
+def grpc_exporter(gateway: Gateway, headers: dict[str, str] | None = None, *, gzip: bool = False) -> GrpcSpanExporter:
+    import grpc
+
+    return GrpcSpanExporter(
+        endpoint=gateway.grpc_endpoint,
+        insecure=True,
+        headers=headers,
+        timeout=10,
+        compression=grpc.Compression.Gzip if gzip else grpc.Compression.NoCompression,
+    )
 
 
 def service(name: str, *exporters: SpanExporter, max_queue_size: int = 2048) -> TracerProvider:

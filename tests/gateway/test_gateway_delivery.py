@@ -195,3 +195,21 @@ def test_retry_after_accepts_seconds_and_http_dates():
     assert parse_retry_after("7") == 7.0
     assert parse_retry_after(None) is None and parse_retry_after("soon") is None
     assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0  # in the past: retry now
+
+
+def test_a_spooled_batch_removed_behind_its_back_is_counted_not_fatal(tmp_path):
+    from genai_cost.gateway.spool import Spool
+
+    lost = []
+    spool = Spool(tmp_path, 1_000_000, on_lost=lost.append)
+    assert spool.put(b"first", 3) and spool.put(b"second", 4)
+    next(tmp_path.glob("*.otlp")).unlink()  # the older one
+    path, payload, spans = spool.take()
+    assert (payload, spans) == (b"second", 4) and lost == [3]
+    spool.done(path)
+    assert spool.bytes == 0 and spool.spans == 0 and spool.take() is None
+    # a restart finds what is left, oldest first
+    spool.put(b"a", 1)
+    spool.put(b"b", 2)
+    again = Spool(tmp_path, 1_000_000)
+    assert [again.take()[1], again.take()[1]] == [b"a", b"b"] and again.spans == 3

@@ -69,12 +69,12 @@ def _make_traffic(providers: dict) -> None:
         provider.shutdown()
 
 
-@pytest.mark.parametrize("transport", ["http", "http-gzip", "grpc"])
+@pytest.mark.parametrize("transport", ["http", "http-gzip", "grpc", "grpc-gzip"])
 def test_every_span_arrives_priced_and_everything_else_byte_identical(transport):
     with OtlpReceiver() as downstream, OtlpReceiver() as direct, running_gateway(downstream.endpoint) as gateway:
         def to_gateway():
-            if transport == "grpc":
-                return grpc_exporter(gateway)
+            if transport.startswith("grpc"):
+                return grpc_exporter(gateway, gzip=transport == "grpc-gzip")
             return http_exporter(gateway, gzip=transport == "http-gzip")
 
         providers = {

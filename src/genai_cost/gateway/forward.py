@@ -111,7 +111,15 @@ class Forwarder:
                 self._ready.wait(0.5)
 
     def _run(self) -> None:
-        while (item := self._next()) is not None:
+        while True:
+            try:
+                item = self._next()
+            except Exception:  # a worker must outlive any one bad batch
+                _log.exception("genai-cost gateway: taking the next batch failed")
+                time.sleep(self._initial_backoff)
+                continue
+            if item is None:
+                return
             payload, spans, spooled = item
             try:
                 delivered = self._deliver(payload, spans)

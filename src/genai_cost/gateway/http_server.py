@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+import logging
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
@@ -12,8 +13,10 @@ from genai_cost.gateway.otlp import JSON, PROTOBUF, PayloadError, decode_body, e
 if TYPE_CHECKING:
     from genai_cost.gateway.service import Gateway
 
+_log = logging.getLogger(__name__)
+
 # google.rpc.Code numbers for the Status body of an error response.
-_RPC_CODES = {400: 3, 401: 16, 411: 3, 413: 8, 415: 3, 503: 14}
+_RPC_CODES = {400: 3, 401: 16, 411: 3, 413: 8, 415: 3, 500: 13, 503: 14}
 
 
 class _Server(ThreadingHTTPServer):
@@ -96,6 +99,10 @@ def serve_http(gateway: Gateway, host: str, port: int) -> tuple[ThreadingHTTPSer
                 accepted = gateway.ingest(request)
             except PayloadError as exc:
                 self._error(exc.http_status, str(exc), kind)
+                return
+            except Exception:  # a bug of ours: the client keeps its spans and may retry
+                _log.exception("genai-cost gateway: handling an export request failed")
+                self._error(500, "internal error in the gateway", kind)
                 return
             if not accepted:
                 hint = str(max(1, round(config.retry_after)))

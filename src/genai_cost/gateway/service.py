@@ -54,7 +54,11 @@ class Gateway:
             on_priced=spend_sink,
         )
         self._enricher = Enricher(self.decider)
-        spool = Spool(config.spool_dir, config.spool_max_bytes) if config.spool_dir else None
+        spool = (
+            Spool(config.spool_dir, config.spool_max_bytes, on_lost=lambda n: self.stats.add(spans_dropped=n))
+            if config.spool_dir
+            else None
+        )
         self.forwarder = Forwarder(
             sender or make_sender(config.downstream, config.downstream_protocol, config.downstream_headers,
                                   config.downstream_timeout),

@@ -8,17 +8,22 @@ half batch under a real name. A batch is deleted only after the downstream accep
 from __future__ import annotations
 
 import itertools
+import logging
 import os
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from pathlib import Path
 
 _SUFFIX = ".otlp"
+_log = logging.getLogger(__name__)
 
 
 class Spool:
-    def __init__(self, directory: str | os.PathLike[str], max_bytes: int) -> None:
+    def __init__(
+        self, directory: str | os.PathLike[str], max_bytes: int, on_lost: Callable[[int], None] | None = None
+    ) -> None:
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
         self.max_bytes = max_bytes
@@ -35,6 +40,7 @@ class Spool:
             self._bytes += size
             self._spans += spans
         self._sequence = itertools.count()
+        self._on_lost = on_lost  # told the span count of a batch that vanished or became unreadable
 
     @property
     def bytes(self) -> int:
@@ -72,14 +78,26 @@ class Spool:
 
     def take(self) -> tuple[Path, bytes, int] | None:
         """The oldest batch, removed from the queue but kept on disk until ``done``."""
-        with self._lock:
-            if not self._files:
-                return None
-            path, _, spans = self._files.popleft()
-        return path, path.read_bytes(), spans
+        while True:
+            with self._lock:
+                if not self._files:
+                    return None
+                path, size, spans = self._files.popleft()
+            try:
+                return path, path.read_bytes(), spans
+            except OSError as exc:  # removed or unreadable behind our back: count it, go on
+                _log.error("genai-cost gateway: spooled batch %s (%d spans) is unreadable: %s", path, spans, exc)
+                with self._lock:
+                    self._bytes -= size
+                    self._spans -= spans
+                if self._on_lost is not None:
+                    self._on_lost(spans)
 
     def done(self, path: Path) -> None:
-        size = path.stat().st_size
+        try:
+            size = path.stat().st_size
+        except OSError:
+            size = 0
         spans = int(path.stem.rsplit("-", 1)[-1])
         path.unlink(missing_ok=True)
         with self._lock:
