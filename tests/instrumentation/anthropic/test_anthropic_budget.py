@@ -68,9 +68,16 @@ async def test_a_blocked_call_never_reaches_the_provider(
         pass
     with pytest.raises(BudgetExceeded):
         await aclient.messages.create(model=EXPENSIVE, max_tokens=64, messages=MESSAGES)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with pytest.raises(BudgetExceeded):
+            async with aclient.messages.stream(model=EXPENSIVE, max_tokens=64, messages=MESSAGES):
+                pass
+        gc.collect()
+    assert not [w for w in caught if "never awaited" in str(w.message)]  # the helper's request was closed
     assert stub.requests == []
     spans = [s for s in span_exporter.get_finished_spans() if s.instrumentation_scope.name == "genai_cost"]
-    assert [attrs(s)["genai_cost.budget.decision"] for s in spans] == ["block"] * 3
+    assert [attrs(s)["genai_cost.budget.decision"] for s in spans] == ["block"] * 4
 
 
 @pytest.mark.parametrize("budget", [DOWNGRADE], indirect=True)

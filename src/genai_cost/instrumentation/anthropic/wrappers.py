@@ -30,6 +30,7 @@ from anthropic import AsyncStream, Stream
 from opentelemetry.trace import Tracer
 
 from genai_cost.attributes import Status
+from genai_cost.budget.errors import BudgetExceeded
 from genai_cost.budget.hook import BudgetAsk
 from genai_cost.instrumentation import lifecycle
 from genai_cost.instrumentation.anthropic.request import (
@@ -199,11 +200,16 @@ class _ManagerProxy(wrapt.ObjectProxy):  # type: ignore[misc]
         if model is not None:
             stale = self.__wrapped__
             self.__wrapped__ = self._self_rebuild(model)
-            # The async helper made its request coroutine up front: close it, never to be awaited.
-            for value in vars(stale).values():
-                if inspect.iscoroutine(value):
-                    value.close()
+            _close_pending_request(stale)
         return self.__wrapped__
+
+
+def _close_pending_request(manager: Any) -> None:
+    """The async helper makes its request coroutine up front, when ``stream()`` is called; one that
+    will never be awaited (a budget downgrade or block) is closed, not left to warn when collected."""
+    for value in vars(manager).values():
+        if inspect.iscoroutine(value):
+            value.close()
 
 
 class StreamManager(_ManagerProxy):
@@ -230,9 +236,13 @@ class AsyncStreamManager(_ManagerProxy):
 
     async def __aenter__(self) -> Any:
         invocation = self._self_invocation
-        return await lifecycle.ainvoke(
-            invocation.start, lambda: self._self_current().__aenter__(), (), {}, invocation.finish_helper
-        )
+        try:
+            return await lifecycle.ainvoke(
+                invocation.start, lambda: self._self_current().__aenter__(), (), {}, invocation.finish_helper
+            )
+        except BudgetExceeded:
+            _close_pending_request(self.__wrapped__)
+            raise
 
     async def __aexit__(self, exc_type: Any, exc: Any, tb: Any) -> Any:
         inner = self._self_invocation.stream_proxy
