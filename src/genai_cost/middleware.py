@@ -10,9 +10,10 @@ For each HTTP (and WebSocket) connection the configured headers are read into
 response body or a sync endpoint run in a thread pool, since both inherit the request's context —
 is attributed. When the app raises ``BudgetExceeded`` before it has started its response, the
 client gets ``429 Too Many Requests`` with ``Retry-After`` (seconds to the budget window's reset)
-and a JSON body naming the budget. Once a response has started nothing can be replaced, so the
-exception then goes on to the server as it would without us. Lifespan and other scopes pass
-through untouched.
+and a JSON body naming the budget; when the call was refused because the budget ledger could not
+be read (fail mode ``closed``), ``503 Service Unavailable`` with a short ``Retry-After``. Once a
+response has started nothing can be replaced, so the exception then goes on to the server as it
+would without us. Lifespan and other scopes pass through untouched.
 """
 
 from __future__ import annotations
@@ -53,6 +54,9 @@ class GenAICostMiddleware:
       ``tenant``, ``user``); defaults to ``X-Project``, ``X-Team``, ``X-Feature``, ``X-Tenant``,
       ``X-User-Id``. Header names are case-insensitive. A header that is absent, empty or longer
       than 256 characters leaves that key to the enclosing context / configured default.
+    * ``unavailable_retry_after``: seconds for ``Retry-After`` when the call was blocked because
+      the budget ledger could not be read (fail mode ``closed``). That is an outage, not a spent
+      budget: the answer is ``503`` and a short retry, not ``429`` until the window resets.
     * ``clock``: the current time, timezone-aware (tests inject one).
     """
 
@@ -61,6 +65,7 @@ class GenAICostMiddleware:
         app: ASGIApp,
         headers: Mapping[str, str] | None = None,
         *,
+        unavailable_retry_after: int = 5,
         clock: Callable[[], datetime] | None = None,
     ) -> None:
         mapping = DEFAULT_HEADERS if headers is None else headers
@@ -69,6 +74,7 @@ class GenAICostMiddleware:
             raise ValueError(f"unknown attribution keys {unknown} in headers; use {list(ATTRIBUTION_KEYS)}")
         self.app = app
         self._headers = {name.lower().encode("latin-1"): key for name, key in mapping.items()}
+        self._unavailable_retry_after = unavailable_retry_after
         self._clock = clock or (lambda: datetime.now(UTC))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -97,7 +103,7 @@ class GenAICostMiddleware:
                 exceeded = _budget_exceeded(error)
                 if exceeded is None or response_started:
                     raise
-                await self._reply_429(exceeded, send)
+                await self._reply(exceeded, send)
 
     def _attribution(self, raw_headers: Iterable[tuple[bytes, bytes]]) -> dict[str, str]:
         found: dict[str, str] = {}
@@ -111,16 +117,18 @@ class GenAICostMiddleware:
                 found[key] = text
         return found
 
-    async def _reply_429(self, exceeded: BudgetExceeded, send: Send) -> None:
-        body = json.dumps(_error_body(exceeded), separators=(",", ":")).encode()
+    async def _reply(self, exceeded: BudgetExceeded, send: Send) -> None:
+        unavailable = exceeded.reason is not None  # blocked by the fail mode, not by spend
+        body = json.dumps(_error_body(exceeded, unavailable), separators=(",", ":")).encode()
         headers = [
             (b"content-type", b"application/json"),
             (b"content-length", str(len(body)).encode()),
         ]
-        retry_after = seconds_until_reset(exceeded, self._clock())
+        retry_after = self._unavailable_retry_after if unavailable else seconds_until_reset(exceeded, self._clock())
         if retry_after is not None:
             headers.append((b"retry-after", str(retry_after).encode()))
-        await send({"type": "http.response.start", "status": 429, "headers": headers})
+        status = 503 if unavailable else 429
+        await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
 
 
@@ -131,9 +139,9 @@ def seconds_until_reset(exceeded: BudgetExceeded, now: datetime) -> int | None:
     return max(1, math.ceil((exceeded.reset_at - now).total_seconds()))
 
 
-def _error_body(exceeded: BudgetExceeded) -> dict[str, Any]:
+def _error_body(exceeded: BudgetExceeded, unavailable: bool) -> dict[str, Any]:
     return {
-        "error": "budget_exceeded",
+        "error": "budget_unavailable" if unavailable else "budget_exceeded",
         "message": str(exceeded),
         "budget": exceeded.budget,
         "limit": exceeded.limit,
@@ -142,7 +150,7 @@ def _error_body(exceeded: BudgetExceeded) -> dict[str, Any]:
         "currency": exceeded.currency,
         "window": exceeded.window,
         "reset_at": exceeded.reset_at.isoformat() if exceeded.reset_at is not None else None,
-        "reason": exceeded.reason,  # set when the ledger could not be read (fail closed)
+        "reason": exceeded.reason,  # why the budget could not be read (fail closed), if so
     }
 
 

@@ -21,6 +21,7 @@ from typing import Any
 import openai
 import pytest
 import uvicorn
+from budget_support import free_port
 from opentelemetry import trace
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -30,6 +31,7 @@ from starlette.routing import Route
 from genai_cost.budget import install_guard
 from genai_cost.budget.errors import BudgetExceeded
 from genai_cost.budget.guard import BudgetGuard
+from genai_cost.budget.ledger import open_ledger
 from genai_cost.budget.ledger.memory import MemoryLedger
 from genai_cost.budget.policy import BudgetPolicy
 from genai_cost.instrumentation.openai import OpenAIInstrumentor
@@ -264,6 +266,27 @@ def test_a_blocked_llm_call_becomes_429_and_never_reaches_the_provider(
     status, _, _ = served.get("/chat", {"X-Team": "ads"})
     assert status == 200
     assert len(stub.requests) == before + 1
+
+
+def test_an_unreadable_ledger_failing_closed_is_503_with_a_short_retry(
+    served: LoopbackServer, stub: StubProvider, span_exporter: Any
+) -> None:
+    # A Redis ledger with nothing listening: the guard cannot read the budget and fails closed.
+    policy = BudgetPolicy("team-search", limit=100.0, match={"team": "search"})
+    guard = BudgetGuard([policy], open_ledger(f"redis://127.0.0.1:{free_port()}/0"), fail_mode="closed")
+    previous = install_guard(guard)
+    try:
+        before = len(stub.requests)
+        status, headers, body = served.get("/chat", {"X-Team": "search"})
+    finally:
+        install_guard(previous)
+        guard.close()
+    assert status == 503
+    assert headers["retry-after"] == "5"  # an outage: try again soon, not at the month's end
+    payload = json.loads(body)
+    assert payload["error"] == "budget_unavailable" and payload["budget"] == "team-search"
+    assert payload["reason"].startswith("fail_closed: ledger unavailable")
+    assert len(stub.requests) == before
 
 
 def test_other_errors_are_untouched(served: LoopbackServer) -> None:
