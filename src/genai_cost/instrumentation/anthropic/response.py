@@ -1,9 +1,9 @@
 """What an Anthropic response says: its usage as a ``TokenUsage``, and a ``CallResult``.
 
 Anthropic reports ``input_tokens`` *excluding* cache reads and writes; the span's
-``gen_ai.usage.input_tokens`` includes them (semantic conventions), so ``TokenUsage`` is built with
-``from_exclusive_cache`` and each part is then priced at its own rate: cache reads, 5-minute and
-1-hour cache writes, thinking (inside output), and web searches (server tool use, per request).
+``gen_ai.usage.input_tokens`` includes them (semantic conventions), so they are added in here, and
+each part is then priced at its own rate: cache reads, 5-minute and 1-hour cache writes, thinking
+(inside output), and web searches (server tool use, per request).
 Web fetches cost only their tokens, so they are recorded but add no tool charge.
 """
 
