@@ -18,7 +18,15 @@ import pytest
 from opentelemetry import trace
 
 from conftest import metric_points
-from genai_cost.budget.alerts import AlertDispatcher, AlertSettings, InvalidWebhook, Webhook, alert_slack, redact
+from genai_cost.budget.alerts import (
+    AlertDispatcher,
+    AlertSettings,
+    InvalidWebhook,
+    Webhook,
+    alert_slack,
+    backoff_delay,
+    redact,
+)
 from genai_cost.budget.state import BudgetAlert
 from genai_cost.config import ConfigError, parse_settings
 
@@ -84,11 +92,15 @@ def running_receiver() -> Iterator[Receiver]:
             with state.arrived:
                 state.requests.append(Received(self.path, {k.lower(): v for k, v in self.headers.items()}, body))
                 state.arrived.notify_all()
-            answer = state.script.popleft() if state.script else 200
+            answer = str(state.script.popleft()) if state.script else "200"
             if answer == HANG:
                 state.release.wait(30)
-                answer = 200
-            self.send_response(int(answer))
+                answer = "200"
+            status, _, extra = answer.partition(" ")  # "429 Retry-After: 0": a status and a header
+            self.send_response(int(status))
+            if extra:
+                name, _, value = extra.partition(": ")
+                self.send_header(name, value)
             self.send_header("Content-Length", "2")
             self.end_headers()
             self.wfile.write(b"ok")
@@ -188,6 +200,18 @@ def test_gives_up_after_its_retries(receiver: Receiver, caplog: pytest.LogCaptur
     gave_up = [r.getMessage() for r in caplog.records if "not delivered" in r.getMessage()]
     assert gave_up and "after 3 attempts (HTTP 500)" in gave_up[0]
     assert all("secret" not in r.getMessage() for r in caplog.records)  # the URL's path is a credential
+
+
+def test_429_is_retried_no_sooner_than_retry_after(receiver: Receiver) -> None:
+    receiver.script.append("429 Retry-After: 0")
+    alerts = dispatcher(Webhook(receiver.url, retries=1, backoff=0.01))
+    alerts(alert())
+    assert alerts.close(timeout=20)
+    assert len(receiver.requests) == 2 and alerts.delivered == 1
+    slow = Webhook(receiver.url, backoff=0.01)
+    assert all(backoff_delay(slow, 0, retry_after=2.0) >= 2.0 for _ in range(50))
+    assert backoff_delay(slow, 0, retry_after=3600) == 30.0  # capped: one sender never stalls an hour
+    assert all(0.005 <= backoff_delay(slow, 0) <= 0.01 for _ in range(50))  # equal jitter
 
 
 def test_client_errors_are_not_retried(receiver: Receiver) -> None:

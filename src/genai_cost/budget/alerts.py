@@ -160,7 +160,20 @@ _BODIES: Mapping[str, Callable[[Alert], dict[str, Any]]] = {JSON_FORMAT: alert_j
 
 
 class _Retry(Exception):
-    """A failed attempt worth repeating."""
+    """A failed attempt worth repeating; ``retry_after`` is what the receiver asked for, if it did."""
+
+    def __init__(self, why: str, retry_after: float | None = None) -> None:
+        super().__init__(why)
+        self.retry_after = retry_after
+
+
+def _retry_after(value: str | None) -> float | None:
+    """``Retry-After`` in seconds (Slack sends it with 429); the HTTP-date form is not used by
+    webhook receivers and is ignored."""
+    try:
+        return max(0.0, float(value)) if value else None
+    except ValueError:
+        return None
 
 
 def post(webhook: Webhook, body: bytes, timeout: float) -> None:
@@ -179,17 +192,19 @@ def post(webhook: Webhook, body: bytes, timeout: float) -> None:
             response.read()
     except urllib.error.HTTPError as error:
         if error.code in _RETRY_STATUSES:
-            raise _Retry(f"HTTP {error.code}") from None
+            raise _Retry(f"HTTP {error.code}", _retry_after(error.headers.get("Retry-After"))) from None
         raise
     except (urllib.error.URLError, TimeoutError, ConnectionError) as error:
         raise _Retry(str(getattr(error, "reason", error) or type(error).__name__)) from None
 
 
-def backoff_delay(webhook: Webhook, attempt: int) -> float:
+def backoff_delay(webhook: Webhook, attempt: int, retry_after: float | None = None) -> float:
     """Delay before retry ``attempt`` (0-based): exponential, capped, with "equal jitter" so
-    many processes alerting at once do not retry in lock-step."""
+    many processes alerting at once do not retry in lock-step; never sooner than the receiver's
+    ``Retry-After`` (up to the same cap: one sender must not stall for an hour)."""
     ceiling = min(_MAX_BACKOFF, webhook.backoff * (2**attempt))
-    return ceiling / 2 + random.uniform(0, ceiling / 2)
+    delay = ceiling / 2 + random.uniform(0, ceiling / 2)
+    return max(delay, min(retry_after, _MAX_BACKOFF)) if retry_after else delay
 
 
 _STOP: Final = object()
@@ -248,7 +263,7 @@ class _Sender:
                 self.delivered += 1
                 return
             except _Retry as why:
-                delay = backoff_delay(webhook, attempt)
+                delay = backoff_delay(webhook, attempt, why.retry_after)
                 if attempt >= webhook.retries or time.monotonic() + delay >= self.deadline:
                     self.failed += 1
                     self._log.warning(
