@@ -142,7 +142,12 @@ def add_budget_commands(commands: Any) -> None:
     """Register ``genai-cost budget ...`` on the CLI's subparsers."""
     budget = commands.add_parser("budget", help="budgets: spend, what is left, resets")
     sub = budget.add_subparsers(dest="budget_command", required=True)
-    status = sub.add_parser("status", help="spent, remaining, reset time and projection per budget")
+    status = sub.add_parser(
+        "status",
+        help="spent, remaining, reset time and projection per budget",
+        epilog="exit status: 0 all budgets read; 1 no budgets configured, or a budget's ledger could not be "
+        "read; 2 a configuration problem (including an in-memory ledger, which only its own process can read)",
+    )
     status.add_argument("--ledger", help="ledger URL (default: $GENAI_COST_LEDGER or the config file's)")
     status.add_argument("--json", action="store_true", help="machine-readable output")
     status.set_defaults(run=cmd_budget_status)
