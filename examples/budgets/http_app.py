@@ -107,7 +107,7 @@ def main() -> None:
         sock.bind(("127.0.0.1", 0))
         server = uvicorn.Server(uvicorn.Config(build_app(client), log_level="warning"))
         thread = serve_in_thread(server.run, sockets=[sock])
-        while not server.started:
+        while not server.started and thread.is_alive():
             time.sleep(0.01)
         port = sock.getsockname()[1]
 

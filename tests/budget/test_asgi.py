@@ -12,6 +12,7 @@ import http.client
 import json
 import socket
 import threading
+import time
 import urllib.error
 import urllib.request
 from collections.abc import AsyncIterator, Iterator
@@ -130,9 +131,12 @@ class LoopbackServer:
 
     def __enter__(self) -> LoopbackServer:
         self._thread.start()
-        for _ in range(500):
+        deadline = time.monotonic() + 30  # generous: CI machines are shared
+        while time.monotonic() < deadline:
             if self.server.started:
                 return self
+            if not self._thread.is_alive():
+                break
             self._thread.join(0.01)
         raise RuntimeError("uvicorn did not start")
 
