@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import multiprocessing
 import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
@@ -14,7 +15,7 @@ import pytest
 from budget_support import SHARED_BUDGET, RedisServer, redis_server, spend_concurrently
 
 from genai_cost.budget.estimate import estimate_cost
-from genai_cost.budget.ledger import Ledger, open_ledger, to_micros
+from genai_cost.budget.ledger import Ledger, lease_at, open_ledger, to_micros
 
 __all__ = ["redis_server"]
 
@@ -45,7 +46,7 @@ class SpendWatcher:
 
     def _watch(self) -> None:
         while not self._stop.is_set():
-            for balance in self.ledger.balances(SHARED_BUDGET).values():
+            for balance in self.ledger.balances(SHARED_BUDGET, lease_at(time.time())).values():
                 self.highest = max(self.highest, balance.spent)
             self.samples += 1
             self._stop.wait(0.002)
@@ -65,7 +66,7 @@ def run(url: str, submit: Callable[..., list[tuple[list[int], int]]]) -> None:
         results = submit()
     settled = [micros for per_worker, _ in results for micros in per_worker]
     blocked = sum(b for _, b in results)
-    (balance,) = ledger.balances(SHARED_BUDGET).values()
+    (balance,) = ledger.balances(SHARED_BUDGET, lease_at(time.time())).values()
     ledger.close()
     assert balance.spent == sum(settled)  # exact, in integer micro-units
     assert balance.reserved == 0  # every reservation was settled

@@ -13,7 +13,7 @@ from genai_cost import BudgetExceeded
 from genai_cost import attributes as attr
 from genai_cost.budget.estimate import estimate_cost
 from genai_cost.budget.guard import BudgetGuard
-from genai_cost.budget.ledger import to_micros
+from genai_cost.budget.ledger import lease_at, to_micros
 from genai_cost.budget.ledger.memory import MemoryLedger
 from genai_cost.budget.ledger.redis import RedisLedger
 from genai_cost.budget.policy import BudgetPolicy
@@ -170,7 +170,7 @@ def test_money_is_integer_micro_units() -> None:
     guard = make_guard(BudgetPolicy("b", limit=1.0), ledger=ledger)
     for _ in range(10):
         spend(guard, 0.1)
-    (balance,) = ledger.balances("").values()
+    (balance,) = ledger.balances("", lease_at(NOW)).values()
     assert balance.spent == 1_000_000 and isinstance(balance.spent, int)
 
 

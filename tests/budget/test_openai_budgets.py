@@ -4,6 +4,7 @@ genai-cost, with a guard over a real ledger. A blocked call sends no HTTP reques
 from __future__ import annotations
 
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from genai_cost import BudgetExceeded
 from genai_cost import attributes as attr
 from genai_cost.budget import install_guard
 from genai_cost.budget.guard import BudgetGuard
-from genai_cost.budget.ledger import Ledger, to_micros
+from genai_cost.budget.ledger import Ledger, lease_at, to_micros
 from genai_cost.budget.ledger.memory import MemoryLedger
 from genai_cost.budget.ledger.redis import RedisLedger
 from genai_cost.budget.policy import BudgetPolicy
@@ -42,7 +43,7 @@ class Budgets:
 
     def balance(self, key_prefix: str = "") -> tuple[int, int]:
         assert self.guard is not None
-        (balance,) = self.guard.ledger.balances(key_prefix).values()
+        (balance,) = self.guard.ledger.balances(key_prefix, lease_at(time.time())).values()
         return balance.spent, balance.reserved
 
 

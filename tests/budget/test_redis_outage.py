@@ -72,7 +72,7 @@ def test_redis_stopped_mid_run(tmp_path: Path, mode: str, during: str, how: str)
         else:
             # Redis kept its data; the outage's calls were not counted. The one reservation that
             # timed out may still have run once Redis woke: at most one estimate stays reserved
-            # until the window's key expires.
+            # until its lease lapses.
             assert status.spent == pytest.approx(40 * 0.00001)
             assert status.reserved <= 100 * 0.15e-6 + 100 * 0.6e-6 + 1e-6
     finally:

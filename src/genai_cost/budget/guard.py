@@ -37,6 +37,7 @@ from genai_cost.budget.ledger import (
     Reservation,
     Slot,
     from_micros,
+    lease_at,
     open_ledger,
     to_micros,
 )
@@ -171,6 +172,7 @@ class _Ticket:
 
     slots: tuple[Slot, ...]
     estimate: int  # micro-units actually reserved (0 when the ledger was not reached)
+    lease: int  # the lease bucket the reservation was filed under
     budgets: tuple[tuple[_Compiled, Window, str], ...]
     deciding: int  # index of the budget the decision's attributes describe
     reserved: bool  # False when the ledger was not reached (fail open): settle records spend only
@@ -251,14 +253,16 @@ class BudgetGuard:
         # Round the estimate up: a reservation may overstate, never understate.
         micros = math.ceil(estimate * MICROS) if estimate else 0
         slots = tuple([c.slot(w, s) for c, w, s in budgets])
+        lease = lease_at(now)
         if now < self._down_until:
-            return self._unreachable(budgets, slots, model, estimate, "the ledger was unreachable moments ago")
+            return self._unreachable(budgets, slots, lease, model, estimate, "the ledger was unreachable moments ago")
         try:
-            reservation = self.ledger.reserve(slots, micros)
+            reservation = self.ledger.reserve(slots, micros, lease)
         except Exception as error:
             self._down_until = now + self.retry_after
             _log.warning("genai-cost: budget ledger %s unavailable: %s", self.ledger.url, error)
-            return self._unreachable(budgets, slots, model, estimate, f"ledger unavailable ({type(error).__name__})")
+            why = f"ledger unavailable ({type(error).__name__})"
+            return self._unreachable(budgets, slots, lease, model, estimate, why)
         over = _over(slots, reservation, micros)
         downgrades = [i for i in over if budgets[i][0].policy.action == DOWNGRADE]
         if not reservation.admitted and downgrades and estimate:
@@ -270,11 +274,11 @@ class BudgetGuard:
             if cheaper is not None and cheaper < estimate:
                 cheaper_micros = math.ceil(cheaper * MICROS) if cheaper else 0
                 try:
-                    retried = self.ledger.reserve(slots, cheaper_micros)
+                    retried = self.ledger.reserve(slots, cheaper_micros, lease)
                 except Exception as error:
                     self._down_until = now + self.retry_after
                     why = f"ledger unavailable ({type(error).__name__})"
-                    return self._unreachable(budgets, slots, model, estimate, why)
+                    return self._unreachable(budgets, slots, lease, model, estimate, why)
                 if retried.admitted:
                     reservation, estimate, micros = retried, cheaper, cheaper_micros
                     # Still the budgets the requested model would have passed: that is what
@@ -286,7 +290,7 @@ class BudgetGuard:
             decision = Decision(BLOCK, self._state(budgets, deciding, balances), model=model, estimate=estimate)
             self._alert(BLOCK, decision.budget, model)
             return decision
-        ticket = _Ticket(slots, micros, tuple(budgets), 0, True)
+        ticket = _Ticket(slots, micros, lease, tuple(budgets), 0, True)
         if over:
             deciding = downgrades[0] if downgrades else over[0]
             ticket.deciding = deciding
@@ -312,6 +316,7 @@ class BudgetGuard:
         self,
         budgets: Sequence[tuple[_Compiled, Window, str]],
         slots: tuple[Slot, ...],
+        lease: int,
         model: str | None,
         estimate: float | None,
         why: str,
@@ -321,7 +326,7 @@ class BudgetGuard:
             decision = Decision(BLOCK, state, model=model, estimate=estimate, status=f"fail_closed: {why}")
             self._alert(BLOCK, state, model)
             return decision
-        ticket = _Ticket(slots, 0, tuple(budgets), 0, False)
+        ticket = _Ticket(slots, 0, lease, tuple(budgets), 0, False)
         return Decision(ALLOW, state, model=model, estimate=estimate, status=f"fail_open: {why}", ticket=ticket)
 
     @staticmethod
@@ -344,7 +349,7 @@ class BudgetGuard:
         if not ticket.reserved and (actual == 0 or self._clock() < self._down_until):
             return []
         try:
-            spent_after = self.ledger.settle(ticket.slots, ticket.estimate, actual)
+            spent_after = self.ledger.settle(ticket.slots, ticket.estimate, actual, ticket.lease)
         except Exception as error:
             self._down_until = self._clock() + self.retry_after
             _log.warning("genai-cost: budget ledger %s unavailable at settle: %s", self.ledger.url, error)
@@ -375,7 +380,7 @@ class BudgetGuard:
         if not ticket.reserved or ticket.estimate == 0:
             return
         try:
-            self.ledger.release(ticket.slots, ticket.estimate)
+            self.ledger.release(ticket.slots, ticket.estimate, ticket.lease)
         except Exception as error:
             self._down_until = self._clock() + self.retry_after
             _log.warning("genai-cost: budget ledger %s unavailable at release: %s", self.ledger.url, error)
@@ -394,7 +399,7 @@ class BudgetGuard:
             window = compiled.current(now)
             prefix = compiled.key(window, "")
             try:
-                found = self.ledger.balances(prefix)
+                found = self.ledger.balances(prefix, lease_at(now))
             except Exception as error:
                 rows.append(self._status_row(compiled, window, "", Balance(), now, f"ledger unavailable ({error})"))
                 continue

@@ -11,6 +11,12 @@ keeps concurrent calls from spending past a hard limit:
 * ``settle`` moves one call from reserved to spent: ``reserved -= estimate; spent += actual``.
 * ``release`` gives a failed call's estimate back.
 
+Reservations are leases. Each is filed under the minute it was made (``lease``, from the guard's
+clock) and counts for ``LEASE_BUCKETS`` minutes: so the estimate of a call whose process died
+before settling stops holding budget back after about a quarter of an hour, instead of until
+the window ends. (A call still running after that no longer holds its reservation: its actual
+cost still counts when it settles.)
+
 Keys carry their window's name, so a new window is a new key; ledgers may forget a key after its
 ``expires_at`` (Redis EXPIREAT, SQLite/memory pruning).
 
@@ -25,6 +31,13 @@ from collections.abc import Mapping, Sequence
 from typing import NamedTuple, Protocol, runtime_checkable
 
 MICROS = 1_000_000
+LEASE_BUCKET_S = 60
+LEASE_BUCKETS = 16  # a reservation counts for 15 to 16 minutes
+
+
+def lease_at(now: float) -> int:
+    """The lease bucket (minute number) a reservation made at ``now`` is filed under."""
+    return int(now // LEASE_BUCKET_S)
 
 
 def to_micros(amount: float) -> int:
@@ -68,20 +81,23 @@ class Ledger(Protocol):
 
     url: str
 
-    def reserve(self, slots: Sequence[Slot], estimate: int) -> Reservation:
-        """Reserve ``estimate`` on every slot, or on none if a hard slot would pass its limit."""
+    def reserve(self, slots: Sequence[Slot], estimate: int, lease: int) -> Reservation:
+        """Reserve ``estimate`` on every slot under lease bucket ``lease``, or on none if a hard
+        slot would pass its limit. Balances count the reservations of live leases only."""
         ...
 
-    def settle(self, slots: Sequence[Slot], estimate: int, actual: int) -> tuple[int, ...]:
-        """Replace a reservation by the actual cost; returns each slot's ``spent`` afterwards."""
+    def settle(self, slots: Sequence[Slot], estimate: int, actual: int, lease: int) -> tuple[int, ...]:
+        """Replace a reservation (made under ``lease``) by the actual cost; returns each slot's
+        ``spent`` afterwards."""
         ...
 
-    def release(self, slots: Sequence[Slot], estimate: int) -> None:
+    def release(self, slots: Sequence[Slot], estimate: int, lease: int) -> None:
         """Drop a reservation whose call failed before it cost anything."""
         ...
 
-    def balances(self, prefix: str) -> Mapping[str, Balance]:
-        """Every live key starting with ``prefix`` and its balance (for status and fan-outs)."""
+    def balances(self, prefix: str, lease: int) -> Mapping[str, Balance]:
+        """Every live key starting with ``prefix`` and its balance, reservations as of lease
+        bucket ``lease`` (for status and fan-outs)."""
         ...
 
     def close(self) -> None: ...
@@ -117,6 +133,8 @@ def open_ledger(url: str, *, timeout: float = 0.05) -> Ledger:
 
 
 __all__ = [
+    "LEASE_BUCKETS",
+    "LEASE_BUCKET_S",
     "MICROS",
     "Balance",
     "Ledger",
@@ -124,6 +142,7 @@ __all__ = [
     "Reservation",
     "Slot",
     "from_micros",
+    "lease_at",
     "open_ledger",
     "to_micros",
     "url_problem",

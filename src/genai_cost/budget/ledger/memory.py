@@ -1,14 +1,43 @@
-"""The in-process ledger: a dict of [spent, reserved] under one lock held only for the arithmetic."""
+"""The in-process ledger: a dict of spend and leased reservations under one lock held only for
+the arithmetic."""
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Mapping, Sequence
-from typing import Any
 
-from genai_cost.budget.ledger import Balance, Reservation, Slot
+from genai_cost.budget.ledger import LEASE_BUCKETS, Balance, Reservation, Slot
 
 _PRUNE_EVERY = 1024  # reservations between sweeps of expired windows
+
+
+class _Entry:
+    __slots__ = ("spent", "leases", "expires_at")
+
+    def __init__(self, expires_at: float) -> None:
+        self.spent = 0
+        self.leases: dict[int, int] = {}  # lease bucket -> micro-units reserved under it
+        self.expires_at = expires_at
+
+    def reserved(self, lease: int) -> int:
+        leases = self.leases
+        if not leases:
+            return 0
+        oldest = lease - LEASE_BUCKETS + 1
+        total = 0
+        for bucket in list(leases):
+            if bucket < oldest:
+                del leases[bucket]  # a lease nobody settled: its call is long gone
+            else:
+                total += leases[bucket]
+        return total
+
+    def give_back(self, estimate: int, lease: int) -> None:
+        left = self.leases.get(lease, 0) - estimate
+        if left > 0:
+            self.leases[lease] = left
+        else:
+            self.leases.pop(lease, None)
 
 
 class MemoryLedger:
@@ -17,61 +46,63 @@ class MemoryLedger:
     url = "memory"
 
     def __init__(self) -> None:
-        # key -> [spent, reserved, expires_at]; spent and reserved stay ints
-        self._entries: dict[str, list[Any]] = {}
+        self._entries: dict[str, _Entry] = {}
         self._lock = threading.Lock()
         self._until_prune = _PRUNE_EVERY
 
-    def _entry(self, slot: Slot) -> list[Any]:
+    def _entry(self, slot: Slot) -> _Entry:
         entry = self._entries.get(slot.key)
         if entry is None:
-            entry = self._entries[slot.key] = [0, 0, slot.expires_at]
+            entry = self._entries[slot.key] = _Entry(slot.expires_at)
         return entry
 
-    def reserve(self, slots: Sequence[Slot], estimate: int) -> Reservation:
+    def reserve(self, slots: Sequence[Slot], estimate: int, lease: int) -> Reservation:
         bump = estimate if estimate > 0 else 1
         with self._lock:
             entries = [self._entry(slot) for slot in slots]
-            balances = tuple([Balance(e[0], e[1]) for e in entries])
+            balances = tuple([Balance(e.spent, e.reserved(lease)) for e in entries])
             admitted = True
             for slot, (spent, reserved) in zip(slots, balances, strict=True):
                 if slot.hard and spent + reserved + bump > slot.limit:
                     admitted = False
             if admitted and estimate:
                 for entry in entries:
-                    entry[1] += estimate
+                    entry.leases[lease] = entry.leases.get(lease, 0) + estimate
             self._until_prune -= 1
             if self._until_prune <= 0:
                 self._prune(slots[0].expires_at)
         return Reservation(admitted, balances)
 
-    def settle(self, slots: Sequence[Slot], estimate: int, actual: int) -> tuple[int, ...]:
+    def settle(self, slots: Sequence[Slot], estimate: int, actual: int, lease: int) -> tuple[int, ...]:
         with self._lock:
             after = []
             for slot in slots:
                 entry = self._entry(slot)
-                left = entry[1] - estimate
-                entry[1] = left if left > 0 else 0
-                entry[0] += actual
-                after.append(entry[0])
+                entry.give_back(estimate, lease)
+                entry.spent += actual
+                after.append(entry.spent)
         return tuple(after)
 
-    def release(self, slots: Sequence[Slot], estimate: int) -> None:
+    def release(self, slots: Sequence[Slot], estimate: int, lease: int) -> None:
         with self._lock:
             for slot in slots:
                 entry = self._entries.get(slot.key)
                 if entry is not None:
-                    entry[1] = max(0, entry[1] - estimate)
+                    entry.give_back(estimate, lease)
 
-    def balances(self, prefix: str) -> Mapping[str, Balance]:
+    def balances(self, prefix: str, lease: int) -> Mapping[str, Balance]:
         with self._lock:
-            return {k: Balance(e[0], e[1]) for k, e in self._entries.items() if k.startswith(prefix)}
+            return {
+                key: Balance(entry.spent, entry.reserved(lease))
+                for key, entry in self._entries.items()
+                if key.startswith(prefix)
+            }
 
     def _prune(self, now_floor: float) -> None:
-        # Expiry times are window ends plus grace; anything expiring before an expiry time still
-        # being written belongs to a window at least a full window old.
+        # Expiry times are window ends plus grace; anything expiring a month before an expiry
+        # time being written now belongs to a window that is over.
         self._until_prune = _PRUNE_EVERY
-        stale = [k for k, e in self._entries.items() if e[2] < now_floor - 86_400 * 32]
+        stale = [key for key, entry in self._entries.items() if entry.expires_at < now_floor - 86_400 * 32]
         for key in stale:
             del self._entries[key]
 

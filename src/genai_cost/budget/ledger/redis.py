@@ -1,8 +1,9 @@
 """A Redis ledger: a fleet of processes shares spend through one Redis server.
 
-Each key is a hash ``{s: spent, r: reserved}`` of integer micro-units that EXPIREs a little after
-its window ends. ``reserve`` and ``settle`` are each one Lua script (atomic on the server, one
-round trip via EVALSHA); ``release`` is the settle script with an actual cost of 0.
+Each key is a hash of integer micro-units -- ``s`` spent, ``r<lease>`` reserved under each live
+lease -- that EXPIREs a little after its window ends. ``reserve`` and ``settle`` are each one Lua
+script (atomic on the server, one round trip via EVALSHA); ``release`` is the settle script with
+an actual cost of 0.
 
 Short socket timeouts and no client-side retries: a Redis that is down or slow costs a call at
 most ``timeout`` once, and the guard then stops asking for a while (see ``guard``). Needs the
@@ -15,52 +16,70 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from genai_cost.budget.ledger import Balance, LedgerUnavailable, Reservation, Slot
+from genai_cost.budget.ledger import LEASE_BUCKETS, Balance, LedgerUnavailable, Reservation, Slot
 
 KEY_PREFIX = "genai_cost:budget:"
 
-# KEYS: the call's slots. ARGV: estimate, then per slot (limit, hard 0/1, expire-at seconds).
-# Returns {admitted, spent1, reserved1, spent2, reserved2, ...} as seen before reserving.
+# KEYS: the call's slots. ARGV: estimate, lease, lease buckets, then per slot (limit, hard 0/1,
+# expire-at seconds). Each key is a hash: "s" = spent, "r<lease>" = reserved under that lease;
+# fields of dead leases are dropped here. Returns {admitted, spent1, reserved1, spent2, ...} as
+# seen before reserving.
 _RESERVE = """
 local estimate = tonumber(ARGV[1])
+local lease = tonumber(ARGV[2])
+local oldest = lease - tonumber(ARGV[3]) + 1
 local bump = math.max(estimate, 1)
 local out = {0}
 local admitted = 1
 for i, key in ipairs(KEYS) do
-  local v = redis.call('HMGET', key, 's', 'r')
-  local spent = tonumber(v[1]) or 0
-  local reserved = tonumber(v[2]) or 0
+  local fields = redis.call('HGETALL', key)
+  local spent, reserved = 0, 0
+  for j = 1, #fields, 2 do
+    local name = fields[j]
+    if name == 's' then
+      spent = tonumber(fields[j + 1])
+    else
+      local bucket = tonumber(string.sub(name, 2))
+      if bucket and bucket >= oldest then
+        reserved = reserved + tonumber(fields[j + 1])
+      else
+        redis.call('HDEL', key, name)
+      end
+    end
+  end
   out[2 * i] = spent
   out[2 * i + 1] = reserved
-  local base = 2 + (i - 1) * 3
+  local base = 4 + (i - 1) * 3
   if ARGV[base + 1] == '1' and spent + reserved + bump > tonumber(ARGV[base]) then
     admitted = 0
   end
 end
 if admitted == 1 and estimate > 0 then
   for i, key in ipairs(KEYS) do
-    redis.call('HINCRBY', key, 'r', estimate)
-    redis.call('EXPIREAT', key, ARGV[2 + (i - 1) * 3 + 2])
+    redis.call('HINCRBY', key, 'r' .. lease, estimate)
+    redis.call('EXPIREAT', key, ARGV[4 + (i - 1) * 3 + 2])
   end
 end
 out[1] = admitted
 return out
 """
 
-# KEYS: the call's slots. ARGV: estimate, actual, then per slot expire-at seconds.
+# KEYS: the call's slots. ARGV: estimate, actual, lease, then per slot expire-at seconds.
 # Returns each slot's spent afterwards.
 _SETTLE = """
 local estimate = tonumber(ARGV[1])
 local actual = tonumber(ARGV[2])
+local field = 'r' .. ARGV[3]
 local out = {}
 for i, key in ipairs(KEYS) do
-  local reserved = tonumber(redis.call('HGET', key, 'r')) or 0
-  local give_back = math.min(reserved, estimate)
-  if give_back > 0 then
-    redis.call('HINCRBY', key, 'r', -give_back)
+  local reserved = tonumber(redis.call('HGET', key, field)) or 0
+  if reserved > estimate then
+    redis.call('HINCRBY', key, field, -estimate)
+  elseif reserved > 0 then
+    redis.call('HDEL', key, field)
   end
   out[i] = redis.call('HINCRBY', key, 's', actual)
-  redis.call('EXPIREAT', key, ARGV[2 + i])
+  redis.call('EXPIREAT', key, ARGV[3 + i])
 end
 return out
 """
@@ -96,8 +115,8 @@ class RedisLedger:
     def _keys(slots: Sequence[Slot]) -> list[str]:
         return [KEY_PREFIX + slot.key for slot in slots]
 
-    def reserve(self, slots: Sequence[Slot], estimate: int) -> Reservation:
-        args: list[Any] = [estimate]
+    def reserve(self, slots: Sequence[Slot], estimate: int, lease: int) -> Reservation:
+        args: list[Any] = [estimate, lease, LEASE_BUCKETS]
         for slot in slots:
             args += (slot.limit, 1 if slot.hard else 0, int(slot.expires_at) + 1)
         try:
@@ -107,31 +126,39 @@ class RedisLedger:
         balances = tuple(Balance(int(out[1 + 2 * i]), int(out[2 + 2 * i])) for i in range(len(slots)))
         return Reservation(bool(out[0]), balances)
 
-    def settle(self, slots: Sequence[Slot], estimate: int, actual: int) -> tuple[int, ...]:
-        args: list[Any] = [estimate, actual, *(int(slot.expires_at) + 1 for slot in slots)]
+    def settle(self, slots: Sequence[Slot], estimate: int, actual: int, lease: int) -> tuple[int, ...]:
+        args: list[Any] = [estimate, actual, lease, *(int(slot.expires_at) + 1 for slot in slots)]
         try:
             out = self._settle(keys=self._keys(slots), args=args)
         except self._errors as error:
             raise LedgerUnavailable(f"{type(error).__name__}: {error}") from error
         return tuple(int(v) for v in out)
 
-    def release(self, slots: Sequence[Slot], estimate: int) -> None:
-        self.settle(slots, estimate, 0)
+    def release(self, slots: Sequence[Slot], estimate: int, lease: int) -> None:
+        self.settle(slots, estimate, 0, lease)
 
-    def balances(self, prefix: str) -> Mapping[str, Balance]:
+    def balances(self, prefix: str, lease: int) -> Mapping[str, Balance]:
         pattern = KEY_PREFIX + _glob_escape(prefix) + "*"
+        oldest = lease - LEASE_BUCKETS + 1
         try:
             keys = list(self.client.scan_iter(match=pattern, count=500))
             pipe = self.client.pipeline(transaction=False)
             for key in keys:
-                pipe.hmget(key, "s", "r")
+                pipe.hgetall(key)
             values = pipe.execute()
         except self._errors as error:
             raise LedgerUnavailable(f"{type(error).__name__}: {error}") from error
         found = {}
-        for key, (spent, reserved) in zip(keys, values, strict=True):
+        for key, fields in zip(keys, values, strict=True):
             name = key.decode() if isinstance(key, bytes) else key
-            found[name[len(KEY_PREFIX) :]] = Balance(int(spent or 0), int(reserved or 0))
+            spent, reserved = 0, 0
+            for field, value in fields.items():
+                field = field.decode() if isinstance(field, bytes) else field
+                if field == "s":
+                    spent = int(value)
+                elif field[1:].lstrip("-").isdigit() and int(field[1:]) >= oldest:
+                    reserved += int(value)
+            found[name[len(KEY_PREFIX) :]] = Balance(spent, reserved)
         return found
 
     def close(self) -> None:

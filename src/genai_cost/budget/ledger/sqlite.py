@@ -17,27 +17,36 @@ import threading
 import time
 from collections.abc import Mapping, Sequence
 
-from genai_cost.budget.ledger import Balance, LedgerUnavailable, Reservation, Slot
+from genai_cost.budget.ledger import LEASE_BUCKETS, Balance, LedgerUnavailable, Reservation, Slot
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS budget_spend (
-    key TEXT PRIMARY KEY,
-    spent INTEGER NOT NULL DEFAULT 0,
-    reserved INTEGER NOT NULL DEFAULT 0,
-    expires_at REAL NOT NULL
-) WITHOUT ROWID
-"""
-_RESERVE = (
-    "INSERT INTO budget_spend (key, reserved, expires_at) VALUES (?, ?, ?) "
-    "ON CONFLICT (key) DO UPDATE SET reserved = reserved + excluded.reserved"
+_SCHEMA = (
+    """CREATE TABLE IF NOT EXISTS budget_spend (
+        key TEXT PRIMARY KEY,
+        spent INTEGER NOT NULL DEFAULT 0,
+        expires_at REAL NOT NULL
+    ) WITHOUT ROWID""",
+    # Reservations by lease bucket (see ledger/__init__): rows of dead leases are ignored, then swept.
+    """CREATE TABLE IF NOT EXISTS budget_reserved (
+        key TEXT NOT NULL,
+        lease INTEGER NOT NULL,
+        reserved INTEGER NOT NULL,
+        PRIMARY KEY (key, lease)
+    ) WITHOUT ROWID""",
 )
+_RESERVE = (
+    "INSERT INTO budget_reserved (key, lease, reserved) VALUES (?, ?, ?) "
+    "ON CONFLICT (key, lease) DO UPDATE SET reserved = reserved + excluded.reserved"
+)
+_TOUCH = "INSERT INTO budget_spend (key, expires_at) VALUES (?, ?) ON CONFLICT (key) DO NOTHING"
 _SETTLE = (
     "INSERT INTO budget_spend (key, spent, expires_at) VALUES (?, ?, ?) "
-    "ON CONFLICT (key) DO UPDATE SET reserved = max(0, reserved - ?), spent = spent + excluded.spent "
-    "RETURNING spent"
+    "ON CONFLICT (key) DO UPDATE SET spent = spent + excluded.spent RETURNING spent"
 )
-_RELEASE = "UPDATE budget_spend SET reserved = max(0, reserved - ?) WHERE key = ?"
-_PRUNE = "DELETE FROM budget_spend WHERE expires_at < ?"
+_RELEASE = "UPDATE budget_reserved SET reserved = max(0, reserved - ?) WHERE key = ? AND lease = ?"
+_PRUNE = (
+    "DELETE FROM budget_spend WHERE expires_at < ?",
+    "DELETE FROM budget_reserved WHERE lease < ? OR reserved = 0",
+)
 _PRUNE_EVERY = 1024
 # Lock waits are normal under contention (each transaction holds the lock for microseconds), so
 # the busy timeout is never shorter than this, whatever the guard's network timeout.
@@ -68,7 +77,8 @@ class SQLiteLedger:
             connection = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None)
             connection.execute("PRAGMA journal_mode=WAL")
             connection.execute("PRAGMA synchronous=NORMAL")
-            connection.execute(_SCHEMA)
+            for statement in _SCHEMA:
+                connection.execute(statement)
         except (sqlite3.Error, OSError) as error:
             raise LedgerUnavailable(f"cannot open {self.path}: {error}") from error
         local.connection = connection
@@ -91,63 +101,76 @@ class SQLiteLedger:
             pass
         return LedgerUnavailable(str(error))
 
-    def reserve(self, slots: Sequence[Slot], estimate: int) -> Reservation:
+    def _balances(self, connection: sqlite3.Connection, keys: Sequence[str], lease: int) -> dict[str, Balance]:
+        marks = ",".join("?" * len(keys))
+        spent = dict(connection.execute(f"SELECT key, spent FROM budget_spend WHERE key IN ({marks})", keys))
+        reserved = dict(
+            connection.execute(
+                f"SELECT key, sum(reserved) FROM budget_reserved WHERE key IN ({marks}) AND lease >= ? GROUP BY key",
+                (*keys, lease - LEASE_BUCKETS + 1),
+            )
+        )
+        return {key: Balance(spent.get(key, 0), reserved.get(key, 0)) for key in keys}
+
+    def reserve(self, slots: Sequence[Slot], estimate: int, lease: int) -> Reservation:
         bump = max(estimate, 1)
         keys = [slot.key for slot in slots]
         connection = self._transaction()
         try:
-            found = {
-                key: Balance(spent, reserved)
-                for key, spent, reserved in connection.execute(
-                    f"SELECT key, spent, reserved FROM budget_spend WHERE key IN ({','.join('?' * len(keys))})", keys
-                )
-            }
-            balances = tuple(found.get(key, Balance()) for key in keys)
+            found = self._balances(connection, keys, lease)
+            balances = tuple(found[key] for key in keys)
             admitted = all(
                 not slot.hard or b.spent + b.reserved + bump <= slot.limit
                 for slot, b in zip(slots, balances, strict=True)
             )
             if admitted and estimate:
-                connection.executemany(_RESERVE, [(s.key, estimate, s.expires_at) for s in slots])
+                connection.executemany(_RESERVE, [(s.key, lease, estimate) for s in slots])
+                connection.executemany(_TOUCH, [(s.key, s.expires_at) for s in slots])
             self._until_prune -= 1
             if self._until_prune <= 0:
                 self._until_prune = _PRUNE_EVERY
-                connection.execute(_PRUNE, (time.time(),))
+                connection.execute(_PRUNE[0], (time.time(),))
+                connection.execute(_PRUNE[1], (lease - LEASE_BUCKETS + 1,))
             connection.execute("COMMIT")
         except sqlite3.Error as error:
             raise self._abort(connection, error) from error
         return Reservation(admitted, balances)
 
-    def settle(self, slots: Sequence[Slot], estimate: int, actual: int) -> tuple[int, ...]:
+    def settle(self, slots: Sequence[Slot], estimate: int, actual: int, lease: int) -> tuple[int, ...]:
         connection = self._transaction()
         try:
-            after = tuple(
-                connection.execute(_SETTLE, (s.key, actual, s.expires_at, estimate)).fetchall()[0][0] for s in slots
-            )
+            if estimate:
+                connection.executemany(_RELEASE, [(estimate, s.key, lease) for s in slots])
+            after = tuple(connection.execute(_SETTLE, (s.key, actual, s.expires_at)).fetchall()[0][0] for s in slots)
             connection.execute("COMMIT")
         except sqlite3.Error as error:
             raise self._abort(connection, error) from error
         return after
 
-    def release(self, slots: Sequence[Slot], estimate: int) -> None:
+    def release(self, slots: Sequence[Slot], estimate: int, lease: int) -> None:
         connection = self._transaction()
         try:
-            connection.executemany(_RELEASE, [(estimate, s.key) for s in slots])
+            connection.executemany(_RELEASE, [(estimate, s.key, lease) for s in slots])
             connection.execute("COMMIT")
         except sqlite3.Error as error:
             raise self._abort(connection, error) from error
 
-    def balances(self, prefix: str) -> Mapping[str, Balance]:
+    def balances(self, prefix: str, lease: int) -> Mapping[str, Balance]:
         connection = self._connect()
         # Keys are compared as a range rather than with LIKE, whose wildcards a name may contain.
+        bounds = (prefix, prefix + "\U0010ffff")
         try:
-            rows = connection.execute(
-                "SELECT key, spent, reserved FROM budget_spend WHERE key >= ? AND key < ?",
-                (prefix, prefix + "\U0010ffff"),
-            ).fetchall()
+            spent = dict(connection.execute("SELECT key, spent FROM budget_spend WHERE key >= ? AND key < ?", bounds))
+            reserved = dict(
+                connection.execute(
+                    "SELECT key, sum(reserved) FROM budget_reserved WHERE key >= ? AND key < ? AND lease >= ? "
+                    "GROUP BY key",
+                    (*bounds, lease - LEASE_BUCKETS + 1),
+                )
+            )
         except sqlite3.Error as error:
             raise LedgerUnavailable(str(error)) from error
-        return {key: Balance(spent, reserved) for key, spent, reserved in rows}
+        return {key: Balance(spent.get(key, 0), reserved.get(key, 0)) for key in spent.keys() | reserved.keys()}
 
     def close(self) -> None:
         connection = getattr(self._local, "connection", None)
