@@ -6,6 +6,8 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import subprocess
+import sys
 import threading
 from collections import deque
 from collections.abc import Iterator
@@ -33,6 +35,7 @@ from genai_cost.config import ConfigError, parse_settings
 RESET = datetime(2027, 1, 1, tzinfo=UTC)
 NEXT_RESET = datetime(2027, 2, 1, tzinfo=UTC)
 HANG = "hang"
+SLOW = "slow"
 
 
 def alert(kind: str = "threshold", threshold: float | None = 80.0, **overrides: Any) -> BudgetAlert:
@@ -95,6 +98,9 @@ def running_receiver() -> Iterator[Receiver]:
             answer = str(state.script.popleft()) if state.script else "200"
             if answer == HANG:
                 state.release.wait(30)
+                answer = "200"
+            elif answer == SLOW:
+                state.release.wait(0.3)
                 answer = "200"
             status, _, extra = answer.partition(" ")  # "429 Retry-After: 0": a status and a header
             self.send_response(int(status))
@@ -423,3 +429,50 @@ def test_configure_sends_the_guards_alerts_and_exports_the_gauge(receiver: Recei
         install_guard(None)
     assert active_guard() is None
     assert remaining(metric_reader) == {}  # budgets off: nothing to report
+
+
+EXITING_APP = """
+import atexit
+import sys
+from datetime import UTC, datetime
+from genai_cost.budget.alerts import AlertDispatcher, AlertSettings, Webhook
+from genai_cost.budget.state import BudgetAlert
+
+# Registered first, so it runs last: after genai-cost's own exit hook has flushed (or given up).
+atexit.register(lambda: print("delivered at exit:", alerts.delivered, flush=True))
+settings = AlertSettings(webhooks=(Webhook(sys.argv[1], timeout=60),), shutdown_timeout=float(sys.argv[2]))
+alerts = AlertDispatcher(settings)
+alerts(BudgetAlert(kind="block", budget="b", scope="", window="day", window_name="2026-12-20", limit=1.0,
+                   spent=1.0, currency="USD", reset_at=datetime(2026, 12, 21, tzinfo=UTC),
+                   at=datetime(2026, 12, 20, tzinfo=UTC)))
+print("exiting", flush=True)  # straight away: the alert is still queued or in flight
+"""
+
+
+def run_exiting_app(url: str, shutdown_timeout: float) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", EXITING_APP, url, str(shutdown_timeout)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_alerts_pending_at_exit_are_delivered(receiver: Receiver) -> None:
+    receiver.script.append(SLOW)  # answers after 0.3 s: long after the app's main thread is done
+    result = run_exiting_app(f"{receiver.url}/at-exit", 10)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "exiting\ndelivered at exit: 1\n"  # the exit hook waited for the answer
+    [request] = receiver.requests
+    assert request.path == "/at-exit" and request.body["kind"] == "block"
+
+
+def test_exit_is_not_held_by_a_hanging_webhook(receiver: Receiver) -> None:
+    receiver.script.append(HANG)  # holds the request until the test ends
+    result = run_exiting_app(receiver.url, 0.5)
+    # The process ended (within the subprocess timeout, far below the webhook's 60 s) and said why.
+    assert result.returncode == 0, result.stderr
+    assert "budget alerts still pending after 0.5 s at shutdown" in result.stderr
+    assert result.stdout == "exiting\ndelivered at exit: 0\n"
+    assert not receiver.release.is_set() and len(receiver.requests) == 1
