@@ -12,5 +12,6 @@ fi
 # The budget ledger tests start a real redis-server of their own (on a free port).
 if ! command -v redis-server >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
   SUDO=$([ "$(id -u)" = 0 ] || echo sudo)
-  $SUDO apt-get update -qq && $SUDO apt-get install -y -qq redis-server >/dev/null
+  { $SUDO apt-get update -qq && $SUDO apt-get install -y -qq redis-server >/dev/null; } ||
+    echo "bootstrap: could not install redis-server; the Redis budget ledger tests need it" >&2
 fi
