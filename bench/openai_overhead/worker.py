@@ -3,7 +3,8 @@
     python worker.py calls   VARIANT MODE [--warmup N] [--batches N] [--batch-size N] [--content off|default]
     python worker.py startup VARIANT [--content off|default]
 
-VARIANT: bare | floor | genai-cost | genai-cost-nobudget | genai-cost-inline | official | openllmetry | openlit | openinference
+VARIANT: bare | floor | genai-cost | genai-cost-nobudget | genai-cost-inline | official | openllmetry | openlit
+         | openinference
 MODE:    chat (non-streaming) | stream
 
 Every variant gets the same set-up: an SDK ``TracerProvider`` (set as the global one) with a
