@@ -73,22 +73,18 @@ def test_a_blocked_call_raises_sends_nothing_and_still_has_its_span(
     assert attr.COST_AMOUNT not in a
 
 
-def test_blocked_streams_and_async_calls_send_nothing(
+async def test_blocked_streams_and_async_calls_send_nothing(
     client: openai.OpenAI, aclient: openai.AsyncOpenAI, stub: StubProvider, budgets: Budgets
 ) -> None:
-    import asyncio
-
     budgets.set(BudgetPolicy("zero", limit=0.0))
     with pytest.raises(BudgetExceeded):
         client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES, stream=True)
     with pytest.raises(BudgetExceeded):
         client.responses.create(model="gpt-4o-mini", input="hi")
-
-    async def call() -> None:
-        await aclient.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
-
     with pytest.raises(BudgetExceeded):
-        asyncio.run(call())
+        await aclient.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
+    with pytest.raises(BudgetExceeded):
+        await aclient.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES, stream=True)
     assert stub.requests == []
 
 
@@ -214,3 +210,21 @@ def test_the_estimate_uses_max_tokens_times_choices(
     client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES, max_tokens=100, n=2)
     a = attrs(only_span(span_exporter))
     assert a[attr.BUDGET_ESTIMATE] == pytest.approx(count_input_tokens(MESSAGES) * 0.15e-6 + 200 * 0.6e-6)
+
+
+async def test_async_calls_and_downgraded_streams_settle_too(
+    aclient: openai.AsyncOpenAI, stub: StubProvider, budgets: Budgets, span_exporter
+) -> None:
+    budgets.set(
+        BudgetPolicy("premium", limit=0.0, match={"model": "gpt-4o"}, action="downgrade", downgrade_to="gpt-4o-mini")
+    )
+    await aclient.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
+    stream = await aclient.chat.completions.create(model="gpt-4o", messages=MESSAGES, stream=True)
+    async for _ in stream:
+        pass
+    assert [r.body["model"] for r in stub.requests] == ["gpt-4o-mini", "gpt-4o-mini"]
+    # Only the gpt-4o call is under the "premium" budget; it was downgraded and settled.
+    (span,) = [s for s in span_exporter.get_finished_spans() if attr.BUDGET_DECISION in (s.attributes or {})]
+    a = attrs(span)
+    assert (a[attr.BUDGET_DECISION], a[attr.BUDGET_ORIGINAL_MODEL]) == ("downgrade", "gpt-4o")
+    assert budgets.balance() == (to_micros(a[attr.COST_AMOUNT]), 0)
