@@ -399,3 +399,20 @@ def test_stream_content_when_asked(
     assert "Say this is a test" in a["gen_ai.input.messages"]
     output = json.loads(a["gen_ai.output.messages"])
     assert output == [{"role": "assistant", "parts": [{"type": "text", "content": LONG}], "finish_reason": "end_turn"}]
+
+
+async def test_async_context_manager_and_caller_exception(
+    aclient: anthropic.AsyncAnthropic, stub: StubProvider, span_exporter: Any
+) -> None:
+    stub.enqueue("/v1/messages", text=LONG)
+    async with await aclient.messages.create(model=MODEL, max_tokens=256, messages=MESSAGES, stream=True) as stream:
+        await stream.__anext__()
+    assert_partial(attrs(only_span(span_exporter)), stub, "left the stream")
+
+    span_exporter.clear()
+    stub.enqueue("/v1/messages", text=LONG)
+    with pytest.raises(CallerError):
+        async with aclient.messages.stream(model=MODEL, max_tokens=256, messages=MESSAGES) as helper_stream:
+            async for _ in helper_stream:
+                raise CallerError
+    assert_partial(attrs(only_span(span_exporter)), stub, "raised CallerError")
