@@ -107,3 +107,13 @@ def test_an_allowed_stream_settles_its_real_cost(budget: BudgetGuard, client: An
     a = attrs(only_span(span_exporter))
     assert a["genai_cost.budget.decision"] == "allow"
     assert a["genai_cost.budget.spent"] == pytest.approx(a["genai_cost.amount"], abs=1e-6)
+
+
+def test_image_bytes_are_estimated_as_an_image_not_by_their_length() -> None:
+    from genai_cost.budget.estimate import IMAGE_TOKENS
+    from genai_cost.instrumentation.bedrock.wrappers import OPERATIONS, budget_ask
+
+    picture = {"image": {"format": "png", "source": {"bytes": b"\x00" * 3_000_000}}}
+    kwargs = {"modelId": CHEAP, "messages": [{"role": "user", "content": [{"text": "what is this?"}, picture]}]}
+    ask = budget_ask(OPERATIONS[0], kwargs)()
+    assert IMAGE_TOKENS < ask.input_tokens < IMAGE_TOKENS + 20

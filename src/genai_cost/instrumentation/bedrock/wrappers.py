@@ -24,7 +24,7 @@ from opentelemetry.trace import Tracer
 
 from genai_cost import attributes as attr
 from genai_cost import runtime
-from genai_cost.budget.estimate import count_input_tokens
+from genai_cost.budget.estimate import IMAGE_TOKENS, count_input_tokens
 from genai_cost.budget.hook import BudgetAsk
 from genai_cost.instrumentation import lifecycle
 from genai_cost.instrumentation.base import Patch
@@ -101,6 +101,24 @@ def _max_output_of(body: Mapping[str, Any]) -> int | None:
     return None
 
 
+# Converse content blocks that carry bytes: counted as a fixed size, never by their length.
+_BINARY_BLOCKS = ("image", "document", "video", "audio")
+
+
+def _converse_input_tokens(kwargs: Mapping[str, Any]) -> int:
+    blocks = list(kwargs.get("system") or ())
+    for message in kwargs.get("messages") or ():
+        if isinstance(message, dict):
+            blocks.extend(message.get("content") or ())
+    text, binary = [], 0
+    for block in blocks:
+        if isinstance(block, dict) and any(key in block for key in _BINARY_BLOCKS):
+            binary += 1
+        else:
+            text.append(block)
+    return count_input_tokens(text) + IMAGE_TOKENS * binary
+
+
 def budget_ask(operation: Operation, kwargs: dict[str, Any]) -> Callable[[], BudgetAsk]:
     """The guard's view of the request, built only when budgets are configured. A downgrade
     replaces ``modelId``; for ``invoke_model`` only with a model that reads the same body."""
@@ -111,7 +129,7 @@ def budget_ask(operation: Operation, kwargs: dict[str, Any]) -> Callable[[], Bud
     def ask() -> BudgetAsk:
         if operation.converse:
             # Output: inferenceConfig.maxTokens, which the guard reads from the span's attributes.
-            return BudgetAsk(count_input_tokens([kwargs.get("system"), kwargs.get("messages")]), None, swap)
+            return BudgetAsk(_converse_input_tokens(kwargs), None, swap)
         raw = kwargs.get("body")
         try:
             body = json.loads(raw) if isinstance(raw, str | bytes | bytearray) else None
