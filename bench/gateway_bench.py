@@ -130,7 +130,7 @@ class _Sink(BaseHTTPRequestHandler):
     def log_message(self, *args: object) -> None:
         pass
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         self.rfile.read(int(self.headers["Content-Length"]))
         self.send_response(200)
         self.send_header("Content-Length", "0")
@@ -155,8 +155,20 @@ def over_loopback(payloads: list[bytes], requests: int, pricing: bool) -> float:
     sink = ThreadingHTTPServer(("127.0.0.1", 0), _Sink)
     threading.Thread(target=sink.serve_forever, daemon=True).start()
     port = _free_port()
-    command = [sys.executable, "-m", "genai_cost.cli", "gateway", "--http-port", str(port), "--grpc-port", "off",
-               "--downstream", f"http://127.0.0.1:{sink.server_address[1]}", "--log-level", "WARNING"]
+    command = [
+        sys.executable,
+        "-m",
+        "genai_cost.cli",
+        "gateway",
+        "--http-port",
+        str(port),
+        "--grpc-port",
+        "off",
+        "--downstream",
+        f"http://127.0.0.1:{sink.server_address[1]}",
+        "--log-level",
+        "WARNING",
+    ]
     if not pricing:
         command.append("--no-pricing")
     gateway = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
@@ -204,13 +216,21 @@ def main() -> None:
     rounds, requests = (3, 100) if args.quick else (7, 400)
     local = in_process(payloads, rounds)
     mixed = in_process([make_request(seed, genai_every=4) for seed in range(16)], rounds)
-    loop_plain = statistics.median(over_loopback(payloads, requests, pricing=False) for _ in range(3 if not args.quick else 1))
-    loop_priced = statistics.median(over_loopback(payloads, requests, pricing=True) for _ in range(3 if not args.quick else 1))
+    loop_plain = statistics.median(
+        over_loopback(payloads, requests, pricing=False) for _ in range(3 if not args.quick else 1)
+    )
+    loop_priced = statistics.median(
+        over_loopback(payloads, requests, pricing=True) for _ in range(3 if not args.quick else 1)
+    )
     rows = [
         ("in-process: parse + serialize (pass-through)", local["pass-through"], None),
         ("in-process: parse + price + serialize", local["enriched"], local["pass-through"] / local["enriched"]),
         ("in-process, 1 span in 4 GenAI: pass-through (all spans)", mixed["pass-through"], None),
-        ("in-process, 1 span in 4 GenAI: priced (all spans)", mixed["enriched"], mixed["pass-through"] / mixed["enriched"]),
+        (
+            "in-process, 1 span in 4 GenAI: priced (all spans)",
+            mixed["enriched"],
+            mixed["pass-through"] / mixed["enriched"],
+        ),
         ("gateway over loopback, pricing off (pass-through)", loop_plain, None),
         ("gateway over loopback, pricing on", loop_priced, loop_plain / loop_priced),
     ]

@@ -7,7 +7,15 @@ import urllib.request
 
 import grpc
 import pytest
-from gateway_support import dead_endpoint, eventually, free_port, genai_attributes, http_exporter, running_gateway, service
+from gateway_support import (
+    dead_endpoint,
+    eventually,
+    free_port,
+    genai_attributes,
+    http_exporter,
+    running_gateway,
+    service,
+)
 from google.rpc.status_pb2 import Status
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
@@ -66,7 +74,7 @@ def test_downstream_outage_with_the_spool_on_loses_nothing(tmp_path, protocol):
         revived = OtlpReceiver(port=http_port, grpc=True, grpc_port=grpc_port).start()
         try:
             spans = revived.wait_for_spans(lambda s: len(s) >= 300)
-            assert eventually(lambda: gateway.forwarder.spool.bytes == 0)
+            assert eventually(lambda: gateway.forwarder.spool.stored_bytes == 0)
         finally:
             revived.close()
     assert sorted(s.name for s in spans) == sorted(f"span {i}" for i in range(300))
@@ -153,7 +161,7 @@ def test_shutdown_spools_what_it_cannot_deliver_and_the_next_run_sends_it(tmp_pa
     assert len(list(spool.glob("*.otlp"))) == 4
     with OtlpReceiver(port=port) as revived, running_gateway(endpoint, spool_dir=spool) as second:
         spans = revived.wait_for_spans(lambda s: len(s) >= 40)
-        assert eventually(lambda: second.forwarder.spool.bytes == 0)
+        assert eventually(lambda: second.forwarder.spool.stored_bytes == 0)
     assert sorted(s.name for s in spans) == sorted(f"r{b}-{i}" for b in range(4) for i in range(10))
 
 
@@ -165,9 +173,10 @@ def test_without_a_spool_shutdown_counts_what_it_could_not_deliver():
 
 
 def test_senders_read_retry_hints_from_a_pushing_back_gateway():
-    with dead_endpoint() as endpoint, running_gateway(
-        endpoint, max_queue_spans=10, retry_after=4, forward_workers=1, drain_timeout=0.2
-    ) as full:
+    with (
+        dead_endpoint() as endpoint,
+        running_gateway(endpoint, max_queue_spans=10, retry_after=4, forward_workers=1, drain_timeout=0.2) as full,
+    ):
         payload = _request(10, "x")
         sender = HttpSender(full.http_endpoint)
         with pytest.raises(RetryableError) as over_http:
@@ -184,9 +193,8 @@ def test_senders_read_retry_hints_from_a_pushing_back_gateway():
 
 
 def test_a_downstream_refusing_the_payload_is_permanent_and_a_dead_one_retryable():
-    with OtlpReceiver() as downstream:
-        with pytest.raises(PermanentError):
-            HttpSender(downstream.endpoint).send(b"\xff\xff not protobuf")
+    with OtlpReceiver() as downstream, pytest.raises(PermanentError):
+        HttpSender(downstream.endpoint).send(b"\xff\xff not protobuf")
     with dead_endpoint() as endpoint, pytest.raises(RetryableError):
         HttpSender(endpoint).send(b"")
 
@@ -203,11 +211,11 @@ def test_a_spooled_batch_removed_behind_its_back_is_counted_not_fatal(tmp_path):
     lost = []
     spool = Spool(tmp_path, 1_000_000, on_lost=lost.append)
     assert spool.put(b"first", 3) and spool.put(b"second", 4)
-    next(tmp_path.glob("*.otlp")).unlink()  # the older one
+    sorted(tmp_path.glob("*.otlp"))[0].unlink()  # the older one
     path, payload, spans = spool.take()
     assert (payload, spans) == (b"second", 4) and lost == [3]
     spool.done(path)
-    assert spool.bytes == 0 and spool.spans == 0 and spool.take() is None
+    assert spool.stored_bytes == 0 and spool.spans == 0 and spool.take() is None
     # a restart finds what is left, oldest first
     spool.put(b"a", 1)
     spool.put(b"b", 2)

@@ -14,6 +14,7 @@ from gateway_support import (
     ADDED_EXTRA,
     ADDED_PREFIX,
     added_keys,
+    eventually,
     attribute_map,
     genai_attributes,
     grpc_exporter,
@@ -45,14 +46,18 @@ CALLS = [
 def _make_traffic(providers: dict) -> None:
     """Each service: a SERVER root with an event, a link and an error status, a DB child, GenAI calls."""
     for name, provider in providers.items():
-        tracer = provider.get_tracer(f"{name}.instrumentation", "1.2.3", schema_url="https://opentelemetry.io/schemas/1.26.0")
+        tracer = provider.get_tracer(
+            f"{name}.instrumentation", "1.2.3", schema_url="https://opentelemetry.io/schemas/1.26.0"
+        )
         with tracer.start_as_current_span("GET /other", kind=SpanKind.SERVER) as other:
             pass
         with tracer.start_as_current_span(
             f"POST /{name}", kind=SpanKind.SERVER, links=[Link(other.get_span_context(), {"link.kind": "follows"})]
         ) as root:
             root.add_event("request.received", {"size": 123, "tags": ("a", "b")})
-            with tracer.start_as_current_span("SELECT orders", kind=SpanKind.CLIENT, attributes={"db.system": "postgresql"}):
+            with tracer.start_as_current_span(
+                "SELECT orders", kind=SpanKind.CLIENT, attributes={"db.system": "postgresql"}
+            ):
                 pass
             for service_name, model, provider_name, i, o, cached in CALLS:
                 if service_name != name:
@@ -61,7 +66,9 @@ def _make_traffic(providers: dict) -> None:
                 extra["gen_ai.request.temperature"] = 0.2
                 extra["gen_ai.response.finish_reasons"] = ("stop",)
                 with tracer.start_as_current_span(
-                    f"chat {model}", kind=SpanKind.CLIENT, attributes=genai_attributes(model, provider_name, i, o, **extra)
+                    f"chat {model}",
+                    kind=SpanKind.CLIENT,
+                    attributes=genai_attributes(model, provider_name, i, o, **extra),
                 ):
                     pass
             root.set_status(Status(StatusCode.ERROR, "upstream said no"))
@@ -72,6 +79,7 @@ def _make_traffic(providers: dict) -> None:
 @pytest.mark.parametrize("transport", ["http", "http-gzip", "grpc", "grpc-gzip"])
 def test_every_span_arrives_priced_and_everything_else_byte_identical(transport):
     with OtlpReceiver() as downstream, OtlpReceiver() as direct, running_gateway(downstream.endpoint) as gateway:
+
         def to_gateway():
             if transport.startswith("grpc"):
                 return grpc_exporter(gateway, gzip=transport == "grpc-gzip")
@@ -209,7 +217,9 @@ def test_json_body_with_hex_ids_is_priced_and_answered_in_json():
     request = _hand_built_request()
     with OtlpReceiver() as downstream, running_gateway(downstream.endpoint, grpc_port=None) as gateway:
         status, body, headers = _post(
-            f"{gateway.http_endpoint}/v1/traces", gzip.compress(_otlp_json(request)), "application/json",
+            f"{gateway.http_endpoint}/v1/traces",
+            gzip.compress(_otlp_json(request)),
+            "application/json",
             **{"Content-Encoding": "gzip"},
         )
         assert status == 200 and json.loads(body) == {} and headers["Content-Type"] == "application/json"
@@ -221,7 +231,9 @@ def test_json_body_with_hex_ids_is_priced_and_answered_in_json():
 
 def test_spans_priced_upstream_are_left_alone_and_unknown_models_are_not_free():
     with OtlpReceiver() as downstream, OtlpReceiver() as direct, running_gateway(downstream.endpoint) as gateway:
-        provider = service("already-priced", http_exporter(gateway), HttpSpanExporter(endpoint=f"{direct.endpoint}/v1/traces"))
+        provider = service(
+            "already-priced", http_exporter(gateway), HttpSpanExporter(endpoint=f"{direct.endpoint}/v1/traces")
+        )
         tracer = provider.get_tracer("genai_cost")
         priced_upstream = {
             **genai_attributes("gpt-4o", "openai", 100, 10),
@@ -258,9 +270,11 @@ def test_two_instrumentations_of_one_call_are_priced_once():
         provider = service("dup", grpc_exporter(gateway))
         outer, inner = provider.get_tracer("openllmetry"), provider.get_tracer("official.genai")
         call = genai_attributes("gpt-4o", "openai", 1000, 100, **{attr.RESPONSE_ID: "chatcmpl-1"})
-        with outer.start_as_current_span("openai.chat", attributes=call):
-            with inner.start_as_current_span("chat gpt-4o", attributes=call):
-                pass
+        with (
+            outer.start_as_current_span("openai.chat", attributes=call),
+            inner.start_as_current_span("chat gpt-4o", attributes=call),
+        ):
+            pass
         provider.shutdown()
         spans = downstream.wait_for_spans(lambda s: len(s) >= 2)
     statuses = sorted(s.attributes[attr.COST_STATUS] for s in spans)
@@ -301,7 +315,8 @@ def test_spend_is_handed_to_the_spend_sink_and_health_and_metrics_are_served():
     settled = []
     with OtlpReceiver() as downstream:
         gateway = Gateway(
-            gateway_config(downstream.endpoint, grpc_port=None), spend_sink=lambda cost, attrs: settled.append(cost.amount)
+            gateway_config(downstream.endpoint, grpc_port=None),
+            spend_sink=lambda cost, attrs: settled.append(cost.amount),
         ).start()
         try:
             body = _hand_built_request().SerializeToString()
@@ -309,6 +324,8 @@ def test_spend_is_handed_to_the_spend_sink_and_health_and_metrics_are_served():
             with urllib.request.urlopen(f"{gateway.http_endpoint}/healthz", timeout=5) as health:
                 assert health.status == 200
             downstream.wait_for_spans(lambda s: len(s) >= 1)
+            # the forwarder counts a batch once the downstream's answer is back, just after it arrived
+            assert eventually(lambda: gateway.stats.get("spans_out") == 1)
             with urllib.request.urlopen(f"{gateway.http_endpoint}/metrics", timeout=5) as metrics:
                 text = metrics.read().decode()
         finally:
@@ -337,4 +354,3 @@ def test_gateway_counters_reach_the_otel_metrics_api():
     }
     assert values["genai_cost.gateway.spans_in"] == 1
     assert values["genai_cost.gateway.spans_priced"] == 1
-

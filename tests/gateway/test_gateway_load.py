@@ -36,9 +36,10 @@ def _run_service(index: int, gateway) -> None:
 
 def test_concurrent_services_over_both_transports_lose_nothing():
     total = SERVICES * SPANS_PER_SERVICE
-    with OtlpReceiver(grpc=True) as downstream, running_gateway(
-        downstream.grpc_endpoint, downstream_protocol="grpc", max_queue_spans=4_000
-    ) as gateway:
+    with (
+        OtlpReceiver(grpc=True) as downstream,
+        running_gateway(downstream.grpc_endpoint, downstream_protocol="grpc", max_queue_spans=4_000) as gateway,
+    ):
         threads = [threading.Thread(target=_run_service, args=(i, gateway)) for i in range(SERVICES)]
         for thread in threads:
             thread.start()

@@ -76,10 +76,21 @@ def _still_serving(gateway, downstream, tag: str) -> None:
         (b"\x0a\xff\xff\xff", PROTOBUF, {}, 400, "not a valid protobuf"),
         (b"{not json", "application/json", {}, 400, "not valid JSON"),
         (b"[1, 2]", "application/json", {}, 400, "must be an object"),
-        (b'{"resourceSpans": [{"scopeSpans": [{"spans": [{"traceId": "zz"}]}]}]}', "application/json", {}, 400, "not hex"),
+        (
+            b'{"resourceSpans": [{"scopeSpans": [{"spans": [{"traceId": "zz"}]}]}]}',
+            "application/json",
+            {},
+            400,
+            "not hex",
+        ),
         (b'{"resourceSpans": 5}', "application/json", {}, 400, "expected a list"),
-        (b'{"resourceSpans": [{"scopeSpans": [{"spans": [{"startTimeUnixNano": "soon"}]}]}]}', "application/json", {}, 400,
-         "not a valid OTLP/JSON"),
+        (
+            b'{"resourceSpans": [{"scopeSpans": [{"spans": [{"startTimeUnixNano": "soon"}]}]}]}',
+            "application/json",
+            {},
+            400,
+            "not a valid OTLP/JSON",
+        ),
         (b"\x1f\x8b\x08\x00garbage", PROTOBUF, {"Content-Encoding": "gzip"}, 400, "not valid gzip"),
         (gzip.compress(b"x" * 100)[:-12], PROTOBUF, {"Content-Encoding": "gzip"}, 400, "truncated"),
         (b"", "text/plain", {}, 415, "unsupported Content-Type"),
@@ -122,8 +133,10 @@ def test_grpc_bad_payload_and_oversized_message(live):
 def test_clients_that_lie_about_length_or_vanish_do_not_wedge_it(live):
     gateway, downstream = live
     with socket.create_connection(("127.0.0.1", gateway.http_port), timeout=5) as sock:
-        sock.sendall(b"POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-protobuf\r\n"
-                     b"Content-Length: 5000\r\n\r\n" + b"\x0a\x02")  # promises more than it sends, then leaves
+        sock.sendall(
+            b"POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-protobuf\r\n"
+            b"Content-Length: 5000\r\n\r\n" + b"\x0a\x02"
+        )  # promises more than it sends, then leaves
     with socket.create_connection(("127.0.0.1", gateway.http_port), timeout=5) as sock:
         sock.sendall(b"POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-protobuf\r\n\r\n")
         assert b" 411 " in sock.recv(4096)
@@ -200,9 +213,20 @@ _ANY_VALUE = st.one_of(
     st.just(AnyValue()),
 )
 _GENAI_KEYS = [
-    attr.OPERATION_NAME, attr.PROVIDER_NAME, attr.REQUEST_MODEL, attr.RESPONSE_MODEL, attr.RESPONSE_ID,
-    attr.USAGE_INPUT_TOKENS, attr.USAGE_OUTPUT_TOKENS, attr.USAGE_CACHE_READ_TOKENS, attr.LEGACY_SYSTEM,
-    attr.LEGACY_PROMPT_TOKENS, attr.LLM_REQUEST_TYPE, attr.COST_STATUS, attr.COST_AMOUNT, attr.TRACE_AMOUNT,
+    attr.OPERATION_NAME,
+    attr.PROVIDER_NAME,
+    attr.REQUEST_MODEL,
+    attr.RESPONSE_MODEL,
+    attr.RESPONSE_ID,
+    attr.USAGE_INPUT_TOKENS,
+    attr.USAGE_OUTPUT_TOKENS,
+    attr.USAGE_CACHE_READ_TOKENS,
+    attr.LEGACY_SYSTEM,
+    attr.LEGACY_PROMPT_TOKENS,
+    attr.LLM_REQUEST_TYPE,
+    attr.COST_STATUS,
+    attr.COST_AMOUNT,
+    attr.TRACE_AMOUNT,
 ]
 
 
@@ -211,8 +235,10 @@ _GENAI_KEYS = [
 def test_fuzz_hostile_genai_attribute_values_are_forwarded_not_fatal(live, pairs, parent):
     gateway, _ = live
     request = ExportTraceServiceRequest()
-    span = request.resource_spans.add().scope_spans.add().spans.add(
-        trace_id=b"h" * 16, span_id=b"s" * 8, parent_span_id=parent, name="hostile"
+    span = (
+        request.resource_spans.add()
+        .scope_spans.add()
+        .spans.add(trace_id=b"h" * 16, span_id=b"s" * 8, parent_span_id=parent, name="hostile")
     )
     for key, value in [(attr.OPERATION_NAME, AnyValue(string_value="chat")), *pairs]:
         span.attributes.add(key=key).value.CopyFrom(value)
@@ -233,4 +259,3 @@ def test_deeply_nested_json_is_refused_not_fatal(live):
     status, _ = _post(gateway, deep[: 60 * 1024], "application/json")
     assert status == 400
     _still_serving(gateway, downstream, "after-deep")
-

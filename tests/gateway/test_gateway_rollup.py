@@ -44,7 +44,9 @@ def _one_trace_three_services(gateway) -> None:
 
 def _total(names: list[str]) -> float:
     return sum(
-        oracle(model, provider, input_tokens=i, output_tokens=o) for name in names for model, provider, i, o in CALLS[name]
+        oracle(model, provider, input_tokens=i, output_tokens=o)
+        for name in names
+        for model, provider, i, o in CALLS[name]
     )
 
 

@@ -34,7 +34,9 @@ def add_command(commands: Any) -> None:
     parser.add_argument("--downstream", required=True, help="next OTLP endpoint, e.g. http://tempo:4318 or tempo:4317")
     parser.add_argument("--downstream-protocol", choices=("http/protobuf", "grpc"), default="http/protobuf")
     parser.add_argument("--downstream-header", type=_header, action="append", default=[], metavar="NAME=VALUE")
-    parser.add_argument("--token-file", type=Path, help=f"file holding the bearer token clients must send (or ${_TOKEN_ENV})")
+    parser.add_argument(
+        "--token-file", type=Path, help=f"file holding the bearer token clients must send (or ${_TOKEN_ENV})"
+    )
     parser.add_argument("--max-request-bytes", type=int, default=8 * 1024 * 1024)
     parser.add_argument("--max-queue-spans", type=int, default=50_000)
     parser.add_argument("--spool-dir", type=Path, help="spool batches here while the downstream is down")

@@ -60,7 +60,7 @@ class Forwarder:
             return False
         if self.queued_spans + spans <= self.max_queue_spans or self.queued_spans == 0:
             return True
-        return self.spool is not None and self.spool.bytes + size <= self.spool.max_bytes
+        return self.spool is not None and self.spool.stored_bytes + size <= self.spool.max_bytes
 
     def submit(self, payload: bytes, spans: int, *, force: bool = False) -> bool:
         """Admit a batch; False means refused (the caller must tell its client to retry).

@@ -54,7 +54,7 @@ def serve_http(gateway: Gateway, host: str, port: int) -> tuple[ThreadingHTTPSer
             else:
                 self._reply(status, encode_status(message, _RPC_CODES.get(status, 2), kind), kind, headers)
 
-        def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        def do_GET(self) -> None:
             if self.path in ("/healthz", "/health"):
                 healthy = gateway.healthy
                 self._reply(200 if healthy else 503, b"ok\n" if healthy else b"shutting down\n", "text/plain")
@@ -63,7 +63,7 @@ def serve_http(gateway: Gateway, host: str, port: int) -> tuple[ThreadingHTTPSer
             else:
                 self._reply(404, b"not found\n", "text/plain")
 
-        def do_POST(self) -> None:  # noqa: N802
+        def do_POST(self) -> None:
             if self.path.split("?", 1)[0] != "/v1/traces":
                 self.close_connection = True
                 self._reply(404, b"only /v1/traces is served here\n", "text/plain")

@@ -134,4 +134,3 @@ def encode_status(message: str, code: int, kind: str) -> bytes:
     if kind == JSON:
         return json_format.MessageToJson(status, indent=None).encode()
     return status.SerializeToString()
-

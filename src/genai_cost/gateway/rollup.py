@@ -107,7 +107,11 @@ class TraceAssembler:
         tick = min(max(self.wait / 10, 0.01), 0.5)
         while not self._stop.wait(tick):
             now = self._clock()
-            self._release(lambda held: held.deadline <= now)
+
+            def due(held: _HeldTrace, now: float = now) -> bool:
+                return held.deadline <= now
+
+            self._release(due)
 
     def flush(self) -> None:
         """Release every held trace now (shutdown)."""

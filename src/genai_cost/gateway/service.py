@@ -1,8 +1,8 @@
 """The gateway: receivers in, ``CostDecider`` enrichment, optional trace hold, forwarder out.
 
-    gateway = Gateway(GatewayConfig(downstream="http://tempo:4318")).start()
-    ...
-    gateway.shutdown()          # stops listening, drains the queue (SIGTERM does this in `run`)
+gateway = Gateway(GatewayConfig(downstream="http://tempo:4318")).start()
+...
+gateway.shutdown()          # stops listening, drains the queue (SIGTERM does this in `run`)
 """
 
 from __future__ import annotations
@@ -60,8 +60,10 @@ class Gateway:
             else None
         )
         self.forwarder = Forwarder(
-            sender or make_sender(config.downstream, config.downstream_protocol, config.downstream_headers,
-                                  config.downstream_timeout),
+            sender
+            or make_sender(
+                config.downstream, config.downstream_protocol, config.downstream_headers, config.downstream_timeout
+            ),
             self.stats,
             max_queue_spans=config.max_queue_spans,
             spool=spool,
@@ -84,10 +86,12 @@ class Gateway:
         self.healthy = False
         self._stopped = threading.Event()
         self.stats.gauge("queue_spans", "spans waiting in memory to be forwarded", lambda: self.forwarder.queued_spans)
-        self.stats.gauge("spool_bytes", "bytes in the on-disk spool", lambda: spool.bytes if spool else 0)
+        self.stats.gauge("spool_bytes", "bytes in the on-disk spool", lambda: spool.stored_bytes if spool else 0)
         self.stats.gauge("spool_spans", "spans in the on-disk spool", lambda: spool.spans if spool else 0)
         self.stats.gauge(
-            "held_spans", "spans held for cross-service roll-up", lambda: self.assembler.held_spans if self.assembler else 0
+            "held_spans",
+            "spans held for cross-service roll-up",
+            lambda: self.assembler.held_spans if self.assembler else 0,
         )
 
     # -- the pipeline ----------------------------------------------------------------------
@@ -119,7 +123,6 @@ class Gateway:
             enrich_errors=counts.errors,
         )
         return True
-
 
     def _forward_held(self, request: Any, spans: int) -> None:
         self.forwarder.submit(request.SerializeToString(), spans, force=True)

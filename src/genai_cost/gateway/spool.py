@@ -43,7 +43,7 @@ class Spool:
         self._on_lost = on_lost  # told the span count of a batch that vanished or became unreadable
 
     @property
-    def bytes(self) -> int:
+    def stored_bytes(self) -> int:
         return self._bytes
 
     @property

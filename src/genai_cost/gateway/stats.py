@@ -69,7 +69,9 @@ class GatewayStats:
                 f"genai_cost.gateway.{name}", callbacks=[self._observe(name)], description=help_text
             )
         for name, (help_text, _) in self._gauges.items():
-            meter.create_observable_gauge(f"genai_cost.gateway.{name}", callbacks=[self._observe(name)], description=help_text)
+            meter.create_observable_gauge(
+                f"genai_cost.gateway.{name}", callbacks=[self._observe(name)], description=help_text
+            )
 
     def _observe(self, name: str) -> Callable[[metrics.CallbackOptions], Iterable[metrics.Observation]]:
         def callback(_options: metrics.CallbackOptions) -> Iterable[metrics.Observation]:

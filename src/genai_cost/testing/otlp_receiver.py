@@ -119,9 +119,8 @@ class OtlpReceiver:
 
         server = grpc.server(ThreadPoolExecutor(max_workers=4))
         handler = grpc.unary_unary_rpc_method_handler(export)  # raw bytes in and out
-        server.add_generic_rpc_handlers(
-            (grpc.method_handlers_generic_handler("opentelemetry.proto.collector.trace.v1.TraceService", {"Export": handler}),)
-        )
+        service = "opentelemetry.proto.collector.trace.v1.TraceService"
+        server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(service, {"Export": handler}),))
         bound = server.add_insecure_port(f"{host}:{port}")
         return server, bound
 
