@@ -40,6 +40,7 @@ def apply_settings(settings: Settings) -> None:
     set_default_attribution(settings.attribution)
     set_cost_metrics(CostMetrics(user_id=settings.metrics_user_id))
     runtime.amount_aliases = settings.amount_aliases
+    runtime.anthropic_sdk_tracing = settings.anthropic_sdk_tracing
     from genai_cost.budget.setup import apply_budgets  # budgets load only when configured
 
     guard = apply_budgets(settings.budgets)

@@ -18,6 +18,8 @@ File layout::
       max_open_traces: 10000                               # trace roll-up memory bound
     metrics:
       user_id: false                                       # user.id on cost metrics (cardinality!)
+    instrumentation:
+      anthropic: {sdk_tracing: duplicate}                  # anthropic's own spans: duplicate | off
     budgets:
       ledger: sqlite:///var/lib/genai-cost/ledger.db       # memory | sqlite:///path | redis://host:6379/0
       fail_mode: open                                      # ledger unreachable: open (allow) | closed (block)
@@ -64,6 +66,8 @@ class Settings:
     metrics_user_id: bool = False
     alerts: AlertSettings = field(default_factory=AlertSettings)
     budgets: BudgetSettings = field(default_factory=BudgetSettings)
+    # What becomes of anthropic's own spans while ours are on: "duplicate" (kept, no amount) or "off".
+    anthropic_sdk_tracing: str = "duplicate"
     source: str | None = None  # the file the settings came from, for messages
 
 
@@ -254,6 +258,14 @@ def _budgets(value: Any, where: str) -> BudgetSettings:
         raise _fail(key, exc.problem) from None
 
 
+SDK_TRACING_MODES = ("duplicate", "off")
+
+
+def _sdk_tracing(value: Any, where: str) -> str:
+    # YAML 1.1 reads a bare `off` as false; that is what the user wrote.
+    return "off" if value is False else _choice(*SDK_TRACING_MODES)(value, where)
+
+
 _FILE_SCHEMA = _section(
     {
         "enabled": _boolean,
@@ -271,6 +283,7 @@ _FILE_SCHEMA = _section(
         "alerts": _section(
             {"webhooks": _list_of(_webhook), "queue_size": _integer(1), "shutdown_timeout": _number()}
         ),
+        "instrumentation": _section({"anthropic": _section({"sdk_tracing": _sdk_tracing})}),
     }
 )
 
@@ -312,6 +325,7 @@ def parse_settings(document: Any, source: str = "<config>") -> Settings:
         metrics_user_id=data.get("metrics", {}).get("user_id", False),
         alerts=AlertSettings(**{**alerts, "webhooks": tuple(alerts.get("webhooks", ()))}),
         budgets=data.get("budgets", BudgetSettings()),
+        anthropic_sdk_tracing=data.get("instrumentation", {}).get("anthropic", {}).get("sdk_tracing", "duplicate"),
         source=source,
     )
 
@@ -349,6 +363,15 @@ def _budgets_from_env(env: Mapping[str, str], budgets: BudgetSettings) -> Budget
     return replace(budgets, ledger=ledger or budgets.ledger, fail_mode=fail_mode or budgets.fail_mode)
 
 
+def _sdk_tracing_from_env(env: Mapping[str, str], default: str) -> str:
+    raw = env.get("GENAI_COST_ANTHROPIC_SDK_TRACING", "").strip().lower()
+    if raw and raw not in SDK_TRACING_MODES:
+        raise ConfigError(
+            f"environment variable GENAI_COST_ANTHROPIC_SDK_TRACING: expected duplicate or off, got {raw!r}"
+        )
+    return raw or default
+
+
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Settings from ``GENAI_COST_CONFIG`` (if set) with ``GENAI_COST_*`` variables on top."""
     env = os.environ if env is None else env
@@ -376,5 +399,6 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         metrics_user_id=settings.metrics_user_id if user_id is None else user_id,
         alerts=settings.alerts,
         budgets=_budgets_from_env(env, settings.budgets),
+        anthropic_sdk_tracing=_sdk_tracing_from_env(env, settings.anthropic_sdk_tracing),
         source=settings.source,
     )

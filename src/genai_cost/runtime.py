@@ -19,6 +19,10 @@ OUR_SCOPE = "genai_cost"
 # so no lock is taken on the call path.
 open_calls: dict[int, tuple[int, str, str | None]] = {}
 
+# What becomes of anthropic's own spans while ours are on ("duplicate" or "off"), once settings
+# are applied; None until then (the Anthropic instrumentor then reads the environment itself).
+anthropic_sdk_tracing: str | None = None
+
 # Extra attributes that carry the amount (configurable; OpenLIT, Langfuse, LiteLLM read these).
 amount_aliases: tuple[str, ...] = (attr.USAGE_COST_ALIAS,)
 

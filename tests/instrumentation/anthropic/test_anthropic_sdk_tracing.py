@@ -136,6 +136,9 @@ def test_sdk_tracing_comes_back_after_uninstrument(stub: StubProvider, span_expo
 
 
 def test_mode_from_the_environment(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    from genai_cost import runtime
+
+    monkeypatch.setattr(runtime, "anthropic_sdk_tracing", None)  # no settings applied (no configure())
     monkeypatch.setenv("GENAI_COST_ANTHROPIC_SDK_TRACING", "OFF")
     assert sdk_tracing_mode() == "off"
     assert sdk_tracing_mode("duplicate") == "duplicate"  # the argument wins
@@ -143,3 +146,28 @@ def test_mode_from_the_environment(monkeypatch: pytest.MonkeyPatch, caplog: pyte
     with caplog.at_level(logging.WARNING, logger="genai_cost.instrumentation"):
         assert sdk_tracing_mode() == "duplicate"
     assert "GENAI_COST_ANTHROPIC_SDK_TRACING='of'" in caplog.text and "duplicate, off" in caplog.text
+
+
+def test_mode_from_settings(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from genai_cost import runtime
+    from genai_cost.config import ConfigError, load_file, load_settings
+
+    config = tmp_path / "genai-cost.yaml"
+    config.write_text("instrumentation:\n  anthropic:\n    sdk_tracing: off\n")  # YAML's bare off
+    assert load_file(config).anthropic_sdk_tracing == "off"
+    assert load_settings({}).anthropic_sdk_tracing == "duplicate"
+    assert load_settings({"GENAI_COST_CONFIG": str(config)}).anthropic_sdk_tracing == "off"
+    env = {"GENAI_COST_CONFIG": str(config), "GENAI_COST_ANTHROPIC_SDK_TRACING": "duplicate"}
+    assert load_settings(env).anthropic_sdk_tracing == "duplicate"  # the environment wins
+
+    config.write_text("instrumentation:\n  anthropic:\n    sdk_tracing: none\n")
+    with pytest.raises(ConfigError, match=r"genai-cost.yaml: instrumentation.anthropic.sdk_tracing: expected one of"):
+        load_file(config)
+    with pytest.raises(ConfigError, match="GENAI_COST_ANTHROPIC_SDK_TRACING: expected duplicate or off, got 'no'"):
+        load_settings({"GENAI_COST_ANTHROPIC_SDK_TRACING": "no"})
+
+    # Applied settings (configure(), opentelemetry-instrument) are what the instrumentor follows.
+    monkeypatch.setattr(runtime, "anthropic_sdk_tracing", "off")
+    monkeypatch.setenv("GENAI_COST_ANTHROPIC_SDK_TRACING", "duplicate")
+    assert sdk_tracing_mode() == "off"
+    assert sdk_tracing_mode("duplicate") == "duplicate"

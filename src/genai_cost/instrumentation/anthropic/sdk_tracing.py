@@ -11,7 +11,8 @@ What happens to theirs is the user's choice:
   halving span volume. A client decides once, on its first call: clients that already made a
   call before ``instrument()`` keep what they had.
 
-Set by ``GENAI_COST_ANTHROPIC_SDK_TRACING`` or ``AnthropicInstrumentor().instrument(sdk_tracing=...)``.
+Set by ``AnthropicInstrumentor().instrument(sdk_tracing=...)``, the config file's
+``instrumentation.anthropic.sdk_tracing``, or ``GENAI_COST_ANTHROPIC_SDK_TRACING``.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import Any
 
 from opentelemetry.trace import Tracer
 
+from genai_cost import runtime
 from genai_cost.instrumentation.base import Patch
 
 ENV_SDK_TRACING = "GENAI_COST_ANTHROPIC_SDK_TRACING"
@@ -34,8 +36,12 @@ _log = logging.getLogger("genai_cost.instrumentation")
 
 
 def sdk_tracing_mode(value: Any = None) -> str:
-    """The mode asked for (argument first, then the environment); a bad value is named in a
-    warning and the default is kept, since an instrumentor must never raise."""
+    """The mode asked for: the argument, else the applied settings (``configure()`` or
+    ``opentelemetry-instrument``, which already read the file and the environment and failed on a
+    bad value), else the environment. A bad value here is named in a warning and the default
+    kept, since an instrumentor must never raise."""
+    if value is None and runtime.anthropic_sdk_tracing is not None:
+        return runtime.anthropic_sdk_tracing
     source = "sdk_tracing" if value is not None else ENV_SDK_TRACING
     raw = value if value is not None else os.environ.get(ENV_SDK_TRACING, "")
     mode = str(raw).strip().lower() or DUPLICATE
