@@ -94,6 +94,13 @@ def estimate_cost(
     server_address: str | None = None,
 ) -> float | None:
     """The price of ``input_tokens`` in and ``output_tokens`` out, or None for an unknown model."""
+    return estimate(model, provider_name, server_address, input_tokens, output_tokens)
+
+
+def estimate(
+    model: str | None, provider_name: str | None, server_address: str | None, input_tokens: int, output_tokens: int
+) -> float | None:
+    """``estimate_cost`` with positional arguments, for the guard's call path."""
     global _rates_catalog
     if not model:
         return None

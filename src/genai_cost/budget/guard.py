@@ -29,13 +29,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 from genai_cost import attributes as attr
-from genai_cost.budget.estimate import estimate_cost
+from genai_cost.budget.estimate import estimate as estimate_of
 from genai_cost.budget.ledger import (
     MICROS,
     Balance,
     Ledger,
     Reservation,
     Slot,
+    LEASE_BUCKET_S,
     from_micros,
     lease_at,
     open_ledger,
@@ -173,7 +174,7 @@ class _Ticket:
     slots: tuple[Slot, ...]
     estimate: int  # micro-units actually reserved (0 when the ledger was not reached)
     lease: int  # the lease bucket the reservation was filed under
-    budgets: tuple[tuple[_Compiled, Window, str], ...]
+    budgets: Sequence[tuple[_Compiled, Window, str]]
     deciding: int  # index of the budget the decision's attributes describe
     reserved: bool  # False when the ledger was not reached (fail open): settle records spend only
     settled: bool = False
@@ -249,11 +250,11 @@ class BudgetGuard:
         model = attributes.get(attr.REQUEST_MODEL)
         output_tokens = max_output_tokens if max_output_tokens is not None else self.default_max_output_tokens
         provider, server = attributes.get(attr.PROVIDER_NAME), attributes.get(attr.SERVER_ADDRESS)
-        estimate = estimate_cost(model, input_tokens, output_tokens, provider_name=provider, server_address=server)
+        estimate = estimate_of(model, provider, server, input_tokens, output_tokens)
         # Round the estimate up: a reservation may overstate, never understate.
         micros = math.ceil(estimate * MICROS) if estimate else 0
         slots = tuple([c.slot(w, s) for c, w, s in budgets])
-        lease = lease_at(now)
+        lease = int(now // LEASE_BUCKET_S)  # lease_at(now), inline: this is the call path
         if now < self._down_until:
             return self._unreachable(budgets, slots, lease, model, estimate, "the ledger was unreachable moments ago")
         try:
@@ -270,7 +271,7 @@ class BudgetGuard:
             # a cheaper one anyway: ask again with the cheaper model's estimate (rare: one more
             # ledger operation, only when the first one refused).
             target = budgets[downgrades[0]][0].policy.downgrade_to
-            cheaper = estimate_cost(target, input_tokens, output_tokens, provider_name=provider, server_address=server)
+            cheaper = estimate_of(target, provider, server, input_tokens, output_tokens)
             if cheaper is not None and cheaper < estimate:
                 cheaper_micros = math.ceil(cheaper * MICROS) if cheaper else 0
                 try:
@@ -290,7 +291,7 @@ class BudgetGuard:
             decision = Decision(BLOCK, self._state(budgets, deciding, balances), model=model, estimate=estimate)
             self._alert(BLOCK, decision.budget, model)
             return decision
-        ticket = _Ticket(slots, micros, lease, tuple(budgets), 0, True)
+        ticket = _Ticket(slots, micros, lease, budgets, 0, True)
         if over:
             deciding = downgrades[0] if downgrades else over[0]
             ticket.deciding = deciding
@@ -326,7 +327,7 @@ class BudgetGuard:
             decision = Decision(BLOCK, state, model=model, estimate=estimate, status=f"fail_closed: {why}")
             self._alert(BLOCK, state, model)
             return decision
-        ticket = _Ticket(slots, 0, lease, tuple(budgets), 0, False)
+        ticket = _Ticket(slots, 0, lease, budgets, 0, False)
         return Decision(ALLOW, state, model=model, estimate=estimate, status=f"fail_open: {why}", ticket=ticket)
 
     @staticmethod

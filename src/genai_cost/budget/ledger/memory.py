@@ -12,11 +12,12 @@ _PRUNE_EVERY = 1024  # reservations between sweeps of expired windows
 
 
 class _Entry:
-    __slots__ = ("spent", "leases", "expires_at")
+    __slots__ = ("spent", "leases", "first_lease", "expires_at")
 
     def __init__(self, expires_at: float) -> None:
         self.spent = 0
         self.leases: dict[int, int] = {}  # lease bucket -> micro-units reserved under it
+        self.first_lease = 0  # no bucket in `leases` is older (it may be younger)
         self.expires_at = expires_at
 
     def reserved(self, lease: int) -> int:
@@ -24,13 +25,20 @@ class _Entry:
         if not leases:
             return 0
         oldest = lease - LEASE_BUCKETS + 1
-        total = 0
-        for bucket in list(leases):
-            if bucket < oldest:
-                del leases[bucket]  # a lease nobody settled: its call is long gone
-            else:
-                total += leases[bucket]
-        return total
+        if self.first_lease < oldest:  # rare: look for leases nobody settled, and drop them
+            for bucket in [b for b in leases if b < oldest]:
+                del leases[bucket]
+            self.first_lease = min(leases, default=lease)
+        return sum(leases.values())
+
+    def add(self, estimate: int, lease: int) -> None:
+        leases = self.leases
+        if lease in leases:
+            leases[lease] += estimate
+        else:
+            if not leases or lease < self.first_lease:
+                self.first_lease = lease
+            leases[lease] = estimate
 
     def give_back(self, estimate: int, lease: int) -> None:
         left = self.leases.get(lease, 0) - estimate
@@ -67,7 +75,7 @@ class MemoryLedger:
                     admitted = False
             if admitted and estimate:
                 for entry in entries:
-                    entry.leases[lease] = entry.leases.get(lease, 0) + estimate
+                    entry.add(estimate, lease)
             self._until_prune -= 1
             if self._until_prune <= 0:
                 self._prune(slots[0].expires_at)

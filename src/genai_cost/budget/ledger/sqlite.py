@@ -101,7 +101,10 @@ class SQLiteLedger:
             pass
         return LedgerUnavailable(str(error))
 
-    def _balances(self, connection: sqlite3.Connection, keys: Sequence[str], lease: int) -> dict[str, Balance]:
+    @staticmethod
+    def _balances(
+        connection: sqlite3.Connection, keys: Sequence[str], lease: int
+    ) -> tuple[dict[str, int], dict[str, int]]:
         marks = ",".join("?" * len(keys))
         spent = dict(connection.execute(f"SELECT key, spent FROM budget_spend WHERE key IN ({marks})", keys))
         reserved = dict(
@@ -110,22 +113,24 @@ class SQLiteLedger:
                 (*keys, lease - LEASE_BUCKETS + 1),
             )
         )
-        return {key: Balance(spent.get(key, 0), reserved.get(key, 0)) for key in keys}
+        return spent, reserved
 
     def reserve(self, slots: Sequence[Slot], estimate: int, lease: int) -> Reservation:
         bump = max(estimate, 1)
         keys = [slot.key for slot in slots]
         connection = self._transaction()
         try:
-            found = self._balances(connection, keys, lease)
-            balances = tuple(found[key] for key in keys)
+            spent, reserved = self._balances(connection, keys, lease)
+            balances = tuple(Balance(spent.get(key, 0), reserved.get(key, 0)) for key in keys)
             admitted = all(
                 not slot.hard or b.spent + b.reserved + bump <= slot.limit
                 for slot, b in zip(slots, balances, strict=True)
             )
             if admitted and estimate:
                 connection.executemany(_RESERVE, [(s.key, lease, estimate) for s in slots])
-                connection.executemany(_TOUCH, [(s.key, s.expires_at) for s in slots])
+                new = [(s.key, s.expires_at) for s in slots if s.key not in spent]
+                if new:  # the key's row carries its expiry; settle creates it otherwise
+                    connection.executemany(_TOUCH, new)
             self._until_prune -= 1
             if self._until_prune <= 0:
                 self._until_prune = _PRUNE_EVERY
