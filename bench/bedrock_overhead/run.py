@@ -5,7 +5,7 @@
 
 Variants: the bare boto3 call over an in-process answer (``mock_bedrock.py``: real serialising,
 SigV4 signing and parsing, no socket); the floor (the same plus one hand-made span with 12
-attributes); genai-cost (pricing on, budgets off). Modes: ``converse`` and ``converse_stream``.
+attributes); genai-cost (pricing on, budgets off); genai-cost with one in-memory budget. Modes: ``converse`` and ``converse_stream``.
 No peer is measured: the issue asks for these three.
 
 Method: the OpenAI bench's (bench/README.md), through ``bench/harness``: each (variant, mode) in
@@ -29,12 +29,13 @@ sys.path.insert(0, str(BENCH))
 from harness.driver import REPO, Table, log, precompile, rotated, run_worker, source_state, worker_env  # noqa: E402
 
 WORKER = HERE / "worker.py"
-VARIANTS = ("bare", "floor", "genai-cost")
+VARIANTS = ("bare", "floor", "genai-cost", "genai-cost+budget")
 TABLE = Table(
     labels={
         "bare": "bare boto3 call (in-process answer)",
         "floor": "floor: + 1 hand-made span, 12 attributes",
         "genai-cost": "genai-cost (pricing; budgets off)",
+        "genai-cost+budget": "genai-cost + one in-memory budget (reserve + settle per call)",
     },
     modes={"chat": "converse", "stream": "converse_stream"},
     peers=(),
@@ -59,7 +60,7 @@ def main() -> None:
     raw: list[dict] = []
 
     for r in range(args.startup_runs + 1):  # the first pass warms file caches and is not kept
-        for v in rotated(("bare", "genai-cost"), r):
+        for v in rotated(("bare", "genai-cost", "genai-cost+budget"), r):
             result = run_worker(python, WORKER, ["startup", v], env)
             if r:
                 raw.append(result)

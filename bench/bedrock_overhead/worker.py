@@ -3,7 +3,7 @@
     python worker.py calls   VARIANT MODE [--warmup N] [--batches N] [--batch-size N]
     python worker.py startup VARIANT
 
-VARIANT: bare | floor | genai-cost
+VARIANT: bare | floor | genai-cost | genai-cost+budget
 MODE:    chat (``converse``) | stream (``converse_stream``, read to the end)
 
 Every variant: the pipeline of ``bench/harness/pipeline.py``, a real boto3 ``bedrock-runtime``
@@ -26,23 +26,28 @@ from harness.paired import measure  # noqa: E402
 from harness.pipeline import make_pipeline  # noqa: E402
 from harness.process import main, time_startup  # noqa: E402
 
-VARIANTS = ("bare", "floor", "genai-cost")
+VARIANTS = ("bare", "floor", "genai-cost", "genai-cost+budget")
+# The in-memory budget of the +budget variant: a monthly limit no benchmark reaches, so every call
+# is reserved against and settled on, and goes through.
+BENCH_BUDGET = {"name": "bench", "limit": 1_000_000.0, "window": "month", "action": "block"}
 MODES = ("chat", "stream")
 
 
 def instrument(variant: str, provider) -> None:
     """Import the instrumentation and switch it on (what ``startup`` times)."""
-    if variant == "genai-cost":
+    if variant.startswith("genai-cost"):
         import genai_cost
         from genai_cost.instrumentation.bedrock import BedrockInstrumentor
 
-        genai_cost.configure(tracer_provider=provider, instrument=False)  # pricing on, catalog loaded
+        budgets = [BENCH_BUDGET] if variant == "genai-cost+budget" else None
+        # Pricing on (the CostSpanProcessor wraps the export processor, catalog loaded).
+        genai_cost.configure(tracer_provider=provider, instrument=False, budgets=budgets, ledger="memory")
         BedrockInstrumentor().instrument(tracer_provider=provider)
 
 
 def settle(variant: str) -> None:
     """genai-cost queues its metric recordings to a thread of its own: drain it outside the timing."""
-    if variant == "genai-cost":
+    if variant.startswith("genai-cost"):
         from genai_cost.metrics import cost_metrics
 
         cost_metrics().flush()
@@ -161,7 +166,7 @@ def run_calls(args) -> dict:
         settle=lambda: settle(args.variant),
     )
     provider.shutdown()
-    ours = "genai_cost" if args.variant == "genai-cost" else "bench.floor" if args.variant == "floor" else None
+    ours = {"floor": "bench.floor", "bare": None}.get(args.variant, "genai_cost")
     return {
         **result,
         "scopes": dict(exporter.scopes),

@@ -24,7 +24,7 @@ from opentelemetry.trace import Tracer
 
 from genai_cost import attributes as attr
 from genai_cost import runtime
-from genai_cost.budget.estimate import IMAGE_TOKENS, count_input_tokens
+from genai_cost.budget.estimate import IMAGE_TOKENS, MESSAGE_OVERHEAD_TOKENS, count_input_tokens, count_text_tokens
 from genai_cost.budget.hook import BudgetAsk
 from genai_cost.instrumentation import lifecycle
 from genai_cost.instrumentation.base import Patch
@@ -106,17 +106,22 @@ _BINARY_BLOCKS = ("image", "document", "video", "audio")
 
 
 def _converse_input_tokens(kwargs: Mapping[str, Any]) -> int:
+    """The guard's count of a Converse request: text blocks directly (the common case, on every
+    budgeted call), bytes-carrying blocks at a fixed size, anything else through the generic count."""
     blocks = list(kwargs.get("system") or ())
     for message in kwargs.get("messages") or ():
         if isinstance(message, dict):
             blocks.extend(message.get("content") or ())
-    text, binary = [], 0
+    total = 0
     for block in blocks:
-        if isinstance(block, dict) and any(key in block for key in _BINARY_BLOCKS):
-            binary += 1
+        text = block.get("text") if isinstance(block, dict) else None
+        if isinstance(text, str):
+            total += count_text_tokens(text) + MESSAGE_OVERHEAD_TOKENS
+        elif isinstance(block, dict) and any(key in block for key in _BINARY_BLOCKS):
+            total += IMAGE_TOKENS
         else:
-            text.append(block)
-    return count_input_tokens(text) + IMAGE_TOKENS * binary
+            total += count_input_tokens(block)
+    return total
 
 
 def budget_ask(operation: Operation, kwargs: dict[str, Any]) -> Callable[[], BudgetAsk]:
