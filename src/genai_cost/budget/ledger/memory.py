@@ -66,11 +66,16 @@ class MemoryLedger:
 
     def reserve(self, slots: Sequence[Slot], estimate: int, lease: int) -> Reservation:
         bump = estimate if estimate > 0 else 1
+        found = self._entries
         with self._lock:
-            entries = [self._entry(slot) for slot in slots]
-            balances = tuple([Balance(e.spent, e.reserved(lease)) for e in entries])
+            entries = []
+            balances = []
             admitted = True
-            for slot, (spent, reserved) in zip(slots, balances, strict=True):
+            for slot in slots:
+                entry = found.get(slot.key) or self._entry(slot)
+                entries.append(entry)
+                spent, reserved = entry.spent, entry.reserved(lease) if entry.leases else 0
+                balances.append(Balance(spent, reserved))
                 if slot.hard and spent + reserved + bump > slot.limit:
                     admitted = False
             if admitted and estimate:
@@ -79,7 +84,7 @@ class MemoryLedger:
             self._until_prune -= 1
             if self._until_prune <= 0:
                 self._prune(slots[0].expires_at)
-        return Reservation(admitted, balances)
+        return Reservation(admitted, tuple(balances))
 
     def settle(self, slots: Sequence[Slot], estimate: int, actual: int, lease: int) -> tuple[int, ...]:
         with self._lock:
