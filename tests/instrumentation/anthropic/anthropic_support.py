@@ -102,18 +102,25 @@ def usage_of(wire: dict[str, Any]) -> dict[str, int]:
     return {k: v for k, v in usage.items() if v}
 
 
-def wire_usage(stub: StubProvider) -> dict[str, Any]:
-    """The usage the server sent for the last call: the JSON body's, or a stream's merged."""
-    body = stub.last_request.response_body
+def response_usage(body: Any) -> dict[str, Any]:
+    """The usage a recorded response carried: a JSON body's, or a stream's merged in event order
+    (``message_delta``'s cumulative counts over ``message_start``'s). Bedrock's eventstream wraps
+    each event in ``{"chunk": ...}``."""
     if isinstance(body, dict):
         return dict(body["usage"])
     merged: dict[str, Any] = {}
-    for event in body:
+    for item in body:
+        event = item.get("chunk", item)
         if event.get("type") == "message_start":
             merged.update(event["message"]["usage"])
         elif event.get("type") == "message_delta":
             merged.update(event["usage"])
     return merged
+
+
+def wire_usage(stub: StubProvider) -> dict[str, Any]:
+    """The usage the server sent for the last call."""
+    return response_usage(stub.last_request.response_body)
 
 
 def oracle(model: str, usage: dict[str, int], *, provider: str = "anthropic") -> float:

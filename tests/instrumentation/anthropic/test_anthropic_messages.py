@@ -20,10 +20,12 @@ from anthropic_support import (
     assert_priced,
     assert_usage,
     attrs,
+    genai_spans,
     client,
     instrumented,
     no_content_capture,
     only_span,
+    response_usage,
     stub,
     uninstrumented,
     usage_of,
@@ -296,3 +298,22 @@ def test_malformed_usage_is_invalid_not_free(
     assert a["genai_cost.status"] == "invalid_usage"
     assert "input_tokens" in a["genai_cost.status.detail"]
     assert "genai_cost.amount" not in a and "gen_ai.usage.input_tokens" not in a
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_beta_tool_runner_prices_every_round_trip(stub: StubProvider, span_exporter: Any, stream: bool) -> None:
+    @anthropic.beta_tool
+    def get_weather(city: str) -> str:
+        """The weather in a city."""
+        return "sunny"
+
+    claude = anthropic.Anthropic(base_url=stub.url, api_key="test", max_retries=0, open_telemetry=False)
+    runner = claude.beta.messages.tool_runner(
+        model=MODEL, max_tokens=200, tools=[get_weather], messages=MESSAGES, stream=stream
+    )
+    stops = [(item.get_final_message() if stream else item).stop_reason for item in runner]
+    assert stops == ["tool_use", "end_turn"]
+    spans = genai_spans(span_exporter)
+    assert len(spans) == len(stub.requests) == 2  # the tool call's round trip and the answer
+    for span, request in zip(spans, stub.requests, strict=True):
+        assert_priced(attrs(span), SNAPSHOT, usage_of(response_usage(request.response_body)))

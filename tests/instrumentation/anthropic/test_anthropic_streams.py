@@ -359,14 +359,7 @@ async def test_bedrock_streams(stub: StubProvider, span_exporter: Any) -> None:
     abedrock = anthropic.AsyncAnthropicBedrock(**credentials, base_url=stub.url, max_retries=0)
 
     def sent_usage() -> dict[str, int]:
-        events = [e["chunk"] for e in stub.last_request.response_body]
-        merged: dict[str, Any] = {}
-        for event in events:
-            if event["type"] == "message_start":
-                merged.update(event["message"]["usage"])
-            elif event["type"] == "message_delta":
-                merged.update(event["usage"])
-        return usage_of(merged)
+        return usage_of(wire_usage(stub))
 
     usages = []
     list(bedrock.messages.create(model=model_id, max_tokens=64, messages=MESSAGES, stream=True))
