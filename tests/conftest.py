@@ -47,6 +47,21 @@ def span_exporter() -> Iterator[InMemorySpanExporter]:
 
 
 @pytest.fixture
+def budget(request: pytest.FixtureRequest) -> Iterator[Any]:
+    """A ``BudgetGuard`` over one ``BudgetPolicy`` (the indirect parameter) on an in-memory
+    ledger, installed for the test: ``@pytest.mark.parametrize("budget", [policy], indirect=True)``."""
+    from genai_cost.budget import install_guard
+    from genai_cost.budget.guard import BudgetGuard
+    from genai_cost.budget.ledger.memory import MemoryLedger
+
+    guard = BudgetGuard([request.param], MemoryLedger())
+    previous = install_guard(guard)
+    yield guard
+    install_guard(previous)
+    guard.close()
+
+
+@pytest.fixture
 def metric_reader() -> InMemoryMetricReader:
     _metric_reader.get_metrics_data()  # drain what earlier tests recorded (cumulative though)
     return _metric_reader

@@ -4,7 +4,6 @@ InvokeModel only with a model of the same body format), and the real cost is set
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -20,9 +19,8 @@ from bedrock_support import (
     stub,
 )
 
-from genai_cost.budget import BudgetExceeded, install_guard
+from genai_cost.budget import BudgetExceeded
 from genai_cost.budget.guard import BudgetGuard
-from genai_cost.budget.ledger.memory import MemoryLedger
 from genai_cost.budget.policy import BudgetPolicy
 from genai_cost.testing import StubProvider
 
@@ -34,15 +32,6 @@ NOVA = "amazon.nova-micro-v1:0"
 BODY = json.dumps(
     {"anthropic_version": "bedrock-2023-05-31", "max_tokens": 64, "messages": [{"role": "user", "content": "hi"}]}
 )
-
-
-@pytest.fixture
-def budget(request: pytest.FixtureRequest) -> Iterator[BudgetGuard]:
-    guard = BudgetGuard([request.param], MemoryLedger())
-    previous = install_guard(guard)
-    yield guard
-    install_guard(previous)
-    guard.close()
 
 
 def downgrade_to(model: str) -> BudgetPolicy:
