@@ -171,3 +171,20 @@ def test_mode_from_settings(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setenv("GENAI_COST_ANTHROPIC_SDK_TRACING", "duplicate")
     assert sdk_tracing_mode() == "off"
     assert sdk_tracing_mode("duplicate") == "duplicate"
+
+
+def test_platform_clients_sdk_spans_are_duplicates_too(stub: StubProvider, span_exporter: Any) -> None:
+    """Bedrock and Vertex clients trace under their own scopes (com.anthropic.sdk.python.bedrock, ...)."""
+    model_id = "us.anthropic.claude-haiku-4-5-20251001-v1:0"
+    bedrock = anthropic.AnthropicBedrock(
+        aws_access_key="AKIDEXAMPLE", aws_secret_key="secret", aws_region="us-east-1", base_url=stub.url, max_retries=0
+    )
+    with trace.get_tracer("app").start_as_current_span("handle request"):
+        bedrock.messages.create(model=model_id, max_tokens=64, messages=MESSAGES)
+        list(bedrock.messages.create(model=model_id, max_tokens=64, messages=MESSAGES, stream=True))
+    theirs = [s for s in span_exporter.get_finished_spans() if s.instrumentation_scope.name.startswith(SDK_SCOPE)]
+    assert {s.instrumentation_scope.name for s in theirs} == {f"{SDK_SCOPE}.bedrock"}
+    assert [attrs(s)["genai_cost.status"] for s in theirs] == ["duplicate", "duplicate"]
+    ours = genai_spans(span_exporter)
+    assert [attrs(s)["genai_cost.status"] for s in ours] == ["priced", "priced"]
+    assert root(span_exporter)["genai_cost.trace.amount"] == pytest.approx(trace_sum(span_exporter), abs=1e-12)
