@@ -66,8 +66,13 @@ class InvokeStreamObserver(_Observer):
         chunk = event.get("chunk")
         if chunk is not None:
             data = chunk.get("bytes")
-            if data:
-                # Every family's counts ride in some chunks (Llama's in all of them): parse each,
-                # so a stream that stops early still reports what it had used.
+            # Anthropic's and Nova's text deltas (most chunks) carry no counts: skip parsing them.
+            # (The markers cannot occur inside a JSON string, where quotes are escaped.)
+            if data and not data.startswith(_TEXT_DELTAS):
+                # Other families' counts ride in every chunk (Llama's, Titan's): parse them, so a
+                # stream that stops early still reports what it had used.
                 read_document(self.tally, json.loads(data))
         return True
+
+
+_TEXT_DELTAS = (b'{"type":"content_block_delta"', b'{"contentBlockDelta"')
