@@ -151,3 +151,19 @@ def test_a_body_cut_short_fails_for_the_caller_as_without_us(span_exporter: Any)
     assert type(ours) is type(bare)
     a = attrs(only_span(span_exporter))
     assert a["error.type"].endswith(type(bare).__name__)
+
+
+def test_openai_chat_format_bodies(client: Any, stub: StubProvider, span_exporter: Any) -> None:
+    model = "openai.gpt-oss-120b-1:0"
+    body = {
+        "id": "chatcmpl-bedrock-1",
+        "object": "chat.completion",
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": "hi"}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 1500, "completion_tokens": 250, "total_tokens": 1750},
+    }
+    stub.enqueue(path(model, "invoke"), json=body)  # no token-count headers: the body alone says
+    client.invoke_model(modelId=model, body=json.dumps({"messages": [{"role": "user", "content": "hi"}]}))
+
+    a = attrs(only_span(span_exporter))
+    assert a["gen_ai.response.finish_reasons"] == ("stop",)
+    assert_priced(a, model, genai_prices_usage(1500, 250))

@@ -14,7 +14,10 @@ application-inference-profile ARN is read as well as ``anthropic.claude-...``:
 * Amazon Titan: ``inputTextTokenCount``, ``results[].tokenCount`` / ``totalOutputTextTokenCount``;
 * Amazon Nova: ``usage`` (``metadata.usage`` when streamed) with ``inputTokens``,
   ``cacheReadInputTokenCount`` ...;
-* Mistral and Cohere: no counts in the body; the ``x-amzn-bedrock-*-token-count`` headers;
+* OpenAI chat format (Mistral Large 2407+, gpt-oss): ``usage.prompt_tokens`` /
+  ``completion_tokens``;
+* Mistral (text completion) and Cohere: no counts in the body; the
+  ``x-amzn-bedrock-*-token-count`` headers;
 * every streamed family: ``amazon-bedrock-invocationMetrics`` in the last chunk, which is final.
 """
 
@@ -108,13 +111,16 @@ def headers_of(response: Mapping[str, Any]) -> Mapping[str, str]:
 CONVERSE_KEYS = ("inputTokens", "outputTokens", "cacheReadInputTokens", "cacheWriteInputTokens")
 _ANTHROPIC_KEYS = ("input_tokens", "output_tokens", "cache_read_input_tokens", "cache_creation_input_tokens")
 _NOVA_KEYS = ("inputTokens", "outputTokens", "cacheReadInputTokenCount", "cacheWriteInputTokenCount")
+# No cache counts in this format on Bedrock (the models that speak it do not cache).
+_CHAT_KEYS = ("prompt_tokens", "completion_tokens")
 _METRICS_KEYS = ("inputTokenCount", "outputTokenCount", "cacheReadInputTokenCount", "cacheWriteInputTokenCount")
 _FIELDS = ("input", "output", "cache_read", "cache_write")
 
 
-def read_counts(tally: Tally, usage: Any, keys: tuple[str, str, str, str]) -> None:
+def read_counts(tally: Tally, usage: Any, keys: tuple[str, ...]) -> None:
+    """``keys``: the convention's names for (uncached input, output[, cache read, cache write])."""
     if isinstance(usage, dict):
-        for field, key in zip(_FIELDS, keys, strict=True):
+        for field, key in zip(_FIELDS, keys, strict=False):
             tally.count(field, usage.get(key))
 
 
@@ -227,6 +233,11 @@ def read_document(tally: Tally, doc: Any) -> None:
                 if isinstance(item, dict):
                     tally.finish(item.get("completionReason"))
         tally.finish(doc.get("completionReason"))
+    elif "choices" in doc:  # OpenAI chat format: Mistral Large 2407+, gpt-oss, DeepSeek
+        read_counts(tally, doc.get("usage"), _CHAT_KEYS)
+        for item in doc["choices"] if isinstance(doc["choices"], list) else ():
+            if isinstance(item, dict):
+                tally.finish(item.get("finish_reason") or item.get("stop_reason"))
     elif "usage" in doc or "metadata" in doc or "stopReason" in doc or "messageStop" in doc:  # Nova
         read_counts(tally, doc.get("usage"), _NOVA_KEYS)
         metadata = doc.get("metadata")
@@ -240,10 +251,6 @@ def read_document(tally: Tally, doc: Any) -> None:
         for item in doc["outputs"] if isinstance(doc["outputs"], list) else ():
             if isinstance(item, dict):
                 tally.finish(item.get("stop_reason"))
-    elif "choices" in doc:  # Mistral (chat format)
-        for item in doc["choices"] if isinstance(doc["choices"], list) else ():
-            if isinstance(item, dict):
-                tally.finish(item.get("finish_reason") or item.get("stop_reason"))
     else:  # Cohere
         tally.finish(doc.get("finish_reason"))
         generations = doc.get("generations")
