@@ -180,8 +180,10 @@ def test_senders_read_retry_hints_from_a_pushing_back_gateway():
         payload = _request(10, "x")
         sender = HttpSender(full.http_endpoint)
         with pytest.raises(RetryableError) as over_http:
-            for _ in range(3):  # one batch in flight, one filling the queue, then the push-back
+            # one batch in flight, one filling the queue, then the push-back
+            for attempt in range(10):
                 sender.send(payload)
+                assert attempt < 2, full.stats.snapshot()
         assert over_http.value.retry_after == 4.0
         sender = GrpcSender(full.grpc_endpoint)
         try:
