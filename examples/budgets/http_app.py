@@ -120,7 +120,7 @@ def main() -> None:
 
         server.should_exit = True
         thread.join(5)
-    for _ in range(500):  # alerts go out on their own thread; give it a moment
+    for _ in range(3000):  # alerts go out on their own thread; give it a moment (up to 30 s on a loaded box)
         if len(CHANNEL) >= 2:
             break
         time.sleep(0.01)
