@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import gc
 import json
 import os
 import pstats
@@ -232,7 +233,7 @@ def cprofile(mode: str, calls: int) -> str:
     return "\n".join(out)
 
 
-def micro(mode: str) -> str:
+def micro(mode: str, only: str | None = None, calls: int = 0) -> str:
     """genai-cost's own work per call, with the SDK taken out: the wrapper around a stub that
     returns a pre-parsed response (chat) or replays pre-parsed chunks (stream), against the
     floor's hand-made span around the same stub. Best of 9 runs of 400 calls, GC on, spans
@@ -333,6 +334,25 @@ def micro(mode: str) -> str:
 
         return drain
 
+    if only is not None:  # --instructions: one configuration's calls, untimed, for callgrind
+        if only == "floor":
+            provider, fn = floor()
+            settle = lambda: None  # noqa: E731
+        else:
+            provider, fn = build(None if only == "full" else only)
+            settle = drain_for(sys.modules["genai_cost.metrics"])
+        for _ in range(300):
+            fn()
+        provider.force_flush()
+        settle()
+        gc.collect()
+        for i in range(calls):
+            fn()
+            if i % 100 == 99:
+                settle()
+        settle()
+        return ""
+
     configs = [
         (
             "the stub alone (no instrumentation)",
@@ -379,7 +399,17 @@ def main() -> None:
     parser.add_argument("--no-cprofile", action="store_true")
     parser.add_argument("--micro", action="store_true", help="only the SDK-free component timings (~1 min)")
     parser.add_argument("--skip-ablations", action="store_true", help="only the cProfile (and --micro if given)")
+    parser.add_argument(
+        "--instructions",
+        metavar="CONFIG:N",
+        help="run N untimed SDK-free calls of one --micro configuration (full, no-budget, floor ...) "
+        "and exit: what instructions.sh counts under callgrind",
+    )
     args = parser.parse_args()
+    if args.instructions:
+        config, _, count = args.instructions.partition(":")
+        micro("stream" if args.mode == "stream" else "chat", only=config, calls=int(count or 0))
+        return
     if args.micro:
         for mode in ("chat", "stream") if args.mode == "both" else (args.mode,):
             print(micro(mode))
