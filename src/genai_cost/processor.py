@@ -15,10 +15,12 @@ Who prices what:
 
 One provider call = one priced span: when two instrumentations saw the same call, the first to
 end keeps the amount and the other gets ``genai_cost.status=duplicate``. "The same call" is the
-same response id reported by a *different* instrumentation scope (not necessarily in the same
-trace: the official OpenAI and OpenLLMetry instrumentations put Responses API spans in separate
-traces, see docs/foreign-spans.md), or a GenAI span nested directly in another for the same usage
-(embeddings carry no id). A span nested inside one of our own in-flight calls is always the
+same response id reported by a *different* instrumentation scope in the same trace, or a GenAI
+span nested directly in another for the same usage (embeddings carry no id). Across traces, only
+two *foreign* root spans can be one call (the official OpenAI and OpenLLMetry instrumentations put
+Responses API spans in separate traces, see docs/foreign-spans.md): one of our own spans is never
+the duplicate of a span in another trace, because stubs and replays reuse response ids and a
+replayed export must not turn a new call into a duplicate. A span nested inside one of our own in-flight calls is always the
 duplicate, because ours carries the budget decision.
 """
 
@@ -134,8 +136,11 @@ class CostDecider:
         self._lock = threading.Lock()
         # trace id -> [amount, calls] for traces whose local root has not ended yet.
         self.traces = _BoundedDict(max_open_traces)
-        # response id -> (span id, scope, trace id, is root) of the span that carries the amount.
+        # (trace id, response id) -> (span id, scope) of the span that carries the amount.
         self.responses = _BoundedDict(max_open_traces)
+        # response id -> (span id, scope, trace id) of a foreign root span: the one cross-trace
+        # pairing (two instrumentations that each started a trace for the same call).
+        self.foreign_roots = _BoundedDict(max_open_traces)
         # parent span id -> (span id, input, output) of a priced GenAI child, to catch an
         # instrumentation whose span wraps another's for the same call without a response id.
         self.priced_children = _BoundedDict(max_open_traces)
@@ -238,22 +243,23 @@ class CostDecider:
                 enclosing = _enclosing_open_call(attributes, trace_id, parent_span_id)
                 if enclosing is not None:
                     return enclosing  # inside our own in-flight call of the same model, which prices it
+            foreign_root = response_id is not None and not ours and parent_span_id is None
             if response_id is not None:
-                first = self.responses.get(response_id)
-                # The same scope reporting an id again is a new call (a server reusing ids);
-                # across traces, only two roots can be one call (two instrumentations that
-                # each started a trace).
-                if (
-                    first is not None
-                    and first[1] != scope
-                    and (first[2] == trace_id or (first[3] and parent_span_id is None))
-                ):
+                # The same scope reporting an id again is a new call (a server reusing ids).
+                first = self.responses.get((trace_id, response_id))
+                if first is not None and first[1] != scope:
                     return first[0]
+                if foreign_root:
+                    other = self.foreign_roots.get(response_id)
+                    if other is not None and other[1] != scope and other[2] != trace_id:
+                        return other[0]
             child = self.priced_children.pop(span_id, None)
             if child is not None and (usage_key == child[1] or usage_key == (None, None)):
                 return child[0]  # this span wraps another instrumentation's span of the same call
             if response_id is not None:
-                self.responses.put(response_id, (span_id, scope, trace_id, parent_span_id is None))
+                self.responses.put((trace_id, response_id), (span_id, scope))
+                if foreign_root:
+                    self.foreign_roots.put(response_id, (span_id, scope, trace_id))
             if parent_span_id is not None:
                 self.priced_children.put(parent_span_id, (span_id, usage_key))
             if isinstance(amount, int | float) and not isinstance(amount, bool):

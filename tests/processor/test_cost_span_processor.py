@@ -370,3 +370,54 @@ def test_cost_and_unpriced_metrics_for_foreign_spans():
     assert unpriced.value == 1
     assert unpriced.attributes[attr.REQUEST_MODEL] == "mystery-1"
     assert unpriced.attributes[attr.COST_STATUS] == "unknown_model"
+
+
+def _our_chat(tracer, name, response_id, amount=0.001):
+    """A span as our own instrumentation ends it: priced before end()."""
+    with tracer.start_as_current_span(name) as span:
+        span.set_attributes(
+            {
+                attr.OPERATION_NAME: "chat",
+                attr.PROVIDER_NAME: "openai",
+                attr.REQUEST_MODEL: "gpt-4o-mini",
+                attr.RESPONSE_ID: response_id,
+                attr.USAGE_INPUT_TOKENS: 100,
+                attr.USAGE_OUTPUT_TOKENS: 10,
+                attr.COST_STATUS: "priced",
+                attr.COST_AMOUNT: amount,
+            }
+        )
+
+
+def test_a_response_id_reused_in_another_trace_does_not_make_our_call_a_duplicate(pipeline):
+    # Stubs and replays reuse response ids: a foreign root span of one trace and a later call of
+    # ours, the root of another trace, are two calls.
+    provider, exporter, _ = pipeline
+    _chat(provider.get_tracer("opentelemetry.instrumentation.genai.openai"), "foreign", "chatcmpl-replayed")
+    _our_chat(provider.get_tracer("genai_cost"), "ours", "chatcmpl-replayed")
+    spans = {s.name: s.attributes for s in exporter.get_finished_spans()}
+    assert spans["foreign"][attr.COST_STATUS] == "priced"
+    assert spans["ours"][attr.COST_STATUS] == "priced"
+    assert attr.DUPLICATE_OF not in spans["ours"]
+
+
+def test_same_response_id_in_the_same_trace_is_still_one_call(pipeline):
+    provider, exporter, _ = pipeline
+    with provider.get_tracer("app").start_as_current_span("root"):
+        _our_chat(provider.get_tracer("genai_cost"), "ours", "resp-1")
+        _chat(provider.get_tracer("opentelemetry.instrumentation.genai.openai"), "foreign", "resp-1")
+    spans = {s.name: s.attributes for s in exporter.get_finished_spans()}
+    assert spans["ours"][attr.COST_STATUS] == "priced"
+    assert spans["foreign"][attr.COST_STATUS] == "duplicate"
+    assert spans["root"][attr.TRACE_CALLS] == 1
+
+
+def test_two_foreign_roots_in_different_traces_are_still_one_call(pipeline):
+    # The official and OpenLLMetry Responses spans: two roots, two traces, one call.
+    provider, exporter, _ = pipeline
+    _chat(provider.get_tracer("opentelemetry.instrumentation.genai.openai"), "official", "resp-r")
+    _chat(provider.get_tracer("opentelemetry.instrumentation.openai"), "openllmetry", "resp-r")
+    spans = {s.name: s for s in exporter.get_finished_spans()}
+    assert spans["official"].context.trace_id != spans["openllmetry"].context.trace_id
+    assert spans["official"].attributes[attr.COST_STATUS] == "priced"
+    assert spans["openllmetry"].attributes[attr.COST_STATUS] == "duplicate"
