@@ -20,8 +20,8 @@ span nested directly in another for the same usage (embeddings carry no id). Acr
 two *foreign* root spans can be one call (the official OpenAI and OpenLLMetry instrumentations put
 Responses API spans in separate traces, see docs/foreign-spans.md): one of our own spans is never
 the duplicate of a span in another trace, because stubs and replays reuse response ids and a
-replayed export must not turn a new call into a duplicate. A span nested inside one of our own in-flight calls is always the
-duplicate, because ours carries the budget decision.
+replayed export must not turn a new call into a duplicate. A span nested inside one of our own
+in-flight calls is always the duplicate, because ours carries the budget decision.
 """
 
 from __future__ import annotations

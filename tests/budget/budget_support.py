@@ -93,6 +93,17 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServ
     server.stop()
 
 
+def ledger_url_for(kind: str, request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh ledger of ``kind`` (memory, sqlite, redis: the module's real redis-server, flushed)."""
+    if kind == "memory":
+        return "memory"
+    if kind == "sqlite":
+        return f"sqlite://{tmp_path / 'ledger.db'}"
+    server: RedisServer = request.getfixturevalue("redis_server")
+    server.flush()
+    return server.url
+
+
 def spend(guard: Any, cost: float, **attributes: Any) -> Any:
     """One call through the guard: reserve (1000 tokens in, 500 out), then settle ``cost``."""
     decision = guard.reserve({**CALL, **attributes}, input_tokens=1000, max_output_tokens=500)

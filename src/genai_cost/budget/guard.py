@@ -359,18 +359,87 @@ class BudgetGuard:
         if state is not None:  # the span shows the deciding budget as this call left it
             state.spent = from_micros(spent_after[ticket.deciding])
             state.reserved = 0.0
-        crossings: list[ThresholdCrossing] = []
         if not actual:
-            return crossings
-        for (compiled, window, scope), after in zip(ticket.budgets, spent_after, strict=True):
+            return []
+        crossings = self._crossings(ticket.budgets, spent_after, actual, decision.original_model or decision.model)
+        decision.crossings = crossings
+        return crossings
+
+    def _crossings(
+        self,
+        budgets: Sequence[tuple[_Compiled, Window, str]],
+        spent_after: Sequence[int],
+        actual: int,
+        model: str | None,
+    ) -> list[ThresholdCrossing]:
+        """The thresholds ``actual`` carried each budget across, alerted. The ledger's atomic
+        add says which call crossed a level, so each fires once per budget scope and window."""
+        crossings: list[ThresholdCrossing] = []
+        for (compiled, window, scope), after in zip(budgets, spent_after, strict=True):
             before = after - actual
             for percent, level in compiled.levels:
                 if before < level <= after:
                     crossed = compiled.state(window, scope, Balance(after, 0))
                     crossings.append(ThresholdCrossing(crossed, percent))
-                    self._alert("threshold", crossed, decision.original_model or decision.model, threshold=percent)
-        decision.crossings = crossings
+                    self._alert("threshold", crossed, model, threshold=percent)
         return crossings
+
+    # -- post hoc --------------------------------------------------------------------------
+    def record(self, attributes: Mapping[str, Any], cost: float, *, at: float | None = None) -> Decision | None:
+        """Account a cost already incurred (a call that was never reserved: the gateway prices
+        spans after the fact) on every budget covering ``attributes``. Never blocks.
+
+        ``at`` (epoch seconds, default now) is when the call happened, the span's start: a late
+        batch lands in the window its calls belong to, not the current one. A time in the future
+        (a skewed client clock) counts as now; a window that closed more than the key grace ago
+        is not touched (its key may already be gone). Thresholds crossed fire exactly as in
+        ``settle``. Returns None when no budget covers the call, else a ``Decision``: ``warn``
+        when a budget is now over its limit (it describes that budget), ``allow`` otherwise (the
+        budget with the least left), with ``crossings``; when the ledger is unreachable, ``allow``
+        with ``status`` saying so and nothing recorded.
+        """
+        now = self._clock()
+        at = now if at is None or at > now else at
+        budgets = []
+        for compiled in self._compiled:
+            scope = compiled.scope_of(attributes)
+            if scope is None:
+                continue
+            window = compiled.current(now)
+            if not window.start <= at < window.end:
+                policy = compiled.policy
+                window = window_at(policy.window, at, policy.timezone)
+                if window.end + _KEY_GRACE_S < now:
+                    continue
+            budgets.append((compiled, window, scope))
+        if not budgets:
+            return None
+        model = attributes.get(attr.REQUEST_MODEL)
+        actual = to_micros(cost) if cost else 0
+        if now < self._down_until:
+            return self._unrecorded(budgets, model, "the ledger was unreachable moments ago")
+        slots = tuple([compiled.slot(window, scope) for compiled, window, scope in budgets])
+        try:
+            spent_after = self.ledger.record(slots, actual)
+        except Exception as error:
+            self._down_until = now + self.retry_after
+            _log.warning("genai-cost: budget ledger %s unavailable at record: %s", self.ledger.url, error)
+            return self._unrecorded(budgets, model, f"ledger unavailable ({type(error).__name__})")
+        balances = [Balance(spent, 0) for spent in spent_after]
+        over = [i for i, slot in enumerate(slots) if spent_after[i] > slot.limit]
+        if over:
+            state = self._state(budgets, over[0], balances)
+            decision = Decision(WARN, state, model=model)
+            self._alert(WARN, state, model)
+        else:
+            least = min(range(len(slots)), key=lambda i: slots[i].limit - spent_after[i])
+            decision = Decision(ALLOW, self._state(budgets, least, balances), model=model)
+        if actual:
+            decision.crossings = self._crossings(budgets, spent_after, actual, model)
+        return decision
+
+    def _unrecorded(self, budgets: Sequence[tuple[_Compiled, Window, str]], model: str | None, why: str) -> Decision:
+        return Decision(ALLOW, self._state(budgets, 0, None), model=model, status=f"not recorded: {why}")
 
     def release(self, decision: Decision) -> None:
         """Give back the reservation of a call that failed before costing anything."""

@@ -10,6 +10,8 @@ keeps concurrent calls from spending past a hard limit:
   exceed a hard limit only by what a call's actual cost exceeds its estimate.
 * ``settle`` moves one call from reserved to spent: ``reserved -= estimate; spent += actual``.
 * ``release`` gives a failed call's estimate back.
+* ``record`` adds a cost incurred without a reservation (the gateway's post-hoc accounting):
+  ``spent += actual``, never refused.
 
 Reservations are leases. Each is filed under the minute it was made (``lease``, from the guard's
 clock) and counts for ``LEASE_BUCKETS`` minutes: so the estimate of a call whose process died
@@ -93,6 +95,11 @@ class Ledger(Protocol):
 
     def release(self, slots: Sequence[Slot], estimate: int, lease: int) -> None:
         """Drop a reservation whose call failed before it cost anything."""
+        ...
+
+    def record(self, slots: Sequence[Slot], actual: int) -> tuple[int, ...]:
+        """Add a cost that was never reserved (already incurred: nothing to admit or refuse);
+        returns each slot's ``spent`` afterwards."""
         ...
 
     def balances(self, prefix: str, lease: int) -> Mapping[str, Balance]:

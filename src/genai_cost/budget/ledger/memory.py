@@ -96,6 +96,15 @@ class MemoryLedger:
                 after.append(entry.spent)
         return tuple(after)
 
+    def record(self, slots: Sequence[Slot], actual: int) -> tuple[int, ...]:
+        with self._lock:
+            after = []
+            for slot in slots:
+                entry = self._entry(slot)
+                entry.spent += actual
+                after.append(entry.spent)
+        return tuple(after)
+
     def release(self, slots: Sequence[Slot], estimate: int, lease: int) -> None:
         with self._lock:
             for slot in slots:

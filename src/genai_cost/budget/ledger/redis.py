@@ -3,7 +3,7 @@
 Each key is a hash of integer micro-units -- ``s`` spent, ``r<lease>`` reserved under each live
 lease -- that EXPIREs a little after its window ends. ``reserve`` and ``settle`` are each one Lua
 script (atomic on the server, one round trip via EVALSHA); ``release`` is the settle script with
-an actual cost of 0.
+an actual cost of 0; ``record`` (post-hoc spend, no reservation) is one more script.
 
 Short socket timeouts and no client-side retries: a Redis that is down or slow costs a call at
 most ``timeout`` once, and the guard then stops asking for a while (see ``guard``). Needs the
@@ -84,6 +84,17 @@ end
 return out
 """
 
+# KEYS: the slots. ARGV: actual, then per slot expire-at seconds. Returns each slot's spent after.
+_RECORD = """
+local actual = tonumber(ARGV[1])
+local out = {}
+for i, key in ipairs(KEYS) do
+  out[i] = redis.call('HINCRBY', key, 's', actual)
+  redis.call('EXPIREAT', key, ARGV[1 + i])
+end
+return out
+"""
+
 
 class RedisLedger:
     """Budget spend in Redis (``redis://host:port/db``)."""
@@ -107,6 +118,7 @@ class RedisLedger:
         self.client = client
         self._reserve = client.register_script(_RESERVE)
         self._settle = client.register_script(_SETTLE)
+        self._record = client.register_script(_RECORD)
         from redis.exceptions import RedisError
 
         self._errors: tuple[type[BaseException], ...] = (RedisError, OSError)
@@ -130,6 +142,14 @@ class RedisLedger:
         args: list[Any] = [estimate, actual, lease, *(int(slot.expires_at) + 1 for slot in slots)]
         try:
             out = self._settle(keys=self._keys(slots), args=args)
+        except self._errors as error:
+            raise LedgerUnavailable(f"{type(error).__name__}: {error}") from error
+        return tuple(int(v) for v in out)
+
+    def record(self, slots: Sequence[Slot], actual: int) -> tuple[int, ...]:
+        args: list[Any] = [actual, *(int(slot.expires_at) + 1 for slot in slots)]
+        try:
+            out = self._record(keys=self._keys(slots), args=args)
         except self._errors as error:
             raise LedgerUnavailable(f"{type(error).__name__}: {error}") from error
         return tuple(int(v) for v in out)

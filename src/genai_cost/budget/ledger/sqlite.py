@@ -152,6 +152,9 @@ class SQLiteLedger:
             raise self._abort(connection, error) from error
         return after
 
+    def record(self, slots: Sequence[Slot], actual: int) -> tuple[int, ...]:
+        return self.settle(slots, 0, actual, 0)  # no reservation to give back: settle's upsert alone
+
     def release(self, slots: Sequence[Slot], estimate: int, lease: int) -> None:
         connection = self._transaction()
         try:
