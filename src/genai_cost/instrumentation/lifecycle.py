@@ -149,7 +149,7 @@ class GenAICall:
         # A call that is its process's local root is also its own trace total: set it here so
         # the processor need not rebuild the span to add it. An SDK span knows its parent (None
         # when the current one was invalid); other spans make us look the current one up.
-        parent = getattr(span, "parent", _NO_PARENT_KNOWN)
+        parent: Any = getattr(span, "parent", _NO_PARENT_KNOWN)
         if parent is _NO_PARENT_KNOWN:
             parent = trace.get_current_span().get_span_context()
             parent = parent if parent.is_valid else None
