@@ -41,15 +41,9 @@ def apply_settings(settings: Settings) -> None:
     set_cost_metrics(CostMetrics(user_id=settings.metrics_user_id))
     runtime.amount_aliases = settings.amount_aliases
     runtime.anthropic_sdk_tracing = settings.anthropic_sdk_tracing
-    from genai_cost.budget.setup import apply_budgets  # budgets load only when configured
+    from genai_cost.budget.setup import start_budgets  # budgets load only when configured
 
-    guard = apply_budgets(settings.budgets)
-    if guard is not None:
-        from genai_cost.budget.alerts import AlertDispatcher
-        from genai_cost.budget.status import ensure_remaining_gauge
-
-        guard.on_alert.append(AlertDispatcher(settings.alerts))  # the log, and the webhooks
-        ensure_remaining_gauge()
+    start_budgets(settings.budgets, settings.alerts)
 
 
 def install_cost_processor(provider: TracerProvider, settings: Settings | None = None) -> CostSpanProcessor:

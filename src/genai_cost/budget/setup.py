@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from genai_cost.budget import install_guard
 from genai_cost.budget.guard import BudgetGuard
 from genai_cost.budget.ledger import LedgerUnavailable
 from genai_cost.budget.policy import BudgetPolicy, BudgetSettings, InvalidBudget, as_policies
+
+if TYPE_CHECKING:
+    from genai_cost.budget.alerts import AlertSettings
 
 
 def apply_budgets(settings: BudgetSettings) -> BudgetGuard | None:
@@ -28,6 +32,19 @@ def apply_budgets(settings: BudgetSettings) -> BudgetGuard | None:
     previous = install_guard(guard)
     if previous is not None:
         previous.close()
+    return guard
+
+
+def start_budgets(settings: BudgetSettings, alerts: AlertSettings) -> BudgetGuard | None:
+    """``apply_budgets``, with alerts going to the log and the webhooks, and the remaining-budget
+    gauge exported: what a process with budgets configured runs (the SDK, the gateway)."""
+    guard = apply_budgets(settings)
+    if guard is not None:
+        from genai_cost.budget.alerts import AlertDispatcher
+        from genai_cost.budget.status import ensure_remaining_gauge
+
+        guard.on_alert.append(AlertDispatcher(alerts))
+        ensure_remaining_gauge()
     return guard
 
 

@@ -23,6 +23,14 @@ def _header(value: str) -> tuple[str, str]:
     return name.strip(), header_value.strip()
 
 
+def _ledger_name(url: str) -> str:
+    """The ledger for a banner: a Redis URL without its credentials."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.hostname}:{parts.port or 6379}" if parts.scheme.startswith("redis") else url
+
+
 def add_command(commands: Any) -> None:
     """Register the ``gateway`` subcommand on the ``genai-cost`` parser."""
     parser = commands.add_parser(
@@ -46,12 +54,17 @@ def add_command(commands: Any) -> None:
     parser.add_argument(
         "--no-pricing", dest="pricing", action="store_false", help="forward spans unchanged (a buffering relay)"
     )
+    parser.add_argument(
+        "--account-prepriced",
+        action="store_true",
+        help="with budgets: also account spans that arrive priced without a budget decision (apps without budgets)",
+    )
     parser.add_argument("--log-level", default="INFO")
     parser.set_defaults(run=run_gateway)
 
 
 def run_gateway(args: argparse.Namespace, out: TextIO) -> int:
-    from genai_cost.config import load_file, load_settings
+    from genai_cost.config import ENV_CONFIG_FILE, load_settings
     from genai_cost.gateway import Gateway, GatewayConfig
     from genai_cost.pricing import PriceCatalog
 
@@ -63,7 +76,8 @@ def run_gateway(args: argparse.Namespace, out: TextIO) -> int:
         except OSError as exc:
             print(f"genai-cost: --token-file {args.token_file}: {exc.strerror}", file=sys.stderr)
             return 2
-    settings = load_file(args.config) if args.config else load_settings()
+    # --config is GENAI_COST_CONFIG: the GENAI_COST_* variables (the ledger, ...) apply on top, as in the SDK.
+    settings = load_settings({**os.environ, ENV_CONFIG_FILE: str(args.config)}) if args.config else load_settings()
     try:
         config = GatewayConfig(
             host=args.host,
@@ -80,10 +94,18 @@ def run_gateway(args: argparse.Namespace, out: TextIO) -> int:
             rollup_wait=args.rollup_wait,
             drain_timeout=args.drain_timeout,
             pricing=args.pricing,
+            account_prepriced=args.account_prepriced,
         )
         price_catalog = PriceCatalog(settings.overrides)
         price_catalog.warm_up()
-        gateway = Gateway(config, price_catalog=price_catalog, amount_aliases=tuple(settings.amount_aliases))
+        guard = None
+        if args.pricing and settings.budgets.policies:
+            from genai_cost.budget.setup import start_budgets
+
+            guard = start_budgets(settings.budgets, settings.alerts)  # a ledger it cannot open: ConfigError
+        gateway = Gateway(
+            config, price_catalog=price_catalog, amount_aliases=tuple(settings.amount_aliases), budget_guard=guard
+        )
     except ValueError as exc:
         print(f"genai-cost: {exc}", file=sys.stderr)
         return 2
@@ -94,10 +116,16 @@ def run_gateway(args: argparse.Namespace, out: TextIO) -> int:
         if running.grpc_port is not None:
             listening.append(f"OTLP/gRPC {config.host}:{running.grpc_port}")
         print(f"genai-cost gateway: {', '.join(listening)} -> {config.downstream}", file=out, flush=True)
+        if guard is not None:
+            ledger = _ledger_name(guard.ledger.url)
+            print(f"genai-cost gateway: {len(guard.policies)} budget(s), ledger {ledger}", file=out, flush=True)
 
     try:
         gateway.run(ready=banner)
     except (OSError, RuntimeError) as exc:  # a port in use, grpcio missing
         print(f"genai-cost: gateway: {exc}", file=sys.stderr)
         return 1
+    finally:
+        if guard is not None:
+            guard.close()  # the alert dispatcher delivers what is queued at exit
     return 0

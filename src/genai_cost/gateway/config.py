@@ -29,6 +29,9 @@ class GatewayConfig:
     drain_timeout: float = 10.0
     max_open_traces: int = 100_000  # de-duplication and local roll-up memory (traces/responses)
     pricing: bool = True  # False: a buffering relay that forwards spans unchanged (and a bench baseline)
+    # With budgets: also account spans that arrive priced and carry no budget decision (fleets
+    # whose SDKs run no budgets). Off: an SDK's spans are its own ledger's business.
+    account_prepriced: bool = False
 
     def __post_init__(self) -> None:
         problems = []

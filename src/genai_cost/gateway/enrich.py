@@ -13,12 +13,15 @@ import logging
 import struct
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from genai_cost import attributes as attr
 from genai_cost.attributes import Status
 from genai_cost.processor import CostDecider
 from genai_cost.span_reader import GENAI_MARKER_KEYS
+
+if TYPE_CHECKING:
+    from genai_cost.gateway.budgets import SpendAccounting
 
 _log = logging.getLogger(__name__)
 
@@ -143,8 +146,9 @@ class EnrichCounts:
 
 
 class Enricher:
-    def __init__(self, decider: CostDecider) -> None:
+    def __init__(self, decider: CostDecider, accounting: SpendAccounting | None = None) -> None:
         self.decider = decider
+        self.accounting = accounting  # budgets: the spend of priced spans, settled in the ledger
         self._warned = False
 
     def enrich(self, request: Any) -> EnrichCounts:
@@ -154,6 +158,7 @@ class Enricher:
         decide = decider.decide
         markers = GENAI_MARKER_KEYS
         from_bytes = int.from_bytes
+        accounting = self.accounting
         for resource_spans in request.resource_spans:
             for scope_spans in resource_spans.scope_spans:
                 scope = scope_spans.scope.name or None
@@ -185,17 +190,28 @@ class Enricher:
                         )
                         if attr.COST_STATUS in attributes or attr.COST_AMOUNT in attributes:
                             # Priced upstream (an SDK with our processor): left alone but for the
-                            # trace roll-up, which this tier may see more of.
+                            # trace roll-up, which this tier may see more of, and the budget
+                            # decision when the gateway accounts such spans (account_prepriced).
                             counts.passed_priced += 1
-                            if new is None:
+                            account = (
+                                accounting is not None
+                                and accounting.counts(attributes, False)
+                                and (new is None or new.get(attr.COST_STATUS) != Status.DUPLICATE)
+                            )
+                            if new is None and not account:
                                 continue
-                            new = {**attributes, **{k: new[k] for k in _ROLLUP_KEYS if k in new}}
+                            rollup = {k: new[k] for k in _ROLLUP_KEYS if k in new} if new is not None else {}
+                            new = {**attributes, **rollup}
+                            if account and accounting is not None:
+                                accounting.account(span, new)
                         elif new is None:
                             continue
                         else:
                             status = new.get(attr.COST_STATUS)
                             if status == Status.PRICED:
                                 counts.priced += 1
+                                if accounting is not None and accounting.counts(new, True):
+                                    accounting.account(span, new)
                             elif status == Status.DUPLICATE:
                                 counts.duplicates += 1
                             elif status is not None:

@@ -11,7 +11,7 @@ import logging
 import signal
 import threading
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from genai_cost.gateway.config import GatewayConfig
 from genai_cost.gateway.enrich import EnrichCounts, Enricher
@@ -23,6 +23,9 @@ from genai_cost.gateway.stats import GatewayStats
 from genai_cost.metrics import CostMetrics
 from genai_cost.pricing import CostBreakdown, PriceCatalog
 from genai_cost.processor import CostDecider
+
+if TYPE_CHECKING:
+    from genai_cost.budget.guard import BudgetGuard
 
 _log = logging.getLogger(__name__)
 
@@ -41,7 +44,10 @@ class Gateway:
         amount_aliases: tuple[str, ...] | None = None,
         spend_sink: SpendSink | None = None,
         sender: Sender | None = None,
+        budget_guard: BudgetGuard | None = None,
     ) -> None:
+        """``budget_guard``: account the spend of priced spans in its ledger (``gateway.budgets``);
+        the caller owns it (and its alert sinks) and closes it after ``shutdown``."""
         from genai_cost import runtime
 
         self.config = config
@@ -53,7 +59,13 @@ class Gateway:
             max_open_traces=config.max_open_traces,
             on_priced=spend_sink,
         )
-        self._enricher = Enricher(self.decider)
+        self.budgets = None
+        if budget_guard is not None:
+            from genai_cost.gateway.budgets import SpendAccounting
+
+            self.budgets = SpendAccounting(budget_guard, self.stats, account_prepriced=config.account_prepriced)
+            self.stats.text_sections.append(self.budgets.remaining_lines)
+        self._enricher = Enricher(self.decider, self.budgets)
         spool = (
             Spool(config.spool_dir, config.spool_max_bytes, on_lost=lambda n: self.stats.add(spans_dropped=n))
             if config.spool_dir

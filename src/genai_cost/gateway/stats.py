@@ -21,6 +21,8 @@ COUNTERS = {
     "retries": "downstream export attempts that failed and were retried",
     "spans_dropped": "spans given up on (downstream refused them as invalid, or shutdown could not save them)",
     "enrich_errors": "spans forwarded unpriced because pricing them raised",
+    "spans_budget_recorded": "priced spans whose cost was added to the budget ledger",
+    "spans_budget_unrecorded": "priced spans whose cost the budget ledger could not take (unreachable)",
 }
 
 
@@ -29,6 +31,8 @@ class GatewayStats:
         self._lock = threading.Lock()
         self._counts = dict.fromkeys(COUNTERS, 0)
         self._gauges: dict[str, tuple[str, Callable[[], float]]] = {}
+        # More Prometheus text after the gateway's own figures (labelled series: budgets).
+        self.text_sections: list[Callable[[], Iterable[str]]] = []
 
     def add(self, **increments: int) -> None:
         with self._lock:
@@ -57,6 +61,8 @@ class GatewayStats:
         for name, (help_text, _) in self._gauges.items():
             metric = f"genai_cost_gateway_{name}"
             lines += [f"# HELP {metric} {help_text}", f"# TYPE {metric} gauge", f"{metric} {values[name]}"]
+        for section in self.text_sections:
+            lines += section()
         return "\n".join(lines) + "\n"
 
     def register_instruments(self, meter_provider: metrics.MeterProvider | None = None) -> None:
