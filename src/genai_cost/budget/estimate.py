@@ -39,19 +39,48 @@ def count_input_tokens(value: Any) -> int:
 
 
 def _count(value: Any, depth: int) -> int:
-    if isinstance(value, str):
+    # Exact types first: request messages are plain dicts, lists and strs, and an
+    # ``isinstance(value, Mapping)`` ABC check per node cost more than the counting itself.
+    kind = type(value)
+    if kind is str:
         if value.startswith("data:"):  # an inline file as a data URL
             return IMAGE_TOKENS
         return count_text_tokens(value)
     if depth > _MAX_DEPTH:
+        return _count_other(value, depth) if isinstance(value, str) else 0
+    if kind is dict:
+        return _count_mapping(value, depth)
+    if kind is list or kind is tuple:
+        total = 0
+        for item in value:
+            total += _count(item, depth + 1)
+        return total
+    if value is None or kind is bool or kind is int or kind is float:
         return 0
+    return _count_other(value, depth)
+
+
+def _count_mapping(value: Mapping[str, Any], depth: int) -> int:
+    if value.get("type") in _BINARY_TYPES:
+        return IMAGE_TOKENS
+    total = MESSAGE_OVERHEAD_TOKENS
+    depth += 1
+    for item in value.values():
+        total += _count(item, depth)
+    return total
+
+
+def _count_other(value: Any, depth: int) -> int:
+    """Anything but a plain str, dict, list, tuple, number or None: subclasses, other mappings
+    and sequences, SDK model objects."""
+    if isinstance(value, str):
+        text = str(value)
+        return IMAGE_TOKENS if text.startswith("data:") else count_text_tokens(text)
     if isinstance(value, Mapping):
-        if value.get("type") in _BINARY_TYPES:
-            return IMAGE_TOKENS
-        return MESSAGE_OVERHEAD_TOKENS + sum(_count(v, depth + 1) for v in value.values())
+        return _count_mapping(value, depth)
     if isinstance(value, list | tuple):
-        return sum(_count(v, depth + 1) for v in value)
-    if value is None or isinstance(value, bool | int | float):
+        return _count(list(value), depth)
+    if isinstance(value, bool | int | float):
         return 0
     # An SDK model object (pydantic) passed as a message: count what it would serialise to.
     dump = getattr(value, "model_dump", None)

@@ -44,10 +44,15 @@ class Guarded:
     decision: Decision
 
 
-def enter(call: GenAICall, guard: BudgetGuard, ask: BudgetAsk) -> Guarded | None:
-    """Decide the call and record the decision on its span; a block is returned, not raised
-    (the lifecycle ends the span, then raises)."""
+def enter(call: GenAICall, guard: BudgetGuard, ask_budget: Callable[[], BudgetAsk]) -> Guarded | None:
+    """Decide the call; a block is returned, not raised (the lifecycle ends the span, then
+    raises). ``ask_budget`` is only called (the input counted) when some budget covers the call.
+    The decision reaches the span at its end, with the settled spend (``finish``): one
+    ``set_attributes`` per call instead of two, and the spend written once."""
     attributes = call.attributes
+    if not guard.covers(attributes):
+        return None
+    ask = ask_budget()
     output = ask.max_output_tokens
     if output is None:
         output = _requested_output(attributes)
@@ -60,9 +65,6 @@ def enter(call: GenAICall, guard: BudgetGuard, ask: BudgetAsk) -> Guarded | None
         else:
             decision.decision = WARN
             decision.status = "downgrade not supported for this operation; the call went on unchanged"
-    updates = decision.span_attributes()
-    attributes.update(updates)
-    call.span.set_attributes(updates)
     return Guarded(guard, decision)
 
 
@@ -76,17 +78,14 @@ def _requested_output(attributes: dict[str, Any]) -> int | None:
 
 
 def finish(guarded: Guarded, span: Any, amount: float | None, failed: bool, updates: dict[str, Any]) -> None:
-    """Settle (or, for a call that failed without usage, release) and add what changed to
-    ``updates``: the budget's spend after this call, and a threshold event per crossing."""
+    """Settle (or, for a call that failed without usage, release) and add the decision to
+    ``updates``: the deciding budget's spend as this call left it, and a threshold event per
+    crossing."""
     guard, decision = guarded.guard, guarded.decision
-    if decision.blocked:
-        return
-    if failed:
-        guard.release(decision)
-        return
-    for crossing in guard.settle(decision, amount):
-        span.add_event(attr.BUDGET_THRESHOLD_EVENT, crossing.event_attributes())
-    state = decision.budget
-    if state is not None and decision.status is None:
-        updates[attr.BUDGET_SPENT] = state.spent
-        updates[attr.BUDGET_REMAINING] = state.remaining
+    if not decision.blocked:
+        if failed:
+            guard.release(decision)
+        else:
+            for crossing in guard.settle(decision, amount):
+                span.add_event(attr.BUDGET_THRESHOLD_EVENT, crossing.event_attributes())
+    updates.update(decision.span_attributes())

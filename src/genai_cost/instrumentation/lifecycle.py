@@ -184,7 +184,7 @@ class GenAICall:
         if guard is None or self.ask_budget is None or self._budget is not None:
             return
         try:
-            self._budget = guarded = budget_hook.enter(self, guard, self.ask_budget())
+            self._budget = guarded = budget_hook.enter(self, guard, self.ask_budget)
         except Exception:
             log_once("asking the budget guard")
             return
