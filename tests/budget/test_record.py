@@ -98,3 +98,24 @@ def test_an_unreachable_ledger_records_nothing_and_says_so(tmp_path: Path, redis
     finally:
         redis_server.start()
         guard.close()
+
+
+def test_a_batch_is_recorded_in_order_in_one_operation(guard: BudgetGuard, clock: Clock) -> None:
+    search = {**CALL, "genai_cost.team": "search"}
+    calls = [
+        (search, 0.3, None),
+        (CALL, 0.3, None),
+        ({"gen_ai.request.model": "x"}, 0.1, NOON - 60),
+        (search, 0.5, None),
+    ]
+    alerts = []
+    guard.on_alert.append(alerts.append)
+    first, second, third, fourth = guard.record_many(calls)
+    assert (first.budget.name, first.budget.spent) == ("daily", pytest.approx(0.3))
+    assert second.budget.spent == pytest.approx(0.6) and [c.threshold for c in second.crossings] == [50]
+    assert third.budget.spent == pytest.approx(0.7)  # every call matches the plain daily budget
+    assert fourth.decision == "warn" and fourth.budget.spent == pytest.approx(1.2)
+    assert [c.threshold for c in fourth.crossings] == [80]
+    assert [a.threshold for a in alerts if a.kind == "threshold"] == [50, 80]
+    assert spent(guard) == {"daily/2027-03-10": 1_200_000, "search/2027-03": 800_000}
+    assert guard.record_many([]) == []

@@ -407,8 +407,57 @@ class BudgetGuard:
         budget with the least left), with ``crossings``; when the ledger is unreachable, ``allow``
         with ``status`` saying so and nothing recorded.
         """
+        return self.record_many([(attributes, cost, at)])[0]
+
+    def record_many(self, calls: Sequence[tuple[Mapping[str, Any], float, float | None]]) -> list[Decision | None]:
+        """``record`` for a batch of (attributes, cost, at), in order, in one ledger operation
+        (one Redis round trip for a whole export request)."""
         now = self._clock()
-        at = now if at is None or at > now else at
+        decisions: list[Decision | None] = [None] * len(calls)
+        slots: list[Slot] = []
+        slot_index: dict[str, int] = {}
+        entries: list[tuple[tuple[int, ...], int]] = []
+        covered = []  # (position, budgets, model, actual) per entry
+        for position, (attributes, cost, at) in enumerate(calls):
+            budgets = self._covering(attributes, now, now if at is None or at > now else at)
+            if not budgets:
+                continue
+            indexes = []
+            for compiled, window, scope in budgets:
+                slot = compiled.slot(window, scope)
+                index = slot_index.get(slot.key)
+                if index is None:
+                    index = slot_index[slot.key] = len(slots)
+                    slots.append(slot)
+                indexes.append(index)
+            actual = to_micros(cost) if cost else 0
+            entries.append((tuple(indexes), actual))
+            covered.append((position, budgets, attributes.get(attr.REQUEST_MODEL), actual))
+        if not entries:
+            return decisions
+        why = "the ledger was unreachable moments ago"
+        if now >= self._down_until:
+            try:
+                spent_after = self.ledger.record(slots, entries)
+            except Exception as error:
+                self._down_until = now + self.retry_after
+                _log.warning("genai-cost: budget ledger %s unavailable at record: %s", self.ledger.url, error)
+                why = f"ledger unavailable ({type(error).__name__})"
+            else:
+                for (position, budgets, model, actual), (touched, _), after in zip(
+                    covered, entries, spent_after, strict=True
+                ):
+                    decisions[position] = self._recorded(budgets, [slots[i] for i in touched], after, actual, model)
+                return decisions
+        for position, budgets, model, _ in covered:
+            decisions[position] = Decision(
+                ALLOW, self._state(budgets, 0, None), model=model, status=f"not recorded: {why}"
+            )
+        return decisions
+
+    def _covering(self, attributes: Mapping[str, Any], now: float, at: float) -> list[tuple[_Compiled, Window, str]]:
+        """The budgets covering a call made at ``at``, each with the window ``at`` falls in (none
+        for a window closed longer ago than its keys are kept)."""
         budgets = []
         for compiled in self._compiled:
             scope = compiled.scope_of(attributes)
@@ -421,19 +470,16 @@ class BudgetGuard:
                 if window.end + _KEY_GRACE_S < now:
                     continue
             budgets.append((compiled, window, scope))
-        if not budgets:
-            return None
-        model = attributes.get(attr.REQUEST_MODEL)
-        actual = to_micros(cost) if cost else 0
-        if now < self._down_until:
-            return self._unrecorded(budgets, model, "the ledger was unreachable moments ago")
-        slots = tuple([compiled.slot(window, scope) for compiled, window, scope in budgets])
-        try:
-            spent_after = self.ledger.record(slots, actual)
-        except Exception as error:
-            self._down_until = now + self.retry_after
-            _log.warning("genai-cost: budget ledger %s unavailable at record: %s", self.ledger.url, error)
-            return self._unrecorded(budgets, model, f"ledger unavailable ({type(error).__name__})")
+        return budgets
+
+    def _recorded(
+        self,
+        budgets: Sequence[tuple[_Compiled, Window, str]],
+        slots: Sequence[Slot],
+        spent_after: Sequence[int],
+        actual: int,
+        model: str | None,
+    ) -> Decision:
         balances = [Balance(spent, 0) for spent in spent_after]
         over = [i for i, slot in enumerate(slots) if spent_after[i] > slot.limit]
         if over:
@@ -446,9 +492,6 @@ class BudgetGuard:
         if actual:
             decision.crossings = self._crossings(budgets, spent_after, actual, model)
         return decision
-
-    def _unrecorded(self, budgets: Sequence[tuple[_Compiled, Window, str]], model: str | None, why: str) -> Decision:
-        return Decision(ALLOW, self._state(budgets, 0, None), model=model, status=f"not recorded: {why}")
 
     def release(self, decision: Decision) -> None:
         """Give back the reservation of a call that failed before costing anything."""

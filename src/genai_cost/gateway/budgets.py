@@ -19,7 +19,7 @@ first such failure is logged.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, MutableMapping
+from collections.abc import Iterator, MutableMapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from genai_cost import attributes as attr
@@ -47,37 +47,47 @@ class SpendAccounting:
             return False  # unpriced or a duplicate: nothing spent, or counted on another span
         return priced_here or (self.account_prepriced and attr.BUDGET_DECISION not in attributes)
 
-    def account(self, span: Any, attributes: MutableMapping[str, Any]) -> None:
-        """Record the span's cost; add the decision to ``attributes`` and crossings to ``span``."""
-        amount = attributes.get(attr.COST_AMOUNT)
-        if not isinstance(amount, int | float) or isinstance(amount, bool):
-            return
-        start_ns = span.start_time_unix_nano
-        decision = self.guard.record(attributes, float(amount), at=start_ns / 1e9 if start_ns else None)
-        if decision is None:
-            return
-        attributes.update(decision.span_attributes())
-        if decision.status is not None:
-            self.stats.add(spans_budget_unrecorded=1)
-            if not self._warned:
-                self._warned = True
-                _log.warning("genai-cost gateway: spend not recorded in the budget ledger: %s", decision.status)
-            return
-        self.stats.add(spans_budget_recorded=1)
-        for crossing in decision.crossings:
-            _add_event(span, crossing)
+    def account(self, spans: Sequence[tuple[Any, MutableMapping[str, Any]]]) -> None:
+        """Record the cost of each (span, attributes as forwarded) of one request, in order and in
+        one ledger operation; add each decision to its attributes and crossings to its span."""
+        calls = []
+        accounted = []
+        for span, attributes in spans:
+            amount = attributes.get(attr.COST_AMOUNT)
+            if isinstance(amount, int | float) and not isinstance(amount, bool):
+                start_ns = span.start_time_unix_nano
+                calls.append((attributes, float(amount), start_ns / 1e9 if start_ns else None))
+                accounted.append((span, attributes))
+        recorded = unrecorded = 0
+        for (span, attributes), decision in zip(accounted, self.guard.record_many(calls), strict=True):
+            if decision is None:
+                continue
+            attributes.update(decision.span_attributes())
+            if decision.status is not None:
+                unrecorded += 1
+                if not self._warned:
+                    self._warned = True
+                    _log.warning("genai-cost gateway: spend not recorded in the budget ledger: %s", decision.status)
+                continue
+            recorded += 1
+            for crossing in decision.crossings:
+                _add_event(span, crossing)
+        self.stats.add(spans_budget_recorded=recorded, spans_budget_unrecorded=unrecorded)
 
     def remaining_lines(self) -> Iterator[str]:
-        """The remaining-budget gauge in Prometheus text (a scrape reads the ledger once)."""
-        metric = "genai_cost_budget_remaining"
+        """The remaining-budget gauge in Prometheus text (a scrape reads the ledger once), named as
+        the Collector's Prometheus exporter names the SDK's ``genai_cost.budget.remaining``, so
+        collector/'s alert rules and dashboard read either."""
+        metric = "genai_cost_budget_remaining_USD"
         yield f"# HELP {metric} money left in each budget's current window, in its currency"
         yield f"# TYPE {metric} gauge"
         for row in self.guard.status():
             if row.status:  # the ledger could not be read: no figure rather than a made-up one
                 continue
-            labels = {"budget": row.name, "window": row.window, "currency": row.currency}
+            labels = {"genai_cost_budget_name": row.name, "genai_cost_budget_window": row.window}
             if row.scope:
-                labels["scope"] = row.scope
+                labels["genai_cost_budget_scope"] = row.scope
+            labels["currency"] = row.currency
             text = ",".join(f'{key}="{_label(value)}"' for key, value in labels.items())
             yield f"{metric}{{{text}}} {row.remaining!r}"
 

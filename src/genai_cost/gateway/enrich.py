@@ -159,6 +159,9 @@ class Enricher:
         markers = GENAI_MARKER_KEYS
         from_bytes = int.from_bytes
         accounting = self.accounting
+        # Spans whose cost goes to the budget ledger: written back once the whole request is
+        # accounted (one ledger operation per request, not per span).
+        to_account: list[tuple[Any, dict[str, Any], dict[str, Any]]] = []
         for resource_spans in request.resource_spans:
             for scope_spans in resource_spans.scope_spans:
                 scope = scope_spans.scope.name or None
@@ -202,8 +205,9 @@ class Enricher:
                                 continue
                             rollup = {k: new[k] for k in _ROLLUP_KEYS if k in new} if new is not None else {}
                             new = {**attributes, **rollup}
-                            if account and accounting is not None:
-                                accounting.account(span, new)
+                            if account:
+                                to_account.append((span, attributes, new))
+                                continue
                         elif new is None:
                             continue
                         else:
@@ -211,7 +215,8 @@ class Enricher:
                             if status == Status.PRICED:
                                 counts.priced += 1
                                 if accounting is not None and accounting.counts(new, True):
-                                    accounting.account(span, new)
+                                    to_account.append((span, attributes, new))
+                                    continue
                             elif status == Status.DUPLICATE:
                                 counts.duplicates += 1
                             elif status is not None:
@@ -222,4 +227,19 @@ class Enricher:
                         if not self._warned:
                             self._warned = True
                             _log.exception("genai-cost gateway: error while pricing a span; forwarded unchanged")
+        if to_account and accounting is not None:
+            self._account(accounting, to_account, counts)
         return counts
+
+    def _account(
+        self, accounting: SpendAccounting, spans: list[tuple[Any, dict[str, Any], dict[str, Any]]], counts: EnrichCounts
+    ) -> None:
+        try:
+            accounting.account([(span, new) for span, _, new in spans])
+        except Exception:  # a bug of ours costs the budget attributes, never the price
+            counts.errors += 1
+            if not self._warned:
+                self._warned = True
+                _log.exception("genai-cost gateway: error while accounting spend; spans forwarded priced, unaccounted")
+        for span, attributes, new in spans:
+            apply_attributes(span, attributes, new)

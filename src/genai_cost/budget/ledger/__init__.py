@@ -10,8 +10,8 @@ keeps concurrent calls from spending past a hard limit:
   exceed a hard limit only by what a call's actual cost exceeds its estimate.
 * ``settle`` moves one call from reserved to spent: ``reserved -= estimate; spent += actual``.
 * ``release`` gives a failed call's estimate back.
-* ``record`` adds a cost incurred without a reservation (the gateway's post-hoc accounting):
-  ``spent += actual``, never refused.
+* ``record`` adds costs incurred without a reservation (the gateway's post-hoc accounting, a
+  batch of calls at once): ``spent += actual`` per call, in order, never refused.
 
 Reservations are leases. Each is filed under the minute it was made (``lease``, from the guard's
 clock) and counts for ``LEASE_BUCKETS`` minutes: so the estimate of a call whose process died
@@ -69,6 +69,10 @@ class Balance(NamedTuple):
     reserved: int = 0
 
 
+# One post-hoc call for ``Ledger.record``: the indexes of its slots, and its cost in micro-units.
+Entry = tuple[tuple[int, ...], int]
+
+
 class Reservation(NamedTuple):
     """What ``reserve`` saw: each slot's balance *before* this call's estimate was added, and
     whether the estimate was reserved (False: a hard slot would have passed its limit)."""
@@ -97,9 +101,10 @@ class Ledger(Protocol):
         """Drop a reservation whose call failed before it cost anything."""
         ...
 
-    def record(self, slots: Sequence[Slot], actual: int) -> tuple[int, ...]:
-        """Add a cost that was never reserved (already incurred: nothing to admit or refuse);
-        returns each slot's ``spent`` afterwards."""
+    def record(self, slots: Sequence[Slot], calls: Sequence[Entry]) -> list[tuple[int, ...]]:
+        """Add the costs of ``calls`` that were never reserved (already incurred: nothing to admit
+        or refuse), in order, as one atomic operation. Each call is (indexes into ``slots``, cost);
+        returns, per call, the ``spent`` of its slots just after its cost was added."""
         ...
 
     def balances(self, prefix: str, lease: int) -> Mapping[str, Balance]:
@@ -144,6 +149,7 @@ __all__ = [
     "LEASE_BUCKET_S",
     "MICROS",
     "Balance",
+    "Entry",
     "Ledger",
     "LedgerUnavailable",
     "Reservation",

@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Mapping, Sequence
 
-from genai_cost.budget.ledger import LEASE_BUCKETS, Balance, Reservation, Slot
+from genai_cost.budget.ledger import LEASE_BUCKETS, Balance, Entry, Reservation, Slot
 
 _PRUNE_EVERY = 1024  # reservations between sweeps of expired windows
 
@@ -96,14 +96,18 @@ class MemoryLedger:
                 after.append(entry.spent)
         return tuple(after)
 
-    def record(self, slots: Sequence[Slot], actual: int) -> tuple[int, ...]:
+    def record(self, slots: Sequence[Slot], calls: Sequence[Entry]) -> list[tuple[int, ...]]:
+        out = []
         with self._lock:
-            after = []
-            for slot in slots:
-                entry = self._entry(slot)
-                entry.spent += actual
-                after.append(entry.spent)
-        return tuple(after)
+            entries = [self._entry(slot) for slot in slots]
+            for indexes, actual in calls:
+                after = []
+                for index in indexes:
+                    entry = entries[index]
+                    entry.spent += actual
+                    after.append(entry.spent)
+                out.append(tuple(after))
+        return out
 
     def release(self, slots: Sequence[Slot], estimate: int, lease: int) -> None:
         with self._lock:

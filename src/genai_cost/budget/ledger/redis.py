@@ -3,7 +3,8 @@
 Each key is a hash of integer micro-units -- ``s`` spent, ``r<lease>`` reserved under each live
 lease -- that EXPIREs a little after its window ends. ``reserve`` and ``settle`` are each one Lua
 script (atomic on the server, one round trip via EVALSHA); ``release`` is the settle script with
-an actual cost of 0; ``record`` (post-hoc spend, no reservation) is one more script.
+an actual cost of 0; ``record`` (post-hoc spend of a batch of calls, no reservation) is one more
+script, one round trip per batch.
 
 Short socket timeouts and no client-side retries: a Redis that is down or slow costs a call at
 most ``timeout`` once, and the guard then stops asking for a while (see ``guard``). Needs the
@@ -16,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from genai_cost.budget.ledger import LEASE_BUCKETS, Balance, LedgerUnavailable, Reservation, Slot
+from genai_cost.budget.ledger import LEASE_BUCKETS, Balance, Entry, LedgerUnavailable, Reservation, Slot
 
 KEY_PREFIX = "genai_cost:budget:"
 
@@ -84,13 +85,22 @@ end
 return out
 """
 
-# KEYS: the slots. ARGV: actual, then per slot expire-at seconds. Returns each slot's spent after.
+# KEYS: the batch's slots. ARGV: per slot expire-at seconds, then per call: its slot count n, n
+# slot indexes (1-based), its cost. Returns the calls' slots' spent after each call, flat, in order.
 _RECORD = """
-local actual = tonumber(ARGV[1])
+local slots = #KEYS
 local out = {}
-for i, key in ipairs(KEYS) do
-  out[i] = redis.call('HINCRBY', key, 's', actual)
-  redis.call('EXPIREAT', key, ARGV[1 + i])
+local at = slots + 1
+while at <= #ARGV do
+  local count = tonumber(ARGV[at])
+  local actual = ARGV[at + count + 1]
+  for j = 1, count do
+    out[#out + 1] = redis.call('HINCRBY', KEYS[tonumber(ARGV[at + j])], 's', actual)
+  end
+  at = at + count + 2
+end
+for i = 1, slots do
+  redis.call('EXPIREAT', KEYS[i], ARGV[i])
 end
 return out
 """
@@ -146,13 +156,15 @@ class RedisLedger:
             raise LedgerUnavailable(f"{type(error).__name__}: {error}") from error
         return tuple(int(v) for v in out)
 
-    def record(self, slots: Sequence[Slot], actual: int) -> tuple[int, ...]:
-        args: list[Any] = [actual, *(int(slot.expires_at) + 1 for slot in slots)]
+    def record(self, slots: Sequence[Slot], calls: Sequence[Entry]) -> list[tuple[int, ...]]:
+        args: list[Any] = [int(slot.expires_at) + 1 for slot in slots]
+        for indexes, actual in calls:
+            args += (len(indexes), *(i + 1 for i in indexes), actual)
         try:
-            out = self._record(keys=self._keys(slots), args=args)
+            flat = iter(self._record(keys=self._keys(slots), args=args))
         except self._errors as error:
             raise LedgerUnavailable(f"{type(error).__name__}: {error}") from error
-        return tuple(int(v) for v in out)
+        return [tuple(int(next(flat)) for _ in indexes) for indexes, _ in calls]
 
     def release(self, slots: Sequence[Slot], estimate: int, lease: int) -> None:
         self.settle(slots, estimate, 0, lease)

@@ -17,7 +17,7 @@ import threading
 import time
 from collections.abc import Mapping, Sequence
 
-from genai_cost.budget.ledger import LEASE_BUCKETS, Balance, LedgerUnavailable, Reservation, Slot
+from genai_cost.budget.ledger import LEASE_BUCKETS, Balance, Entry, LedgerUnavailable, Reservation, Slot
 
 _SCHEMA = (
     """CREATE TABLE IF NOT EXISTS budget_spend (
@@ -152,8 +152,20 @@ class SQLiteLedger:
             raise self._abort(connection, error) from error
         return after
 
-    def record(self, slots: Sequence[Slot], actual: int) -> tuple[int, ...]:
-        return self.settle(slots, 0, actual, 0)  # no reservation to give back: settle's upsert alone
+    def record(self, slots: Sequence[Slot], calls: Sequence[Entry]) -> list[tuple[int, ...]]:
+        connection = self._transaction()
+        try:  # settle's upsert alone, per call: there is no reservation to give back
+            out = [
+                tuple(
+                    connection.execute(_SETTLE, (slots[i].key, actual, slots[i].expires_at)).fetchall()[0][0]
+                    for i in indexes
+                )
+                for indexes, actual in calls
+            ]
+            connection.execute("COMMIT")
+        except sqlite3.Error as error:
+            raise self._abort(connection, error) from error
+        return out
 
     def release(self, slots: Sequence[Slot], estimate: int, lease: int) -> None:
         connection = self._transaction()
