@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, settings
 from opentelemetry import metrics, trace
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
@@ -32,6 +33,11 @@ _meter_provider = MeterProvider(metric_readers=[_metric_reader])
 metrics.set_meter_provider(_meter_provider)
 set_cost_metrics(CostMetrics(_meter_provider))
 catalog().warm_up()
+
+# Property tests check results, never speed: on a loaded CI box neither a slow example (deadline)
+# nor slow data generation (too_slow) may fail them. Each test's own @settings still applies.
+settings.register_profile("genai-cost", deadline=None, suppress_health_check=[HealthCheck.too_slow], print_blob=True)
+settings.load_profile("genai-cost")
 
 
 @pytest.fixture

@@ -14,10 +14,12 @@ from genai_cost.budget.guard import BudgetGuard
 from genai_cost.budget.ledger.redis import RedisLedger
 from genai_cost.budget.policy import BudgetPolicy
 
-TIMEOUT = 0.05
-# Generous against a loaded 2-core CI box, yet far below what a hanging client would take
-# (redis-py's defaults retry with backoff for seconds).
-PER_CALL_CEILING_S = 1.0
+# Long enough that a healthy local Redis always answers in time on a loaded 2-core CI box (at
+# the product's 50 ms a stalled test process reads as an outage before and after it).
+TIMEOUT = 0.5
+# Generous against that box, yet far below what a hanging client would take (a paused Redis
+# without socket timeouts never answers; redis-py's defaults retry with backoff for seconds).
+PER_CALL_CEILING_S = 4 * TIMEOUT
 
 
 def calls(guard: BudgetGuard, n: int) -> list[tuple[str, str | None, float]]:

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 import yaml
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from genai_cost import attributes as attr
@@ -542,7 +542,7 @@ _COUNTS = st.one_of(
 )
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=300)
 @given(
     spelling=st.sampled_from(SPELLINGS),
     provider_key=st.sampled_from([attr.PROVIDER_NAME, attr.LEGACY_SYSTEM, None]),

@@ -91,8 +91,14 @@ def test_without_a_spool_the_queue_limit_answers_503_and_unavailable_with_retry_
     downstream.close()
     with running_gateway(endpoint, max_queue_spans=50, retry_after=3) as gateway:
         url = f"{gateway.http_endpoint}/v1/traces"
-        accepted = []
-        for batch in range(20):
+        workers = gateway.config.forward_workers
+        accepted = list(range(workers))
+        for batch in accepted:
+            assert _post(url, _request(10, f"b{batch:02d}"))[0] == 200
+        # Each worker has taken one batch and retries it against the dead downstream for good:
+        # from here nothing leaves the queue, so what it admits is exact.
+        assert eventually(lambda: gateway.forwarder.queued_spans == 0)
+        for batch in range(workers, 20):
             status, body, headers = _post(url, _request(10, f"b{batch:02d}"))
             if status != 200:
                 break
@@ -101,8 +107,8 @@ def test_without_a_spool_the_queue_limit_answers_503_and_unavailable_with_retry_
         assert headers["Retry-After"] == "3"
         refusal = Status.FromString(body)
         assert refusal.code == 14 and "queue full" in refusal.message
-        # everything admitted fits the limit (batches in flight aside), nothing beyond it
-        assert 5 <= len(accepted) <= 5 + gateway.config.forward_workers
+        # the limit's worth queued behind the batches in flight, nothing beyond it
+        assert len(accepted) == workers + 5
         assert gateway.stats.get("spans_in") == 10 * len(accepted)
 
         with grpc.insecure_channel(gateway.grpc_endpoint) as channel:
@@ -179,11 +185,13 @@ def test_senders_read_retry_hints_from_a_pushing_back_gateway():
     ):
         payload = _request(10, "x")
         sender = HttpSender(full.http_endpoint)
+        sender.send(payload)
+        # The only worker has taken it and retries it against the dead downstream for good, so
+        # from here nothing leaves the queue: one more batch fills it, every later one is refused.
+        assert eventually(lambda: full.stats.get("retries") > 0)
+        sender.send(payload)
         with pytest.raises(RetryableError) as over_http:
-            # one batch in flight, one filling the queue, then the push-back
-            for attempt in range(10):
-                sender.send(payload)
-                assert attempt < 2, full.stats.snapshot()
+            sender.send(payload)
         assert over_http.value.retry_after == 4.0
         sender = GrpcSender(full.grpc_endpoint)
         try:
@@ -223,3 +231,20 @@ def test_a_spooled_batch_removed_behind_its_back_is_counted_not_fatal(tmp_path):
     spool.put(b"b", 2)
     again = Spool(tmp_path, 1_000_000)
     assert [again.take()[1], again.take()[1]] == [b"a", b"b"] and again.spans == 3
+
+
+def test_spooled_batches_keep_their_order_when_the_wall_clock_steps_back(tmp_path, monkeypatch):
+    import time
+
+    from genai_cost.gateway.spool import Spool
+
+    readings = iter([3_000, 2_000, 1_000, 500])  # NTP or a resumed VM set the clock back each time
+    first = Spool(tmp_path, 1_000_000)
+    monkeypatch.setattr(time, "time_ns", lambda: next(readings))
+    first.put(b"one", 1)
+    first.put(b"two", 1)
+    restarted = Spool(tmp_path, 1_000_000)  # after a restart, only the names tell the order
+    restarted.put(b"three", 1)
+    monkeypatch.undo()
+    again = Spool(tmp_path, 1_000_000)
+    assert [again.take()[1] for _ in range(3)] == [b"one", b"two", b"three"]

@@ -61,7 +61,7 @@ def _attribute_names() -> list[str]:
     return [v for k, v in vars(attr).items() if k.isupper() and isinstance(v, str)]
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300)
 @given(
     st.dictionaries(
         st.sampled_from(_attribute_names()),

@@ -16,7 +16,7 @@ import grpc
 import pytest
 from gateway_support import genai_attributes, running_gateway
 from google.rpc.status_pb2 import Status
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue
@@ -160,7 +160,7 @@ def test_other_paths_and_methods(live):
     connection.close()
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=150)
 @given(st.binary(max_size=2048))
 def test_fuzz_random_bytes_never_crash_it(live, body):
     gateway, _ = live
@@ -168,7 +168,7 @@ def test_fuzz_random_bytes_never_crash_it(live, body):
     assert status in (200, 400)
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=150)
 @given(
     st.integers(min_value=0, max_value=400),
     st.integers(min_value=0, max_value=255),
@@ -188,7 +188,7 @@ def test_fuzz_mutated_valid_payloads_never_crash_it(live, position, byte, how):
     assert status in (200, 400)
 
 
-@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=100)
 @given(
     st.recursive(
         st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
@@ -230,7 +230,7 @@ _GENAI_KEYS = [
 ]
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=150)
 @given(st.lists(st.tuples(st.sampled_from(_GENAI_KEYS), _ANY_VALUE), max_size=12), st.binary(min_size=0, max_size=8))
 def test_fuzz_hostile_genai_attribute_values_are_forwarded_not_fatal(live, pairs, parent):
     gateway, _ = live

@@ -31,6 +31,7 @@ class Spool:
         self._files: deque[tuple[Path, int, int]] = deque()  # (path, size, spans)
         self._bytes = 0
         self._spans = 0
+        self._stamp = 0  # the newest name's time stamp: the next one is always later
         for stale in self.directory.glob("*.tmp"):
             stale.unlink(missing_ok=True)
         for path in sorted(self.directory.glob(f"*{_SUFFIX}")):
@@ -39,6 +40,9 @@ class Spool:
             self._files.append((path, size, spans))
             self._bytes += size
             self._spans += spans
+            stamp = path.stem.split("-", 1)[0]
+            if stamp.isdigit():
+                self._stamp = max(self._stamp, int(stamp))
         self._sequence = itertools.count()
         self._on_lost = on_lost  # told the span count of a batch that vanished or became unreadable
 
@@ -60,7 +64,10 @@ class Spool:
                 return False
             self._bytes += len(payload)
             self._spans += spans
-            name = f"{time.time_ns():020d}-{next(self._sequence):08d}-{spans}"
+            # Names sort oldest first, also for the next run; the wall clock can step back
+            # (NTP, a resumed VM), so a stamp never falls below one already used.
+            self._stamp = max(time.time_ns(), self._stamp + 1)
+            name = f"{self._stamp:020d}-{next(self._sequence):08d}-{spans}"
         final = self.directory / f"{name}{_SUFFIX}"
         temporary = final.with_suffix(".tmp")
         try:
