@@ -8,7 +8,6 @@ the price depends on.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -16,7 +15,8 @@ from typing import Any
 
 from genai_cost import attributes as attr
 from genai_cost.budget.estimate import count_input_tokens
-from genai_cost.instrumentation.openai.request import given
+from genai_cost.instrumentation._content import to_json
+from genai_cost.instrumentation._read import given
 
 ANTHROPIC = "anthropic"
 AWS_BEDROCK = "aws.bedrock"
@@ -78,10 +78,6 @@ def _put(attributes: dict[str, Any], key: str, value: Any, kinds: type | tuple[t
     value = given(value)
     if isinstance(value, kinds) and not isinstance(value, bool):
         attributes[key] = value
-
-
-def to_json(value: Any) -> str:
-    return json.dumps(value, default=str, ensure_ascii=False, separators=(",", ":"))
 
 
 def messages_request(kwargs: Mapping[str, Any], capture: bool, *, stream: bool | None = None) -> Request:

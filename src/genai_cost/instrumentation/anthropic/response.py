@@ -13,9 +13,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from genai_cost import attributes as attr
-from genai_cost.instrumentation.anthropic.request import Request, Server, to_json
+from genai_cost.instrumentation._content import to_json
+from genai_cost.instrumentation._read import get, read_usage
+from genai_cost.instrumentation.anthropic.request import Request, Server
 from genai_cost.instrumentation.lifecycle import CallResult
-from genai_cost.instrumentation.openai.response import get, read_usage
 from genai_cost.usage import TokenUsage
 
 

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from genai_cost.instrumentation._read import get
 from genai_cost.instrumentation.anthropic.request import Request, Server
 from genai_cost.instrumentation.anthropic.response import message_result
 from genai_cost.instrumentation.lifecycle import CallResult
-from genai_cost.instrumentation.openai.response import get
 
 _USAGE_FIELDS = (
     "input_tokens",

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from genai_cost import attributes as attr
-from genai_cost.instrumentation.openai.content import to_json
+from genai_cost.instrumentation._content import to_json
 
 _BLOBS = {"image": "image", "document": "document", "video": "video", "audio": "audio"}
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from genai_cost.instrumentation.openai.content import to_json
-from genai_cost.instrumentation.openai.response import get
+from genai_cost.instrumentation._content import to_json
+from genai_cost.instrumentation._read import get
 
 __all__ = ["input_messages", "output_messages", "system_instructions", "to_json"]
 

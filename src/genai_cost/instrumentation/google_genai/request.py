@@ -15,8 +15,8 @@ from urllib.parse import urlsplit
 
 from genai_cost import attributes as attr
 from genai_cost.budget.estimate import count_input_tokens
+from genai_cost.instrumentation._read import get
 from genai_cost.instrumentation.google_genai import content
-from genai_cost.instrumentation.openai.response import get
 
 GEMINI = "gcp.gemini"
 VERTEX_AI = "gcp.vertex_ai"

@@ -20,9 +20,9 @@ from typing import Any
 
 from genai_cost import attributes as attr
 from genai_cost.attributes import Status
+from genai_cost.instrumentation._read import get
 from genai_cost.instrumentation.google_genai import content
 from genai_cost.instrumentation.lifecycle import CallResult
-from genai_cost.instrumentation.openai.response import get
 from genai_cost.usage import InvalidUsage, TokenUsage
 
 # Vertex AI provisioned throughput is paid for by subscription, not per token.

@@ -12,15 +12,13 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from genai_cost.instrumentation._content import to_json
+
 
 def _get(obj: Any, key: str) -> Any:
     if isinstance(obj, Mapping):
         return obj.get(key)
     return getattr(obj, key, None)
-
-
-def to_json(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, default=str, separators=(",", ":"))
 
 
 def _arguments(raw: Any) -> Any:

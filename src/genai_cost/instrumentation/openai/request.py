@@ -16,6 +16,7 @@ from typing import Any
 
 from genai_cost import attributes as attr
 from genai_cost.budget.estimate import count_input_tokens
+from genai_cost.instrumentation._read import given
 from genai_cost.instrumentation.openai import content
 
 # --- who serves the call --------------------------------------------------------------------
@@ -150,13 +151,6 @@ def _is_azure_client(client: Any) -> bool:
 # --- the request -----------------------------------------------------------------------------
 
 RAW_RESPONSE_HEADER = "x-stainless-raw-response"
-
-
-def given(value: Any) -> Any:
-    """The value, or None for the SDK's "not given" sentinels (``omit``, ``NOT_GIVEN``) and None."""
-    if value is None or type(value).__name__ in ("NotGiven", "Omit"):
-        return None
-    return value
 
 
 @dataclass(slots=True)

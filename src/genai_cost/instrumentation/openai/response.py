@@ -9,61 +9,15 @@ the semconv meaning ``TokenUsage`` uses, so no arithmetic happens here. Everythi
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from genai_cost import attributes as attr
 from genai_cost.attributes import Status
+from genai_cost.instrumentation._read import get, given, read_usage
 from genai_cost.instrumentation.lifecycle import CallResult
 from genai_cost.instrumentation.openai import content
-from genai_cost.instrumentation.openai.request import Request, given
-from genai_cost.usage import InvalidUsage, TokenUsage
-
-
-def get(obj: Any, key: str) -> Any:
-    """``obj.key`` for SDK objects, ``obj[key]`` for dicts (``parse(to=dict)``), else None."""
-    if obj is None:
-        return None
-    cls = type(obj)
-    kind = _kinds.get(cls)
-    if kind is None:
-        kind = _kinds[cls] = _kind_of(cls)
-    if kind is _MODEL:
-        # What pydantic's own attribute lookup finds, minus its cost: a field is in the instance
-        # dict, an unknown key (OpenRouter's usage.cost) in the extras -- where getattr() would
-        # get there only after an AttributeError raised and caught inside pydantic.
-        value = obj.__dict__.get(key, _MISSING)
-        if value is not _MISSING:
-            return value
-        on_class = _on_class.get((cls, key))
-        if on_class is None:
-            on_class = _on_class[(cls, key)] = hasattr(cls, key)
-        if not on_class:
-            extra = getattr(obj, "__pydantic_extra__", None)
-            return extra.get(key) if extra else None
-        return getattr(obj, key, None)
-    if kind is _MAPPING:
-        return obj.get(key)
-    return getattr(obj, key, None)
-
-
-# How `get` reads each type it meets: an isinstance() against an ABC costs more than the read.
-_MODEL, _MAPPING, _OBJECT = "model", "mapping", "object"
-_kinds: dict[type, str] = {dict: _MAPPING}
-_on_class: dict[tuple[type, str], bool] = {}  # (pydantic class, key) -> a class attribute serves it
-_MISSING = object()
-
-
-def _kind_of(cls: type) -> str:
-    if issubclass(cls, Mapping):
-        return _MAPPING
-    try:
-        from pydantic import BaseModel
-    except ImportError:  # pragma: no cover - every openai SDK depends on pydantic
-        return _OBJECT
-    if issubclass(cls, BaseModel) and "__dict__" in getattr(BaseModel, "__slots__", ()):
-        return _MODEL
-    return _OBJECT
+from genai_cost.instrumentation.openai.request import Request
+from genai_cost.usage import TokenUsage
 
 
 def _count(value: Any) -> Any:
@@ -142,15 +96,6 @@ def reported_cost(usage: Any) -> float | None:
     if isinstance(cost, int | float) and not isinstance(cost, bool) and cost >= 0:
         return float(cost)
     return None
-
-
-def read_usage(read: Any, source: Any) -> tuple[TokenUsage | None, tuple[str, str] | None]:
-    """(usage, None), or (None, an ``invalid_usage`` status saying why) for numbers that cannot
-    describe a real call -- never an exception into the caller's code."""
-    try:
-        return read(source), None
-    except (InvalidUsage, TypeError) as exc:
-        return None, (Status.INVALID_USAGE, f"the response's usage is malformed: {exc}")
 
 
 def service_tier(response: Any, request: Request) -> tuple[dict[str, Any], dict[str, str] | None]:

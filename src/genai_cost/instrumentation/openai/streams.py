@@ -21,10 +21,10 @@ from typing import Any
 from genai_cost import attributes as attr
 from genai_cost.attributes import Status
 from genai_cost.instrumentation.lifecycle import CallResult
+from genai_cost.instrumentation._read import given, read_usage
 from genai_cost.instrumentation.openai import content
-from genai_cost.instrumentation.openai.request import Request, given
+from genai_cost.instrumentation.openai.request import Request
 from genai_cost.instrumentation.openai.response import (
-    read_usage,
     reported_cost,
     service_tier,
     chat_usage,

@@ -1,0 +1,80 @@
+"""Reading provider SDK objects, shared by every instrumentation.
+
+The SDKs (openai, anthropic, google-genai) hand back pydantic models, plain dicts (``parse(to=dict)``,
+a caller's own messages) or their own sentinels for arguments left out; these readers take any of
+them and never raise into the caller's code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
+
+from genai_cost.attributes import Status
+from genai_cost.usage import InvalidUsage, TokenUsage
+
+_Source = TypeVar("_Source")
+
+
+def given(value: Any) -> Any:
+    """The value, or None for the SDK's "not given" sentinels (``omit``, ``NOT_GIVEN``) and None."""
+    if value is None or type(value).__name__ in ("NotGiven", "Omit"):
+        return None
+    return value
+
+
+# How `get` reads each type it meets: an isinstance() against an ABC costs more than the read.
+_MODEL, _MAPPING, _OBJECT = "model", "mapping", "object"
+_kinds: dict[type, str] = {dict: _MAPPING}
+_on_class: dict[tuple[type, str], bool] = {}  # (pydantic class, key) -> a class attribute serves it
+_MISSING = object()
+
+
+def get(obj: Any, key: str) -> Any:
+    """``obj.key`` for SDK objects, ``obj[key]`` for dicts (``parse(to=dict)``), else None."""
+    if obj is None:
+        return None
+    cls = type(obj)
+    kind = _kinds.get(cls)
+    if kind is None:
+        kind = _kinds[cls] = _kind_of(cls)
+    if kind is _MODEL:
+        # What pydantic's own attribute lookup finds, minus its cost: a field is in the instance
+        # dict, an unknown key (OpenRouter's usage.cost) in the extras -- where getattr() would
+        # get there only after an AttributeError raised and caught inside pydantic.
+        value = obj.__dict__.get(key, _MISSING)
+        if value is not _MISSING:
+            return value
+        on_class = _on_class.get((cls, key))
+        if on_class is None:
+            on_class = _on_class[(cls, key)] = hasattr(cls, key)
+        if not on_class:
+            extra = getattr(obj, "__pydantic_extra__", None)
+            return extra.get(key) if extra else None
+        return getattr(obj, key, None)
+    if kind is _MAPPING:
+        return obj.get(key)
+    return getattr(obj, key, None)
+
+
+def _kind_of(cls: type) -> str:
+    if issubclass(cls, Mapping):
+        return _MAPPING
+    try:
+        from pydantic import BaseModel
+    except ImportError:  # pragma: no cover - every provider SDK we instrument depends on pydantic
+        return _OBJECT
+    if issubclass(cls, BaseModel) and "__dict__" in getattr(BaseModel, "__slots__", ()):
+        return _MODEL
+    return _OBJECT
+
+
+def read_usage(
+    read: Callable[[_Source], TokenUsage | None], source: _Source
+) -> tuple[TokenUsage | None, tuple[str, str] | None]:
+    """(usage, None), or (None, an ``invalid_usage`` status saying why) for numbers that cannot
+    describe a real call -- never an exception into the caller's code."""
+    try:
+        return read(source), None
+    except (InvalidUsage, TypeError) as exc:
+        return None, (Status.INVALID_USAGE, f"the response's usage is malformed: {exc}")
