@@ -39,6 +39,7 @@ QUESTION = "Summarise our refund policy for a customer, in two sentences. " * 20
 
 
 CHANNEL: list[str] = []  # what the Slack stand-in received
+POSTED = threading.Condition()  # notified on each post to CHANNEL
 
 
 class SlackStandIn(BaseHTTPRequestHandler):
@@ -46,7 +47,9 @@ class SlackStandIn(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        CHANNEL.append(body["text"])
+        with POSTED:
+            CHANNEL.append(body["text"])
+            POSTED.notify_all()
         self.send_response(200)
         self.send_header("Content-Length", "0")
         self.end_headers()
@@ -120,10 +123,8 @@ def main() -> None:
 
         server.should_exit = True
         thread.join(5)
-    for _ in range(3000):  # alerts go out on their own thread; give it a moment (up to 30 s on a loaded box)
-        if len(CHANNEL) >= 2:
-            break
-        time.sleep(0.01)
+    with POSTED:  # alerts go out on their own thread: wait for both (bounded, for a loaded box)
+        POSTED.wait_for(lambda: len(CHANNEL) >= 2, timeout=30)
     print("the Slack channel got:")
     for text in CHANNEL:
         print(f"  {text}")

@@ -18,9 +18,11 @@ def test_http_app_example() -> None:
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     statuses = [line.split("-> ")[1] for line in lines if "GET /answer" in line]
-    assert statuses[:3] == ["200", "200", "200"]
-    assert all(s.startswith("429 Retry-After: ") and s.endswith("budget 'search-daily'") for s in statuses[3:5])
-    assert statuses[5] == "200"  # team ads: no budget covers it
+    run = f"the example printed:\n{result.stdout}\nand logged:\n{result.stderr}"
+    assert statuses[:3] == ["200", "200", "200"], run
+    assert len(statuses) == 6, run
+    assert all(s.startswith("429 Retry-After: ") and s.endswith("budget 'search-daily'") for s in statuses[3:5]), run
+    assert statuses[5] == "200", run  # team ads: no budget covers it
     assert "the provider saw 4 requests: the blocked ones never left the app" in lines
     slack = lines[lines.index("the Slack channel got:") + 1 :]
     assert any("passed 50% of its limit" in line for line in slack)
