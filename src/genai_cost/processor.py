@@ -187,9 +187,12 @@ class CostDecider:
             amount = attributes.get(attr.COST_AMOUNT)
             ours = True
 
-        duplicate_of = self._register(
-            attributes, scope, trace_id, span_id, parent_span_id, parent_is_remote, amount, ours
-        )
+        # One lock for the call's registration and, for a local root, taking its trace's total.
+        with self._lock:
+            duplicate_of = self._register(
+                attributes, scope, trace_id, span_id, parent_span_id, amount, ours, is_local_root
+            )
+            totals = self.traces.pop(trace_id, None) if is_local_root else None
         if duplicate_of is not None:
             strip = self._strip
             new_attributes = {k: v for k, v in (new_attributes or attributes).items() if k not in strip}
@@ -201,8 +204,8 @@ class CostDecider:
                 self._on_priced(cost, new_attributes)  # type: ignore[arg-type]
 
         if is_local_root:
-            with self._lock:
-                totals = self.traces.pop(trace_id, None)
+            if duplicate_of is None and _is_amount(amount):  # a root adds itself, not via the map
+                totals = [amount, 1] if totals is None else [totals[0] + amount, totals[1] + 1]
             # Our own root call already carries its total (lifecycle sets it before end()).
             if totals is not None and (not ours or totals[1] > 1 or attr.TRACE_AMOUNT not in attributes):
                 new_attributes = {**(new_attributes or attributes), **_trace_attributes(totals)}
@@ -230,45 +233,46 @@ class CostDecider:
         trace_id: int,
         span_id: int,
         parent_span_id: int | None,
-        parent_is_remote: bool,
         amount: Any,
         ours: bool,
+        is_local_root: bool,
     ) -> int | None:
-        """Record a finished GenAI call; return the span id it duplicates, if it is a duplicate."""
+        """Record a finished GenAI call; return the span id it duplicates, if it is a duplicate.
+        Called with the lock held. A local root's amount is left to the caller, which takes its
+        trace's total at once (no map entry made only to be popped)."""
         response_id = attributes.get(attr.RESPONSE_ID)
         scope = scope or ""
         usage_key = (attributes.get(attr.USAGE_INPUT_TOKENS), attributes.get(attr.USAGE_OUTPUT_TOKENS))
-        with self._lock:
-            if not ours and runtime.open_calls:
-                enclosing = _enclosing_open_call(attributes, trace_id, parent_span_id)
-                if enclosing is not None:
-                    return enclosing  # inside our own in-flight call of the same model, which prices it
-            foreign_root = response_id is not None and not ours and parent_span_id is None
-            if response_id is not None:
-                # The same scope reporting an id again is a new call (a server reusing ids).
-                first = self.responses.get((trace_id, response_id))
-                if first is not None and first[1] != scope:
-                    return first[0]
-                if foreign_root:
-                    other = self.foreign_roots.get(response_id)
-                    if other is not None and other[1] != scope and other[2] != trace_id:
-                        return other[0]
-            child = self.priced_children.pop(span_id, None)
-            if child is not None and (usage_key == child[1] or usage_key == (None, None)):
-                return child[0]  # this span wraps another instrumentation's span of the same call
-            if response_id is not None:
-                self.responses.put((trace_id, response_id), (span_id, scope))
-                if foreign_root:
-                    self.foreign_roots.put(response_id, (span_id, scope, trace_id))
-            if parent_span_id is not None:
-                self.priced_children.put(parent_span_id, (span_id, usage_key))
-            if isinstance(amount, int | float) and not isinstance(amount, bool):
-                totals = self.traces.get(trace_id)
-                if totals is None:
-                    self.traces.put(trace_id, [amount, 1])
-                else:
-                    totals[0] += amount
-                    totals[1] += 1
+        if not ours and runtime.open_calls:
+            enclosing = _enclosing_open_call(attributes, trace_id, parent_span_id)
+            if enclosing is not None:
+                return enclosing  # inside our own in-flight call of the same model, which prices it
+        foreign_root = response_id is not None and not ours and parent_span_id is None
+        if response_id is not None:
+            # The same scope reporting an id again is a new call (a server reusing ids).
+            first = self.responses.get((trace_id, response_id))
+            if first is not None and first[1] != scope:
+                return first[0]
+            if foreign_root:
+                other = self.foreign_roots.get(response_id)
+                if other is not None and other[1] != scope and other[2] != trace_id:
+                    return other[0]
+        child = self.priced_children.pop(span_id, None)
+        if child is not None and (usage_key == child[1] or usage_key == (None, None)):
+            return child[0]  # this span wraps another instrumentation's span of the same call
+        if response_id is not None:
+            self.responses.put((trace_id, response_id), (span_id, scope))
+            if foreign_root:
+                self.foreign_roots.put(response_id, (span_id, scope, trace_id))
+        if parent_span_id is not None:
+            self.priced_children.put(parent_span_id, (span_id, usage_key))
+        if not is_local_root and _is_amount(amount):
+            totals = self.traces.get(trace_id)
+            if totals is None:
+                self.traces.put(trace_id, [amount, 1])
+            else:
+                totals[0] += amount
+                totals[1] += 1
         return None
 
 
@@ -316,9 +320,11 @@ class CostSpanProcessor(SpanProcessor):
     # -- SpanProcessor ---------------------------------------------------------------------
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
         try:
-            # Attribution lives in the caller's context, which is only reachable now.
-            attribution = baggage_attribution(parent_context)
-            if attribution and (span.instrumentation_scope is None or span.instrumentation_scope.name != OUR_SCOPE):
+            scope = span.instrumentation_scope
+            # Our own spans took their attribution when they were made: no baggage look-up.
+            # Others': attribution lives in the caller's context, which is only reachable now.
+            attribution = None if scope is not None and scope.name == OUR_SCOPE else baggage_attribution(parent_context)
+            if attribution:
                 if _START_MARKERS.isdisjoint(_attribute_dict(span)):
                     # Not recognisably GenAI yet (usage arrives at the end): keep the
                     # attribution aside rather than stamp it on every HTTP or DB span.
@@ -390,6 +396,10 @@ def _enclosing_open_call(attributes: Any, trace_id: int, parent_span_id: int | N
         if open_trace == trace_id and open_model == model and str(provider).lower() == open_provider:
             return span_id
     return None
+
+
+def _is_amount(amount: Any) -> bool:
+    return isinstance(amount, int | float) and not isinstance(amount, bool)
 
 
 def _trace_attributes(totals: list[Any]) -> dict[str, Any]:
