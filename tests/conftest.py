@@ -3,7 +3,8 @@ real metrics, installed once per session because OpenTelemetry's globals can be 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import contextlib
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from opentelemetry.trace import SpanKind
 from genai_cost.autoconfig import install_cost_processor
 from genai_cost.metrics import CostMetrics, set_cost_metrics
 from genai_cost.pricing import catalog
+from genai_cost.testing import StubProvider
 
 RECORDINGS = Path(__file__).resolve().parents[1].parent / "shared" / "recordings"
 
@@ -110,3 +112,45 @@ def only_span(exporter: InMemorySpanExporter) -> ReadableSpan:
 
 def attrs(span: ReadableSpan) -> dict[str, Any]:
     return dict(span.attributes or {})
+
+
+# --- what every instrumentation's tests share ------------------------------------------------
+
+
+@pytest.fixture
+def stub() -> Iterator[StubProvider]:
+    """The local provider stand-in the real SDKs talk HTTP to, fresh for each test."""
+    with StubProvider() as provider:
+        yield provider
+
+
+def instrumentation_fixtures(instrumentor: type) -> tuple[Callable[..., None], Callable[[], Any], Any, Any]:
+    """For one instrumentor, what its support module hands the test modules:
+
+    ``instrument(**options)`` on the session's provider; ``uninstrumented()``, a block against the
+    bare SDK; the fixture ``instrumented`` (on for the test module) and the autouse fixture
+    ``no_content_capture`` (a test asserting that no prompt text reaches the span must not inherit
+    an opt-in). Support modules, not a conftest per folder: that would shadow this one."""
+
+    def instrument(**options: Any) -> None:
+        instrumentor().instrument(tracer_provider=trace.get_tracer_provider(), **options)
+
+    @contextlib.contextmanager
+    def uninstrumented() -> Iterator[None]:
+        instrumentor().uninstrument()
+        try:
+            yield
+        finally:
+            instrument()
+
+    @pytest.fixture(scope="module", autouse=True)
+    def instrumented() -> Iterator[None]:
+        instrument()
+        yield
+        instrumentor().uninstrument()
+
+    @pytest.fixture(autouse=True)
+    def no_content_capture(monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.delenv("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", raising=False)
+
+    return instrument, uninstrumented, instrumented, no_content_capture

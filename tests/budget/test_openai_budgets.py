@@ -13,7 +13,7 @@ import pytest
 
 sys.path.append(str(Path(__file__).resolve().parents[1] / "instrumentation" / "openai"))
 from budget_support import free_port
-from openai_support import MESSAGES, aclient, client, instrumented, no_content_capture, stub
+from openai_support import MESSAGES, aclient, client, instrumented, no_content_capture
 
 from conftest import attrs, only_span
 from genai_cost import BudgetExceeded
@@ -27,7 +27,7 @@ from genai_cost.budget.policy import BudgetPolicy
 from genai_cost.context import cost_context
 from genai_cost.testing import StubProvider
 
-__all__ = ["aclient", "client", "instrumented", "no_content_capture", "stub"]
+__all__ = ["aclient", "client", "instrumented", "no_content_capture"]
 
 
 class Budgets:

@@ -7,15 +7,18 @@ off after it, since it patches SDK classes process-wide.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Iterator
 from typing import Any
 
 import anthropic
 import pytest
-from conftest import attrs, genai_spans, only_span  # noqa: F401  (re-exported to the test modules)
+from conftest import (  # noqa: F401 - re-exported to the test modules
+    attrs,
+    genai_spans,
+    instrumentation_fixtures,
+    only_span,
+)
 from genai_prices import Usage, calc_price
-from opentelemetry import trace
 
 from genai_cost.instrumentation.anthropic import AnthropicInstrumentor
 from genai_cost.testing import StubProvider
@@ -38,30 +41,7 @@ RICH_USAGE: dict[str, Any] = {
 }
 
 
-def instrument(**kwargs: Any) -> None:
-    AnthropicInstrumentor().instrument(tracer_provider=trace.get_tracer_provider(), **kwargs)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def instrumented() -> Iterator[None]:
-    instrument()
-    yield
-    AnthropicInstrumentor().uninstrument()
-
-
-@contextlib.contextmanager
-def uninstrumented() -> Iterator[None]:
-    AnthropicInstrumentor().uninstrument()
-    try:
-        yield
-    finally:
-        instrument()
-
-
-@pytest.fixture
-def stub() -> Iterator[StubProvider]:
-    with StubProvider() as provider:
-        yield provider
+instrument, uninstrumented, instrumented, no_content_capture = instrumentation_fixtures(AnthropicInstrumentor)
 
 
 @pytest.fixture
@@ -74,11 +54,6 @@ def client(stub: StubProvider) -> Iterator[anthropic.Anthropic]:
 async def aclient(stub: StubProvider) -> Any:
     async with anthropic.AsyncAnthropic(base_url=stub.url, api_key=API_KEY, max_retries=0) as claude:
         yield claude
-
-
-@pytest.fixture(autouse=True)
-def no_content_capture(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", raising=False)
 
 
 # --- oracles: genai-prices itself, and the usage exactly as the server sent it ---------------

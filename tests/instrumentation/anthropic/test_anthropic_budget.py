@@ -19,7 +19,6 @@ from anthropic_support import (
     instrumented,
     no_content_capture,
     only_span,
-    stub,
 )
 
 from genai_cost.budget import BudgetExceeded, install_guard
@@ -28,7 +27,7 @@ from genai_cost.budget.ledger.memory import MemoryLedger
 from genai_cost.budget.policy import BudgetPolicy
 from genai_cost.testing import StubProvider
 
-__all__ = ["aclient", "client", "instrumented", "no_content_capture", "stub"]
+__all__ = ["aclient", "client", "instrumented", "no_content_capture"]
 
 EXPENSIVE = "claude-opus-4-5"
 CHEAP = "claude-haiku-4-5"

@@ -26,7 +26,6 @@ from anthropic_support import (
     no_content_capture,
     only_span,
     response_usage,
-    stub,
     uninstrumented,
     usage_of,
     wire_usage,
@@ -35,7 +34,7 @@ from opentelemetry.trace import StatusCode
 
 from genai_cost.testing import StubProvider
 
-__all__ = ["aclient", "client", "instrumented", "no_content_capture", "stub"]
+__all__ = ["aclient", "client", "instrumented", "no_content_capture"]
 
 
 def test_create_span_contract_and_price(client: anthropic.Anthropic, stub: StubProvider, span_exporter: Any) -> None:

@@ -24,7 +24,6 @@ from anthropic_support import (
     instrumented,
     no_content_capture,
     oracle,
-    stub,
     uninstrumented,
     usage_of,
     wire_usage,
@@ -35,7 +34,7 @@ from genai_cost.instrumentation.anthropic import AnthropicInstrumentor
 from genai_cost.instrumentation.anthropic.sdk_tracing import sdk_tracing_mode
 from genai_cost.testing import StubProvider
 
-__all__ = ["instrumented", "no_content_capture", "stub"]
+__all__ = ["instrumented", "no_content_capture"]
 
 
 def three_calls(claude: anthropic.Anthropic, stub: StubProvider, usage: dict[str, Any] = RICH_USAGE) -> float:

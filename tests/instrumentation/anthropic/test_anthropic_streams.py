@@ -25,7 +25,6 @@ from anthropic_support import (
     instrumented,
     no_content_capture,
     only_span,
-    stub,
     uninstrumented,
     usage_of,
     wire_usage,
@@ -34,7 +33,7 @@ from opentelemetry.trace import StatusCode
 
 from genai_cost.testing import StubProvider
 
-__all__ = ["aclient", "client", "instrumented", "no_content_capture", "stub"]
+__all__ = ["aclient", "client", "instrumented", "no_content_capture"]
 
 LONG = "one two three four five six seven eight nine ten eleven twelve"
 

@@ -10,16 +10,13 @@ Not a conftest.py (it would shadow the root one); test modules import what they 
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 from typing import Any
 
 import boto3
 import botocore.config
 import pytest
 from genai_prices import Usage, calc_price
-from conftest import attrs, genai_spans, only_span
-from opentelemetry import trace
+from conftest import attrs, genai_spans, instrumentation_fixtures, only_span
 from opentelemetry.sdk.trace import ReadableSpan
 
 from genai_cost.instrumentation.bedrock import BedrockInstrumentor
@@ -31,25 +28,8 @@ SECRET_KEY = "aws-secret-key-do-not-record"
 NO_RETRIES = botocore.config.Config(retries={"total_max_attempts": 1, "mode": "standard"})
 
 
-def instrument() -> None:
-    BedrockInstrumentor().instrument(tracer_provider=trace.get_tracer_provider())
-
-
-@pytest.fixture(scope="module", autouse=True)
-def instrumented() -> Iterator[None]:
-    instrument()
-    yield
-    BedrockInstrumentor().uninstrument()
-
-
-@contextlib.contextmanager
-def uninstrumented() -> Iterator[None]:
-    """Run a block against the bare SDK (clients must be created inside it)."""
-    BedrockInstrumentor().uninstrument()
-    try:
-        yield
-    finally:
-        instrument()
+# Clients used inside uninstrumented() must be created inside it.
+instrument, uninstrumented, instrumented, no_content_capture = instrumentation_fixtures(BedrockInstrumentor)
 
 
 def make_client(stub: StubProvider, service: str = "bedrock-runtime") -> Any:
@@ -61,18 +41,6 @@ def make_client(stub: StubProvider, service: str = "bedrock-runtime") -> Any:
         aws_secret_access_key=SECRET_KEY,
         config=NO_RETRIES,
     )
-
-
-@pytest.fixture(autouse=True)
-def no_content_capture(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Tests that assert no prompt text reaches the span must not inherit an opt-in."""
-    monkeypatch.delenv("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", raising=False)
-
-
-@pytest.fixture
-def stub() -> Iterator[StubProvider]:
-    with StubProvider() as provider:
-        yield provider
 
 
 @pytest.fixture

@@ -16,7 +16,6 @@ from bedrock_support import (
     instrumented,
     only_span,
     path,
-    stub,
 )
 
 from genai_cost.budget import BudgetExceeded
@@ -24,7 +23,7 @@ from genai_cost.budget.guard import BudgetGuard
 from genai_cost.budget.policy import BudgetPolicy
 from genai_cost.testing import StubProvider
 
-__all__ = ["client", "instrumented", "stub"]
+__all__ = ["client", "instrumented"]
 
 EXPENSIVE = "us.anthropic.claude-opus-4-1-20250805-v1:0"
 CHEAP = "us.anthropic.claude-3-5-haiku-20241022-v1:0"

@@ -7,11 +7,11 @@ import json
 from typing import Any
 
 import pytest
-from bedrock_support import attrs, client, instrumented, no_content_capture, only_span, path, stub
+from bedrock_support import attrs, client, instrumented, no_content_capture, only_span, path
 
 from genai_cost.testing import StubProvider
 
-__all__ = ["client", "instrumented", "no_content_capture", "stub"]
+__all__ = ["client", "instrumented", "no_content_capture"]
 
 MODEL = "us.amazon.nova-pro-v1:0"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64

@@ -24,14 +24,13 @@ from bedrock_support import (
     only_span,
     oracle,
     path,
-    stub,
     uninstrumented,
 )
 from opentelemetry.trace import StatusCode
 
 from genai_cost.testing import StubProvider
 
-__all__ = ["client", "instrumented", "no_content_capture", "stub"]
+__all__ = ["client", "instrumented", "no_content_capture"]
 
 SONNET_45 = "anthropic.claude-sonnet-4-5-20250929-v1:0"
 

@@ -16,13 +16,12 @@ from bedrock_support import (
     make_client,
     only_span,
     path,
-    stub,
     uninstrumented,
 )
 
 from genai_cost.testing import StubProvider
 
-__all__ = ["client", "instrumented", "stub"]
+__all__ = ["client", "instrumented"]
 
 ANTHROPIC_BODY = {
     "anthropic_version": "bedrock-2023-05-31",

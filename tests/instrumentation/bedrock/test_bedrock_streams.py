@@ -23,14 +23,13 @@ from bedrock_support import (
     only_span,
     oracle,
     path,
-    stub,
     uninstrumented,
 )
 from opentelemetry.trace import StatusCode
 
 from genai_cost.testing import StubProvider
 
-__all__ = ["client", "instrumented", "stub"]
+__all__ = ["client", "instrumented"]
 
 NOVA = "us.amazon.nova-lite-v1:0"
 CLAUDE = "us.anthropic.claude-3-5-haiku-20241022-v1:0"

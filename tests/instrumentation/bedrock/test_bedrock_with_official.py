@@ -9,14 +9,14 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from bedrock_support import MESSAGES, attrs, client, genai_prices_usage, genai_spans, instrumented, oracle, path, stub
+from bedrock_support import MESSAGES, attrs, client, genai_prices_usage, genai_spans, instrumented, oracle, path
 from opentelemetry import trace
 
 from genai_cost.testing import StubProvider
 
 BotocoreInstrumentor = pytest.importorskip("opentelemetry.instrumentation.botocore").BotocoreInstrumentor
 
-__all__ = ["client", "instrumented", "stub"]
+__all__ = ["client", "instrumented"]
 
 MODEL = "us.amazon.nova-lite-v1:0"
 OFFICIAL_SCOPE = "opentelemetry.instrumentation.botocore.bedrock-runtime"

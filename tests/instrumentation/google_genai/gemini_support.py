@@ -7,7 +7,6 @@ The oracle is genai-prices itself, twice over: its own Google usage extractor re
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -15,10 +14,14 @@ from genai_prices import calc_price, extract_usage
 from google import genai
 from google.genai import types
 from google.oauth2.credentials import Credentials
-from opentelemetry import trace
 from opentelemetry.sdk.trace import ReadableSpan
 
-from conftest import attrs, genai_spans, only_span  # noqa: F401 - re-exported for the test modules
+from conftest import (  # noqa: F401 - re-exported for the test modules
+    attrs,
+    genai_spans,
+    instrumentation_fixtures,
+    only_span,
+)
 from genai_cost.instrumentation.google_genai import GoogleGenAIInstrumentor
 from genai_cost.testing import StubProvider
 
@@ -29,21 +32,7 @@ PROMPT = "Say this is a test"
 NO_RETRIES = types.HttpRetryOptions(attempts=1)
 
 
-def instrument() -> None:
-    GoogleGenAIInstrumentor().instrument(tracer_provider=trace.get_tracer_provider())
-
-
-@pytest.fixture(scope="module", autouse=True)
-def instrumented() -> Iterator[None]:
-    instrument()
-    yield
-    GoogleGenAIInstrumentor().uninstrument()
-
-
-@pytest.fixture
-def stub() -> Iterator[StubProvider]:
-    with StubProvider() as provider:
-        yield provider
+instrument, _, instrumented, no_content_capture = instrumentation_fixtures(GoogleGenAIInstrumentor)
 
 
 def gemini_client(stub: StubProvider) -> genai.Client:

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from gemini_support import PROMPT, attrs, gemini_client, instrumented, only_span, stub
+from gemini_support import PROMPT, attrs, gemini_client, instrumented, only_span
 
 from genai_cost.budget import BudgetExceeded, install_guard
 from genai_cost.budget.guard import BudgetGuard
@@ -15,7 +15,7 @@ from genai_cost.budget.ledger.memory import MemoryLedger
 from genai_cost.budget.policy import BudgetPolicy
 from genai_cost.testing import StubProvider
 
-__all__ = ["instrumented", "stub"]
+__all__ = ["instrumented"]
 
 
 @pytest.fixture

@@ -8,12 +8,12 @@ import json
 from typing import Any
 
 import pytest
-from gemini_support import PROMPT, attrs, gemini_client, instrumented, only_span, stub
+from gemini_support import PROMPT, attrs, gemini_client, instrumented, only_span
 from google.genai import types
 
 from genai_cost.testing import StubProvider
 
-__all__ = ["instrumented", "stub"]
+__all__ = ["instrumented"]
 
 IMAGE = b"\x89PNG\r\n\x1a\n-not-really-a-png-"
 CAPTURE = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"

@@ -15,7 +15,6 @@ from gemini_support import (
     model_path,
     only_span,
     provider_of,
-    stub,
     vertex_client,
 )
 from google import genai
@@ -24,7 +23,7 @@ from opentelemetry.trace import StatusCode
 
 from genai_cost.testing import StubProvider
 
-__all__ = ["client", "instrumented", "stub"]
+__all__ = ["client", "instrumented"]
 
 MODEL = "gemini-embedding-001"
 

@@ -18,7 +18,6 @@ from gemini_support import (
     model_path,
     only_span,
     provider_of,
-    stub,
     vertex_client,
 )
 from google import genai
@@ -27,7 +26,7 @@ from opentelemetry.trace import StatusCode
 
 from genai_cost.testing import StubProvider
 
-__all__ = ["client", "instrumented", "stub"]
+__all__ = ["client", "instrumented"]
 
 
 def sent(stub: StubProvider) -> dict[str, Any]:

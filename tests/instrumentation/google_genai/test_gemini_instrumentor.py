@@ -5,13 +5,13 @@ from __future__ import annotations
 from importlib.metadata import entry_points
 from typing import Any
 
-from gemini_support import PROMPT, gemini_client, genai_spans, instrument, instrumented, stub
+from gemini_support import PROMPT, gemini_client, genai_spans, instrument, instrumented
 from google.genai import models
 
 from genai_cost.instrumentation.google_genai import GoogleGenAIInstrumentor
 from genai_cost.testing import StubProvider
 
-__all__ = ["instrumented", "stub"]
+__all__ = ["instrumented"]
 
 
 def test_registered_as_its_own_entry_point() -> None:

@@ -25,7 +25,6 @@ from gemini_support import (
     attrs,
     instrumented,
     only_span,
-    stub,
     vertex_client,
 )
 from google.genai import errors, types
@@ -34,7 +33,7 @@ from opentelemetry.trace import StatusCode
 from conftest import RECORDINGS
 from genai_cost.testing import CassetteReplayer, RecordedInteraction, StubProvider
 
-__all__ = ["instrumented", "stub"]
+__all__ = ["instrumented"]
 
 CASSETTE_DIR = RECORDINGS / "vertexai"
 CASSETTES = sorted(CASSETTE_DIR.glob("*.yaml")) if CASSETTE_DIR.is_dir() else []

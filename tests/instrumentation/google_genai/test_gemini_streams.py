@@ -20,7 +20,6 @@ from gemini_support import (
     model_path,
     only_span,
     provider_of,
-    stub,
 )
 from google import genai
 from google.genai import errors
@@ -28,7 +27,7 @@ from opentelemetry.trace import StatusCode
 
 from genai_cost.testing import StubProvider
 
-__all__ = ["client", "instrumented", "stub"]
+__all__ = ["client", "instrumented"]
 
 LONG = "one two three four five six seven eight nine ten"
 MODEL = "gemini-2.5-flash"

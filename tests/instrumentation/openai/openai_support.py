@@ -11,19 +11,20 @@ the exact request bodies the SDK sends).
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Iterator
 from typing import Any
 
 import openai
 import pytest
+from conftest import (  # noqa: F401 - re-exported to the test modules
+    attrs,
+    genai_spans,
+    instrumentation_fixtures,
+    only_span,
+)
 from genai_prices import Usage, calc_price
-from opentelemetry import trace
-from opentelemetry.sdk.trace import ReadableSpan
-from opentelemetry.trace import SpanKind
 
 from genai_cost.instrumentation.openai import OpenAIInstrumentor
-from genai_cost.runtime import OUR_SCOPE
 from genai_cost.testing import StubProvider
 
 MESSAGES = [{"role": "user", "content": "Say this is a test"}]
@@ -31,31 +32,7 @@ TOLERANCE = 1e-9
 API_KEY = "sk-test-secret-key-do-not-record"
 
 
-def instrument() -> None:
-    OpenAIInstrumentor().instrument(tracer_provider=trace.get_tracer_provider())
-
-
-@pytest.fixture(scope="module", autouse=True)
-def instrumented() -> Iterator[None]:
-    instrument()
-    yield
-    OpenAIInstrumentor().uninstrument()
-
-
-@contextlib.contextmanager
-def uninstrumented() -> Iterator[None]:
-    """Run a block against the bare SDK, to compare what a caller sees with and without us."""
-    OpenAIInstrumentor().uninstrument()
-    try:
-        yield
-    finally:
-        instrument()
-
-
-@pytest.fixture
-def stub() -> Iterator[StubProvider]:
-    with StubProvider() as provider:
-        yield provider
+instrument, uninstrumented, instrumented, no_content_capture = instrumentation_fixtures(OpenAIInstrumentor)
 
 
 @pytest.fixture
@@ -70,32 +47,7 @@ async def aclient(stub: StubProvider) -> Any:
         yield oai
 
 
-@pytest.fixture(autouse=True)
-def no_content_capture(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", raising=False)
-
-
 # --- reading spans ---------------------------------------------------------------------------
-
-
-def genai_spans(exporter: Any) -> list[ReadableSpan]:
-    return [
-        s
-        for s in exporter.get_finished_spans()
-        if s.instrumentation_scope is not None and s.instrumentation_scope.name == OUR_SCOPE
-    ]
-
-
-def only_span(exporter: Any) -> ReadableSpan:
-    spans = genai_spans(exporter)
-    assert len(spans) == 1, [s.name for s in spans]
-    span = spans[0]
-    assert span.kind is SpanKind.CLIENT
-    return span
-
-
-def attrs(span: ReadableSpan) -> dict[str, Any]:
-    return dict(span.attributes or {})
 
 
 # --- oracles: genai-prices itself, and the usage exactly as the server sent it ---------------

@@ -21,7 +21,6 @@ from openai_support import (
     no_content_capture,
     only_span,
     oracle,
-    stub,
 )
 from opentelemetry.trace import StatusCode
 from pydantic import BaseModel
@@ -29,7 +28,7 @@ from pydantic import BaseModel
 from conftest import metric_points
 from genai_cost.testing import StubProvider
 
-__all__ = ["aclient", "client", "instrumented", "no_content_capture", "stub"]
+__all__ = ["aclient", "client", "instrumented", "no_content_capture"]
 
 CACHED_USAGE = {
     "prompt_tokens": 1200,

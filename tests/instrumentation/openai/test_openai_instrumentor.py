@@ -22,7 +22,6 @@ from openai_support import (
     instrumented,
     no_content_capture,
     only_span,
-    stub,
 )
 
 from genai_cost.instrumentation import lifecycle
@@ -30,7 +29,7 @@ from genai_cost.runtime import OUR_SCOPE
 from genai_cost.instrumentation.openai import OpenAIInstrumentor, streams, wrappers
 from genai_cost.testing import StubProvider
 
-__all__ = ["client", "instrumented", "no_content_capture", "stub"]
+__all__ = ["client", "instrumented", "no_content_capture"]
 
 WRAPPED = [
     (Completions, "create"),

@@ -18,12 +18,11 @@ from openai_support import (
     no_content_capture,
     only_span,
     responses_usage_of,
-    stub,
 )
 
 from genai_cost.testing import StubProvider
 
-__all__ = ["aclient", "client", "instrumented", "no_content_capture", "stub"]
+__all__ = ["aclient", "client", "instrumented", "no_content_capture"]
 
 
 def chat_priced(span_exporter: Any, stub: StubProvider) -> dict[str, Any]:

@@ -20,14 +20,13 @@ from openai_support import (
     only_span,
     oracle,
     responses_usage_of,
-    stub,
 )
 from pydantic import BaseModel
 
 from conftest import metric_points
 from genai_cost.testing import StubProvider
 
-__all__ = ["aclient", "client", "instrumented", "no_content_capture", "stub"]
+__all__ = ["aclient", "client", "instrumented", "no_content_capture"]
 
 
 def check_response_span(a: dict[str, Any], stub: StubProvider) -> dict[str, int]:

@@ -21,13 +21,12 @@ from openai_support import (
     no_content_capture,
     only_span,
     responses_usage_of,
-    stub,
     uninstrumented,
 )
 
 from genai_cost.testing import StubProvider
 
-__all__ = ["aclient", "client", "instrumented", "no_content_capture", "stub"]
+__all__ = ["aclient", "client", "instrumented", "no_content_capture"]
 
 LONG = "one two three four five six seven eight nine ten eleven twelve"
 
