@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import gc
 import warnings
-from collections.abc import Iterator
 from typing import Any
 
 import anthropic
@@ -21,9 +20,8 @@ from anthropic_support import (
     only_span,
 )
 
-from genai_cost.budget import BudgetExceeded, install_guard
+from genai_cost.budget import BudgetExceeded
 from genai_cost.budget.guard import BudgetGuard
-from genai_cost.budget.ledger.memory import MemoryLedger
 from genai_cost.budget.policy import BudgetPolicy
 from genai_cost.testing import StubProvider
 
@@ -32,15 +30,6 @@ __all__ = ["aclient", "client", "instrumented", "no_content_capture"]
 EXPENSIVE = "claude-opus-4-5"
 CHEAP = "claude-haiku-4-5"
 DOWNGRADE = BudgetPolicy("claude", limit=0.0, action="downgrade", downgrade_to=CHEAP)
-
-
-@pytest.fixture
-def budget(request: pytest.FixtureRequest) -> Iterator[BudgetGuard]:
-    guard = BudgetGuard([request.param], MemoryLedger())
-    previous = install_guard(guard)
-    yield guard
-    install_guard(previous)
-    guard.close()
 
 
 def assert_downgraded(stub: StubProvider, span_exporter: Any) -> None:

@@ -3,28 +3,17 @@ reaches the provider, a downgrade sends the cheaper model, and the real cost is 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from gemini_support import PROMPT, attrs, gemini_client, instrumented, only_span
 
-from genai_cost.budget import BudgetExceeded, install_guard
+from genai_cost.budget import BudgetExceeded
 from genai_cost.budget.guard import BudgetGuard
-from genai_cost.budget.ledger.memory import MemoryLedger
 from genai_cost.budget.policy import BudgetPolicy
 from genai_cost.testing import StubProvider
 
 __all__ = ["instrumented"]
-
-
-@pytest.fixture
-def budget(request: pytest.FixtureRequest) -> Iterator[BudgetGuard]:
-    guard = BudgetGuard([request.param], MemoryLedger())
-    previous = install_guard(guard)
-    yield guard
-    install_guard(previous)
-    guard.close()
 
 
 @pytest.mark.parametrize("budget", [BudgetPolicy("gemini", limit=0.0)], indirect=True)
