@@ -3,7 +3,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
@@ -25,13 +25,8 @@ def restore_globals():
     set_default_attribution({})
 
 
-def test_existing_processors_are_wrapped_once() -> None:
-    exporter = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    first = install_cost_processor(provider)
-    assert install_cost_processor(provider) is first
-    assert provider._active_span_processor._span_processors == (first,)
+def _one_chat_span(provider: TracerProvider, exporter: InMemorySpanExporter) -> ReadableSpan:
+    """A gpt-4o chat span whose usage is set after it started (as instrumentations do), as exported."""
     with provider.get_tracer("x").start_as_current_span(
         "chat gpt-4o", attributes={"gen_ai.operation.name": "chat"}
     ) as span:
@@ -44,6 +39,17 @@ def test_existing_processors_are_wrapped_once() -> None:
             }
         )
     [out] = exporter.get_finished_spans()
+    return out
+
+
+def test_existing_processors_are_wrapped_once() -> None:
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    first = install_cost_processor(provider)
+    assert install_cost_processor(provider) is first
+    assert provider._active_span_processor._span_processors == (first,)
+    out = _one_chat_span(provider, exporter)
     assert out.attributes["genai_cost.status"] == "priced"
 
 
@@ -55,18 +61,7 @@ def test_configure_uses_the_given_provider_and_config_file(tmp_path: Path, resto
     provider.add_span_processor(SimpleSpanProcessor(exporter))
     assert genai_cost.configure(tracer_provider=provider, config_file=config, instrument=False) is provider
     assert isinstance(provider._active_span_processor._span_processors[0], CostSpanProcessor)
-    with provider.get_tracer("x").start_as_current_span(
-        "chat gpt-4o", attributes={"gen_ai.operation.name": "chat"}
-    ) as span:
-        span.set_attributes(
-            {
-                "gen_ai.provider.name": "openai",
-                "gen_ai.request.model": "gpt-4o",
-                "gen_ai.usage.input_tokens": 10,
-                "gen_ai.usage.output_tokens": 2,
-            }
-        )
-    [out] = exporter.get_finished_spans()
+    out = _one_chat_span(provider, exporter)
     assert out.attributes["genai_cost.project"] == "from-file"
     assert out.attributes["llm.usage.cost"] == out.attributes["genai_cost.amount"]
     assert "gen_ai.usage.cost" not in out.attributes
