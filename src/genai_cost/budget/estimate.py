@@ -45,7 +45,8 @@ def _count(value: Any, depth: int) -> int:
     if kind is str:
         if value.startswith("data:"):  # an inline file as a data URL
             return IMAGE_TOKENS
-        return count_text_tokens(value)
+        # count_text_tokens, inline: one frame less per text node
+        return -(-(len(value) if value.isascii() else len(value.encode("utf-8"))) // BYTES_PER_TOKEN)
     if depth > _MAX_DEPTH:
         return _count_other(value, depth) if isinstance(value, str) else 0
     if kind is dict:

@@ -37,7 +37,6 @@ from genai_cost.budget.ledger import (
     Reservation,
     Slot,
     LEASE_BUCKET_S,
-    from_micros,
     lease_at,
     open_ledger,
     to_micros,
@@ -159,8 +158,8 @@ class _Compiled:
             window=policy.window,
             window_name=window.name,
             limit=policy.limit,
-            spent=from_micros(balance.spent),
-            reserved=from_micros(balance.reserved),
+            spent=balance.spent / MICROS,  # from_micros, inline: the call path
+            reserved=balance.reserved / MICROS,
             reset_at=window.reset_at,
             currency=policy.currency,
             action=policy.action,
@@ -250,10 +249,15 @@ class BudgetGuard:
         """
         now = self._clock()
         budgets = []
+        slot_list = []
         for compiled in self._compiled:
-            scope = compiled.scope_of(attributes)
+            scope = "" if compiled.covers_all else compiled.scope_of(attributes)
             if scope is not None:
-                budgets.append((compiled, compiled.current(now), scope))
+                window = compiled.window
+                if window is None or not window.start <= now < window.end:
+                    window = compiled.current(now)
+                budgets.append((compiled, window, scope))
+                slot_list.append(compiled.slot(window, scope))
         if not budgets:
             return None
         model = attributes.get(attr.REQUEST_MODEL)
@@ -262,7 +266,7 @@ class BudgetGuard:
         estimate = estimate_of(model, provider, server, input_tokens, output_tokens)
         # Round the estimate up: a reservation may overstate, never understate.
         micros = math.ceil(estimate * MICROS) if estimate else 0
-        slots = tuple([c.slot(w, s) for c, w, s in budgets])
+        slots = tuple(slot_list)
         lease = int(now // LEASE_BUCKET_S)  # lease_at(now), inline: this is the call path
         if now < self._down_until:
             return self._unreachable(budgets, slots, lease, model, estimate, "the ledger was unreachable moments ago")
@@ -274,7 +278,7 @@ class BudgetGuard:
             why = f"ledger unavailable ({type(error).__name__})"
             return self._unreachable(budgets, slots, lease, model, estimate, why)
         over = _over(slots, reservation, micros)
-        downgrades = [i for i in over if budgets[i][0].policy.action == DOWNGRADE]
+        downgrades = [i for i in over if budgets[i][0].policy.action == DOWNGRADE] if over else over
         if not reservation.admitted and downgrades and estimate:
             # A hard budget refused the requested model, but a downgrade budget would swap it for
             # a cheaper one anyway: ask again with the cheaper model's estimate (rare: one more
@@ -316,11 +320,14 @@ class BudgetGuard:
                 self._alert(WARN, state, model)
             return decision
         # Allowed: describe the budget with the least left.
-        deciding = 0
         if len(slots) > 1:
             deciding = min(range(len(slots)), key=lambda i: slots[i].limit - balances[i].spent - balances[i].reserved)
             ticket.deciding = deciding
-        return Decision(ALLOW, self._state(budgets, deciding, balances), model=model, estimate=estimate, ticket=ticket)
+            state = self._state(budgets, deciding, balances)
+        else:
+            compiled, window, scope = budgets[0]
+            state = compiled.state(window, scope, balances[0])
+        return Decision(ALLOW, state, model=model, estimate=estimate, ticket=ticket)
 
     def _unreachable(
         self,
@@ -366,7 +373,7 @@ class BudgetGuard:
             return []
         state = decision.budget
         if state is not None:  # the span shows the deciding budget as this call left it
-            state.spent = from_micros(spent_after[ticket.deciding])
+            state.spent = spent_after[ticket.deciding] / MICROS
             state.reserved = 0.0
         if not actual:
             return []

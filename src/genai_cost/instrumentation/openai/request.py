@@ -330,8 +330,8 @@ def budget_input_tokens(kwargs: Mapping[str, Any]) -> int:
     """The request's input tokens, counted offline and conservatively (``budget.estimate``)."""
     total = 0
     for name in _BUDGET_INPUT_FIELDS:
-        value = given(kwargs.get(name))
-        if value is not None:
+        value = kwargs.get(name)
+        if value is not None and given(value) is not None:  # most fields are absent: no given()
             total += count_input_tokens(value)
     return total
 
