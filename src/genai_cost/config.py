@@ -280,9 +280,7 @@ _FILE_SCHEMA = _section(
         "spans": _section({"amount_aliases": _string_list, "max_open_traces": _integer(1)}),
         "metrics": _section({"user_id": _boolean}),
         "budgets": _budgets,
-        "alerts": _section(
-            {"webhooks": _list_of(_webhook), "queue_size": _integer(1), "shutdown_timeout": _number()}
-        ),
+        "alerts": _section({"webhooks": _list_of(_webhook), "queue_size": _integer(1), "shutdown_timeout": _number()}),
         "instrumentation": _section({"anthropic": _section({"sdk_tracing": _sdk_tracing})}),
     }
 )

@@ -60,7 +60,7 @@ def default_attribution() -> dict[str, str]:
     return _defaults
 
 
-class cost_context:  # noqa: N801 - used like contextlib's lower-case context managers
+class cost_context:
     """Attribute every GenAI call made inside to a project/team/user/feature/tenant.
 
     Use as ``with cost_context(team="search"):`` or as a decorator on sync or async functions.

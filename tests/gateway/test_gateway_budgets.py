@@ -191,7 +191,8 @@ def test_the_gateway_command_accounts_spend_alerts_and_budget_status_shows_it(
     assert f"genai_cost_gateway_spans_budget_recorded_total {len(CALLS)}" in metrics
     spent = sum(to_micros(s.attributes[attr.COST_AMOUNT]) for s in spans if s.name.startswith("chat "))
     company_left = COMPANY_LIMIT - spent / 1e6
-    [line] = [m for m in metrics.splitlines() if m.startswith('genai_cost_budget_remaining_USD{genai_cost_budget_name="company"')]
+    company_series = 'genai_cost_budget_remaining_USD{genai_cost_budget_name="company"'
+    [line] = [m for m in metrics.splitlines() if m.startswith(company_series)]
     assert float(line.rsplit(" ", 1)[1]) == pytest.approx(company_left, abs=1e-9)
     # Alerts: each threshold once (the webhook receiver saw them before the gateway exited).
     assert threshold_alerts(webhook) == [

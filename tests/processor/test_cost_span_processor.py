@@ -283,17 +283,16 @@ def test_rollup_memory_is_bounded_for_roots_that_never_end(pipeline):
 def test_attribution_from_baggage_reaches_foreign_spans(pipeline):
     provider, exporter, _ = pipeline
     tracer = provider.get_tracer("x")
-    with cost_context(team="search", feature="autocomplete"):
-        with cost_context(feature="rerank", user="u-42"):
-            with tracer.start_as_current_span("chat gpt-4o-mini", attributes={attr.OPERATION_NAME: "chat"}) as span:
-                span.set_attributes(
-                    {
-                        attr.PROVIDER_NAME: "openai",
-                        attr.REQUEST_MODEL: "gpt-4o-mini",
-                        attr.USAGE_INPUT_TOKENS: 10,
-                        attr.USAGE_OUTPUT_TOKENS: 1,
-                    }
-                )
+    with cost_context(team="search", feature="autocomplete"), cost_context(feature="rerank", user="u-42"):
+        with tracer.start_as_current_span("chat gpt-4o-mini", attributes={attr.OPERATION_NAME: "chat"}) as span:
+            span.set_attributes(
+                {
+                    attr.PROVIDER_NAME: "openai",
+                    attr.REQUEST_MODEL: "gpt-4o-mini",
+                    attr.USAGE_INPUT_TOKENS: 10,
+                    attr.USAGE_OUTPUT_TOKENS: 1,
+                }
+            )
     out = finished(exporter, "chat gpt-4o-mini").attributes
     assert out[attr.TEAM] == "search"
     assert out[attr.FEATURE] == "rerank"  # inner context wins

@@ -78,7 +78,7 @@ def test_invalid_yaml_points_at_the_line(tmp_path: Path) -> None:
 
 
 def test_missing_file_is_named(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="nope.yaml: cannot read the config file"):
+    with pytest.raises(ConfigError, match=r"nope\.yaml: cannot read the config file"):
         load_settings({"GENAI_COST_CONFIG": str(tmp_path / "nope.yaml")})
 
 

@@ -34,7 +34,9 @@ APP = textwrap.dedent(
     with tracer.start_as_current_span("handle request"):
         with genai_cost.cost_context(feature="summarize", user="u-7"):
             client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "hello"}])
-            claude.messages.create(model="claude-3-5-haiku-latest", max_tokens=50, messages=[{"role": "user", "content": "hi"}])
+            claude.messages.create(
+                model="claude-3-5-haiku-latest", max_tokens=50, messages=[{"role": "user", "content": "hi"}]
+            )
     print("app done")
     """
 )

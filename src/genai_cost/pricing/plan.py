@@ -81,7 +81,7 @@ class Rates:
         savings = f"u.cache_read_tokens * {self.savings_per_cache_read!r}" if self.savings_per_cache_read else "0.0"
         source = f"def amounts(u):\n    return ({', '.join(sums)}, {savings})\n"
         namespace: dict[str, Any] = {}
-        exec(source, namespace)  # noqa: S102 - the source is built above from floats and field names
+        exec(source, namespace)
         return namespace["amounts"]  # type: ignore[no-any-return]
 
 

@@ -70,7 +70,7 @@ class OtlpReceiver:
             def log_message(self, *args: Any) -> None:  # keep test output clean
                 pass
 
-            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+            def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 if self.headers.get("Content-Encoding") == "gzip":
                     body = gzip.decompress(body)
@@ -126,12 +126,12 @@ class OtlpReceiver:
 
     @property
     def grpc_endpoint(self) -> str:
-        return f"{self._server.server_address[0]}:{self.grpc_port}"
+        return f"{self._server.server_address[0]!s}:{self.grpc_port}"
 
     @property
     def endpoint(self) -> str:
         host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{host!s}:{port}"
 
     def start(self) -> OtlpReceiver:
         self._thread.start()
@@ -231,7 +231,8 @@ def main(argv: list[str] | None = None) -> int:
     printed = 0
     try:
         while True:
-            receiver.wait_for(lambda r, seen=printed: len(r.spans) > seen, timeout=3600)
+            seen = printed
+            receiver.wait_for(lambda r: len(r.spans) > seen, timeout=3600)
             for span in receiver.spans[printed:]:
                 print(json.dumps(span.__dict__, default=str), flush=True)
             printed = len(receiver.spans)

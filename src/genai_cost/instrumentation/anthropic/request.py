@@ -59,7 +59,8 @@ def server_of(resource: Any) -> Server:
     if base_url is None:
         return Server(ANTHROPIC, None, None)
     host = getattr(base_url, "host", None) or None
-    return _server(type(client), host, getattr(base_url, "port", None), str(getattr(base_url, "scheme", "") or ""))
+    client_type: type = type(client)
+    return _server(client_type, host, getattr(base_url, "port", None), str(getattr(base_url, "scheme", "") or ""))
 
 
 @dataclass(slots=True)
