@@ -13,8 +13,8 @@ from bedrock_support import MESSAGES, attrs, client, genai_prices_usage, genai_s
 from opentelemetry import trace
 
 from genai_cost.testing import StubProvider
+from opentelemetry.instrumentation.botocore import BotocoreInstrumentor  # in the test extra: missing = fail, not skip
 
-BotocoreInstrumentor = pytest.importorskip("opentelemetry.instrumentation.botocore").BotocoreInstrumentor
 
 __all__ = ["client", "instrumented"]
 
