@@ -75,6 +75,44 @@ def capture_message_content() -> bool:
 _capture_seen: tuple[str | None, bool] = (None, False)
 
 
+class DescribedRequest(Protocol):
+    """What a provider module's request description gives the span it starts with."""
+
+    operation: str
+    model: str | None
+    attributes: dict[str, Any]
+
+
+class DescribedServer(Protocol):
+    """What a provider module's endpoint description gives the span: who, where."""
+
+    @property
+    def provider_name(self) -> str: ...
+    @property
+    def address(self) -> str | None: ...
+    @property
+    def port(self) -> int | None: ...
+
+
+class ModelOverridable(Protocol):
+    """A wrapped call whose budget may choose a cheaper model than the caller's."""
+
+    model_override: str | None
+
+
+def with_model_override(invocation: ModelOverridable, wrapped: Callable[..., Any]) -> Callable[..., Any]:
+    """``wrapped`` called with the model the budget chose, if it chose one by the time the SDK
+    method runs (sync or async: an async method's coroutine is handed back for ``ainvoke``)."""
+
+    def run(*args: Any, **kwargs: Any) -> Any:
+        model = invocation.model_override
+        if model is not None:
+            kwargs = {**kwargs, "model": model}
+        return wrapped(*args, **kwargs)
+
+    return run
+
+
 @dataclass(slots=True)
 class CallResult:
     """What a provider module learnt from a response (or a finished stream)."""
@@ -169,6 +207,19 @@ class GenAICall:
         # Set by a provider module to put its calls under budgets (see the module docstring).
         self.ask_budget: Callable[[], budget_hook.BudgetAsk] | None = None
         self._budget: budget_hook.Guarded | None = None
+
+    @classmethod
+    def described(cls, tracer: Tracer, request: DescribedRequest, server: DescribedServer) -> GenAICall:
+        """A call started from a provider module's own request and server descriptions."""
+        return cls(
+            tracer,
+            operation=request.operation,
+            provider_name=server.provider_name,
+            request_model=request.model,
+            server_address=server.address,
+            server_port=server.port,
+            request_attributes=request.attributes,
+        )
 
     @property
     def ended(self) -> bool:

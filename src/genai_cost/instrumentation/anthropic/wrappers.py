@@ -82,17 +82,7 @@ class Invocation:
         self.model_override: str | None = None
 
     def start(self) -> GenAICall:
-        request = self.request
-        server = self.server
-        call = GenAICall(
-            self.tracer,
-            operation=request.operation,
-            provider_name=server.provider_name,
-            request_model=request.model,
-            server_address=server.address,
-            server_port=server.port,
-            request_attributes=request.attributes,
-        )
+        call = GenAICall.described(self.tracer, self.request, self.server)
         if self.surface.budgeted:
             call.ask_budget = self.budget_ask
         return call
@@ -106,15 +96,7 @@ class Invocation:
         self.request.model = model  # Bedrock and Vertex price by the model the request names
 
     def run(self, wrapped: Callable[..., Any]) -> Callable[..., Any]:
-        """``wrapped`` with the downgraded model, if the budget chose one (sync or async: an
-        async SDK method's coroutine is handed back for ``ainvoke`` to await)."""
-
-        def run(*args: Any, **kwargs: Any) -> Any:
-            if self.model_override is not None:
-                kwargs = {**kwargs, "model": self.model_override}
-            return wrapped(*args, **kwargs)
-
-        return run
+        return lifecycle.with_model_override(self, wrapped)
 
     def finish(self, call: GenAICall, result: Any) -> Any:
         if isinstance(result, Stream | AsyncStream):

@@ -70,17 +70,7 @@ class Invocation:
         self.model_override: str | None = None
 
     def start(self) -> GenAICall:
-        server = server_of(self.models)
-        request = self.request
-        call = GenAICall(
-            self.tracer,
-            operation=request.operation,
-            provider_name=server.provider_name,
-            request_model=request.model,
-            server_address=server.address,
-            server_port=server.port,
-            request_attributes=request.attributes,
-        )
+        call = GenAICall.described(self.tracer, self.request, server_of(self.models))
         call.ask_budget = self.budget_ask
         return call
 
@@ -94,12 +84,7 @@ class Invocation:
         self.model_override = model
 
     def run(self, wrapped: Callable[..., Any]) -> Callable[..., Any]:
-        def run(*args: Any, **kwargs: Any) -> Any:
-            if self.model_override is not None:
-                kwargs = {**kwargs, "model": self.model_override}
-            return wrapped(*args, **kwargs)
-
-        return run
+        return lifecycle.with_model_override(self, wrapped)
 
     def finish(self, call: GenAICall, result: Any) -> Any:
         if self.surface.stream:

@@ -102,17 +102,8 @@ class Invocation:
         self.model_override: str | None = None
 
     def start(self) -> GenAICall:
-        server = self.server
         request = self.request
-        self.call = GenAICall(
-            self.tracer,
-            operation=request.operation,
-            provider_name=server.provider_name,
-            request_model=request.model,
-            server_address=server.address,
-            server_port=server.port,
-            request_attributes=request.attributes,
-        )
+        self.call = GenAICall.described(self.tracer, request, self.server)
         if request.operation != "fetch_response":  # fetching a stored response bills nothing
             self.call.ask_budget = self.budget_ask
         return self.call
