@@ -114,6 +114,37 @@ def attrs(span: ReadableSpan) -> dict[str, Any]:
     return dict(span.attributes or {})
 
 
+# --- oracles every instrumentation's tests check prices against -------------------------------
+
+PRICE_TOLERANCE = 1e-9
+
+
+def genai_prices_cost(
+    model: str, usage: dict[str, int], provider: str, price_context: dict[str, str] | None = None
+) -> float:
+    """genai-prices' own price for this usage (genai-prices usage field names; never our catalog)."""
+    from genai_prices import Usage, calc_price
+
+    return float(calc_price(Usage(**usage), model, provider_id=provider, price_context=price_context).total_price)
+
+
+def assert_usage(span_attributes: dict[str, Any], usage: dict[str, int]) -> None:
+    """The span's usage attributes equal genai-prices usage made from the server's (absent = 0)."""
+    assert span_attributes["gen_ai.usage.input_tokens"] == usage["input_tokens"]
+    assert span_attributes["gen_ai.usage.output_tokens"] == usage.get("output_tokens", 0)
+    assert span_attributes.get("gen_ai.usage.cache_read.input_tokens", 0) == usage.get("cache_read_tokens", 0)
+    assert span_attributes.get("gen_ai.usage.cache_write.input_tokens", 0) == usage.get("cache_write_tokens", 0)
+    assert span_attributes.get("gen_ai.usage.reasoning.output_tokens", 0) == usage.get("output_reasoning_tokens", 0)
+
+
+def assert_priced_at(span_attributes: dict[str, Any], expected: float, status: str = "priced") -> None:
+    """The span has that status and the oracle's (non-zero) amount, also as gen_ai.usage.cost."""
+    assert span_attributes["genai_cost.status"] == status, span_attributes.get("genai_cost.status.detail")
+    assert expected > 0
+    assert span_attributes["genai_cost.amount"] == pytest.approx(expected, abs=PRICE_TOLERANCE)
+    assert span_attributes["gen_ai.usage.cost"] == span_attributes["genai_cost.amount"]
+
+
 # --- what every instrumentation's tests share ------------------------------------------------
 
 

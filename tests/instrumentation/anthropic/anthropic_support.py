@@ -13,12 +13,15 @@ from typing import Any
 import anthropic
 import pytest
 from conftest import (  # noqa: F401 - re-exported to the test modules
+    PRICE_TOLERANCE as TOLERANCE,
+    assert_priced_at,
+    assert_usage,
     attrs,
+    genai_prices_cost,
     genai_spans,
     instrumentation_fixtures,
     only_span,
 )
-from genai_prices import Usage, calc_price
 
 from genai_cost.instrumentation.anthropic import AnthropicInstrumentor
 from genai_cost.testing import StubProvider
@@ -26,7 +29,6 @@ from genai_cost.testing import StubProvider
 MODEL = "claude-haiku-4-5"
 SNAPSHOT = "claude-haiku-4-5-20251001"
 MESSAGES = [{"role": "user", "content": "Say this is a test"}]
-TOLERANCE = 1e-9
 API_KEY = "sk-ant-test-secret-key-do-not-record"
 SDK_SCOPE = "com.anthropic.sdk.python"
 
@@ -100,22 +102,10 @@ def wire_usage(stub: StubProvider) -> dict[str, Any]:
 
 def oracle(model: str, usage: dict[str, int], *, provider: str = "anthropic") -> float:
     """genai-prices' own price for this usage (never our catalog)."""
-    return float(calc_price(Usage(**usage), model, provider_id=provider).total_price)
-
-
-def assert_usage(span_attributes: dict[str, Any], usage: dict[str, int]) -> None:
-    assert span_attributes["gen_ai.usage.input_tokens"] == usage["input_tokens"]
-    assert span_attributes["gen_ai.usage.output_tokens"] == usage.get("output_tokens", 0)
-    assert span_attributes.get("gen_ai.usage.cache_read.input_tokens", 0) == usage.get("cache_read_tokens", 0)
-    assert span_attributes.get("gen_ai.usage.cache_write.input_tokens", 0) == usage.get("cache_write_tokens", 0)
-    assert span_attributes.get("gen_ai.usage.reasoning.output_tokens", 0) == usage.get("output_reasoning_tokens", 0)
+    return genai_prices_cost(model, usage, provider)
 
 
 def assert_priced(
     span_attributes: dict[str, Any], model: str, usage: dict[str, int], *, status: str = "priced", **kwargs: Any
 ) -> None:
-    assert span_attributes["genai_cost.status"] == status, span_attributes.get("genai_cost.status.detail")
-    expected = oracle(model, usage, **kwargs)
-    assert expected > 0
-    assert span_attributes["genai_cost.amount"] == pytest.approx(expected, abs=TOLERANCE)
-    assert span_attributes["gen_ai.usage.cost"] == span_attributes["genai_cost.amount"]
+    assert_priced_at(span_attributes, oracle(model, usage, **kwargs), status)

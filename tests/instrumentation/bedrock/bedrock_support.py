@@ -15,14 +15,21 @@ from typing import Any
 import boto3
 import botocore.config
 import pytest
-from genai_prices import Usage, calc_price
-from conftest import attrs, genai_spans, instrumentation_fixtures, only_span
+from conftest import (  # noqa: F401 - re-exported for the test modules
+    PRICE_TOLERANCE as TOLERANCE,
+    assert_priced_at,
+    assert_usage,
+    attrs,
+    genai_prices_cost,
+    genai_spans,
+    instrumentation_fixtures,
+    only_span,
+)
 from opentelemetry.sdk.trace import ReadableSpan
 
 from genai_cost.instrumentation.bedrock import BedrockInstrumentor
 from genai_cost.testing import StubProvider
 
-TOLERANCE = 1e-9
 MESSAGES = [{"role": "user", "content": [{"text": "Say this is a test"}]}]
 SECRET_KEY = "aws-secret-key-do-not-record"
 NO_RETRIES = botocore.config.Config(retries={"total_max_attempts": 1, "mode": "standard"})
@@ -73,22 +80,11 @@ def genai_prices_usage(
 
 def oracle(model_ref: str, usage: dict[str, int]) -> float:
     """genai-prices' own price on AWS for this usage (never our catalog)."""
-    return float(calc_price(Usage(**usage), model_ref, provider_id="aws").total_price)
-
-
-def assert_usage(a: dict[str, Any], usage: dict[str, int]) -> None:
-    assert a["gen_ai.usage.input_tokens"] == usage["input_tokens"]
-    assert a["gen_ai.usage.output_tokens"] == usage.get("output_tokens", 0)
-    assert a.get("gen_ai.usage.cache_read.input_tokens", 0) == usage.get("cache_read_tokens", 0)
-    assert a.get("gen_ai.usage.cache_write.input_tokens", 0) == usage.get("cache_write_tokens", 0)
+    return genai_prices_cost(model_ref, usage, "aws")
 
 
 def assert_priced(a: dict[str, Any], model_ref: str, usage: dict[str, int]) -> None:
-    assert a["genai_cost.status"] == "priced", a.get("genai_cost.status.detail")
-    expected = oracle(model_ref, usage)
-    assert expected > 0
-    assert a["genai_cost.amount"] == pytest.approx(expected, abs=TOLERANCE)
-    assert a["gen_ai.usage.cost"] == a["genai_cost.amount"]
+    assert_priced_at(a, oracle(model_ref, usage))
     assert a["genai_cost.price.provider"] == "aws"
 
 

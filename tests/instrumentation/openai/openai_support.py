@@ -17,18 +17,20 @@ from typing import Any
 import openai
 import pytest
 from conftest import (  # noqa: F401 - re-exported to the test modules
+    PRICE_TOLERANCE as TOLERANCE,
+    assert_priced_at,
+    assert_usage,
     attrs,
+    genai_prices_cost,
     genai_spans,
     instrumentation_fixtures,
     only_span,
 )
-from genai_prices import Usage, calc_price
 
 from genai_cost.instrumentation.openai import OpenAIInstrumentor
 from genai_cost.testing import StubProvider
 
 MESSAGES = [{"role": "user", "content": "Say this is a test"}]
-TOLERANCE = 1e-9
 API_KEY = "sk-test-secret-key-do-not-record"
 
 
@@ -55,8 +57,7 @@ async def aclient(stub: StubProvider) -> Any:
 
 def oracle(model: str, usage: dict[str, int], *, provider: str = "openai", tier: str | None = None) -> float:
     """genai-prices' own price for this usage (never our catalog)."""
-    context = {"service_tier": tier} if tier else None
-    return float(calc_price(Usage(**usage), model, provider_id=provider, price_context=context).total_price)
+    return genai_prices_cost(model, usage, provider, {"service_tier": tier} if tier else None)
 
 
 def chat_usage_of(wire: dict[str, Any]) -> dict[str, int]:
@@ -88,18 +89,5 @@ def responses_usage_of(wire: dict[str, Any], web_searches: int = 0) -> dict[str,
     return {k: v for k, v in usage.items() if v}
 
 
-def assert_usage(span_attributes: dict[str, Any], usage: dict[str, int]) -> None:
-    """The span's usage attributes equal the server's usage (absent = 0)."""
-    assert span_attributes["gen_ai.usage.input_tokens"] == usage["input_tokens"]
-    assert span_attributes["gen_ai.usage.output_tokens"] == usage.get("output_tokens", 0)
-    assert span_attributes.get("gen_ai.usage.cache_read.input_tokens", 0) == usage.get("cache_read_tokens", 0)
-    assert span_attributes.get("gen_ai.usage.cache_write.input_tokens", 0) == usage.get("cache_write_tokens", 0)
-    assert span_attributes.get("gen_ai.usage.reasoning.output_tokens", 0) == usage.get("output_reasoning_tokens", 0)
-
-
 def assert_priced(span_attributes: dict[str, Any], model: str, usage: dict[str, int], **kwargs: Any) -> None:
-    assert span_attributes["genai_cost.status"] == "priced", span_attributes.get("genai_cost.status.detail")
-    expected = oracle(model, usage, **kwargs)
-    assert expected > 0
-    assert span_attributes["genai_cost.amount"] == pytest.approx(expected, abs=TOLERANCE)
-    assert span_attributes["gen_ai.usage.cost"] == span_attributes["genai_cost.amount"]
+    assert_priced_at(span_attributes, oracle(model, usage, **kwargs))
