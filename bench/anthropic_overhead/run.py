@@ -18,20 +18,21 @@ the instrumented call against a paired bare call.
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 BENCH = HERE.parent
 sys.path.insert(0, str(BENCH))
 
-from harness.driver import Table, log, precompile, rotated, run_worker, source_state, worker_env  # noqa: E402
+from harness.driver import Runs, venv_python, Table, precompile, save_raw, source_state, worker_env  # noqa: E402
+from worker import VARIANTS  # noqa: E402  (the worker imports nothing but the standard library at first)
 
 WORKER = HERE / "worker.py"
-VARIANTS = ("bare", "floor", "genai-cost", "genai-cost+sdk", "anthropic-sdk", "openllmetry", "openlit")
+# OpenLIT pins anthropic<1: its own venv (setup.sh), the same versions otherwise.
+python_for = partial(venv_python, venv=".venv-anthropic", openlit_venv=".venv-anthropic-openlit")
 TABLE = Table(
     labels={
         "bare": "bare SDK call (mock transport, SDK tracing off)",
@@ -47,13 +48,6 @@ TABLE = Table(
 )
 BATCH_SIZE = {"chat": 5, "stream": 3}
 BATCHES = {"chat": 150, "stream": 120}
-
-
-def python_for(variant: str) -> str:
-    """OpenLIT pins anthropic<1, so it lives in its own venv (same versions otherwise, see setup.sh)."""
-    if variant == "openlit":
-        return os.environ.get("BENCH_OPENLIT_PYTHON", str(BENCH / ".venv-anthropic-openlit" / "bin" / "python"))
-    return os.environ.get("BENCH_PYTHON", str(BENCH / ".venv-anthropic" / "bin" / "python"))
 
 
 def main() -> None:
@@ -74,66 +68,29 @@ def main() -> None:
     unknown = set(variants) - set(VARIANTS)
     if unknown:
         raise SystemExit(f"unknown variants: {', '.join(sorted(unknown))}")
-    env = worker_env(("TRACELOOP_", "OPENLIT_", "ANTHROPIC_"))
     began = time.monotonic()
     precompile({python_for(v) for v in variants}, HERE, BENCH / "harness")
-
-    raw: list[dict] = []
-    missing: dict[str, str] = {}
-
-    def run(what: list[str], variant: str) -> dict:
-        result = run_worker(python_for(variant), WORKER, what, env)
-        result.setdefault("variant", variant)
-        raw.append(result)
-        return result
-
-    startup_variants = [v for v in variants if v not in ("floor",)]
-    for r in range(args.startup_runs + 1):  # the first pass warms file caches and is not kept
-        for v in rotated(startup_variants, r):
-            result = run(["startup", v], v)
-            if r == 0:
-                raw.pop()
-                if "error" in result:
-                    missing[v] = result["error"]
-        startup_variants = [v for v in startup_variants if v not in missing]
-    call_variants = [v for v in variants if v not in missing]
-    for r in range(args.repeats):
-        for mode in modes:
-            for v in rotated(call_variants, r):
-                batches = max(2, round(BATCHES[mode] * args.batch_scale))
-                result = run(
-                    [
-                        "calls",
-                        v,
-                        mode,
-                        "--warmup",
-                        str(args.warmup),
-                        "--batches",
-                        str(batches),
-                        "--batch-size",
-                        str(BATCH_SIZE[mode]),
-                    ],
-                    v,
-                )
-                if "error" in result:
-                    log(f"calls {r + 1}/{args.repeats} {mode} {v}: ERROR {result['error']}")
-                else:
-                    log(
-                        f"calls {r + 1}/{args.repeats} {mode:6} {v:15}: {result['median_us']:8.1f} us/call, "
-                        f"added {result['paired_added_us']:7.1f} us, spans/call {result['spans_per_call']:.2f}"
-                    )
-
+    runs = Runs(python_for, WORKER, worker_env(("TRACELOOP_", "OPENLIT_", "ANTHROPIC_")))
+    runs.startup([v for v in variants if v != "floor"], args.startup_runs)
+    runs.calls(
+        variants,
+        modes,
+        args.repeats,
+        batches=BATCHES,
+        batch_size=BATCH_SIZE,
+        scale=args.batch_scale,
+        options=["--warmup", str(args.warmup)],
+    )
     elapsed = time.monotonic() - began
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({"args": {k: str(v) for k, v in vars(args).items()}, "results": raw}, indent=1))
+        save_raw(args.json, args, runs.raw, elapsed)
     info = (
         f"{args.repeats} processes per cell × {round(BATCHES['chat'] * args.batch_scale)} create / "
         f"{round(BATCHES['stream'] * args.batch_scale)} stream batch pairs of {BATCH_SIZE['chat']} / "
         f"{BATCH_SIZE['stream']} calls; start-up: {args.startup_runs} processes per variant; "
         f"total {elapsed / 60:.1f} min; genai-cost at {source_state()}"
     )
-    print(TABLE.render(raw, [v for v in variants], missing, info))
+    print(TABLE.render(runs.raw, variants, runs.missing, info))
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parent)]
 
-from harness.paired import measure  # noqa: E402
+from harness.paired import measure_variant  # noqa: E402
 from harness.pipeline import make_pipeline  # noqa: E402
 from harness.process import main, time_startup  # noqa: E402
 from harness.toggle import PatchToggle  # noqa: E402
@@ -67,14 +67,6 @@ def instrument(variant: str, provider) -> None:
         )
     else:
         raise SystemExit(f"unknown variant {variant}")
-
-
-def settle(variant: str) -> None:
-    """genai-cost queues its metric recordings to a thread of its own: drain it outside the timing."""
-    if variant.startswith("genai-cost"):
-        from genai_cost.metrics import cost_metrics
-
-        cost_metrics().flush()
 
 
 def make_call(mode: str, client):
@@ -205,32 +197,16 @@ def run_calls(args) -> dict:
     else:
         call = bare_call
 
-    def side(instrumented: bool):
-        toggle.set(instrumented)
-        return call if instrumented else bare_call
-
-    result = measure(
-        side,
+    return measure_variant(
+        args.variant,
+        args,
+        call=call,
+        bare_call=bare_call,
         provider=provider,
         exporter=exporter,
         expected=ANSWER,
-        warmup=args.warmup,
-        batches=args.batches,
-        batch_size=args.batch_size,
-        settle=lambda: settle(args.variant),
+        toggle=toggle,
     )
-    provider.shutdown()
-    ours = max(exporter.scopes, key=exporter.scopes.get) if exporter.scopes else None
-    if args.variant.startswith("genai-cost"):
-        ours = "genai_cost"
-    return {
-        **result,
-        "patches": len(toggle.changes),
-        "scopes": dict(exporter.scopes),
-        "sample_span": exporter.samples.get(ours) if ours else None,
-        "samples": exporter.samples,
-        "python": sys.executable,
-    }
 
 
 def run_startup(args) -> dict:

@@ -5,7 +5,8 @@
 
 Variants: the bare boto3 call over an in-process answer (``mock_bedrock.py``: real serialising,
 SigV4 signing and parsing, no socket); the floor (the same plus one hand-made span with 12
-attributes); genai-cost (pricing on, budgets off); genai-cost with one in-memory budget. Modes: ``converse`` and ``converse_stream``.
+attributes); genai-cost (pricing on, budgets off); genai-cost with one in-memory budget.
+Modes: ``converse`` and ``converse_stream``.
 No peer is measured: the issue asks for these three.
 
 Method: the OpenAI bench's (bench/README.md), through ``bench/harness``: each (variant, mode) in
@@ -26,7 +27,7 @@ HERE = Path(__file__).resolve().parent
 BENCH = HERE.parent
 sys.path.insert(0, str(BENCH))
 
-from harness.driver import REPO, Table, log, precompile, rotated, run_worker, source_state, worker_env  # noqa: E402
+from harness.driver import REPO, Runs, Table, precompile, source_state, worker_env  # noqa: E402
 
 WORKER = HERE / "worker.py"
 VARIANTS = ("bare", "floor", "genai-cost", "genai-cost+budget")
@@ -54,29 +55,13 @@ def main() -> None:
     if args.quick:
         args.repeats, args.startup_runs = 3, 3
     python = os.environ.get("BENCH_PYTHON", str(REPO / ".venv" / "bin" / "python"))
-    env = worker_env(("AWS_",))
     began = time.monotonic()
     precompile({python}, HERE, BENCH / "harness")
-    raw: list[dict] = []
-
-    for r in range(args.startup_runs + 1):  # the first pass warms file caches and is not kept
-        for v in rotated(("bare", "genai-cost", "genai-cost+budget"), r):
-            result = run_worker(python, WORKER, ["startup", v], env)
-            if r:
-                raw.append(result)
-    for r in range(args.repeats):
-        for mode in TABLE.modes:
-            for v in rotated(VARIANTS, r):
-                batches = str(max(2, round(BATCHES[mode] * scale)))
-                what = ["calls", v, mode, "--batches", batches, "--batch-size", str(BATCH_SIZE[mode])]
-                result = run_worker(python, WORKER, what, env)
-                raw.append(result)
-                if "error" in result:
-                    raise SystemExit(f"calls {mode} {v}: {result['error']}")
-                log(
-                    f"{r + 1}/{args.repeats} {mode:6} {v:10}: {result['median_us']:7.1f} us/call, "
-                    f"added {result['paired_added_us']:6.1f} us, spans/call {result['spans_per_call']:.2f}"
-                )
+    runs = Runs(lambda variant: python, WORKER, worker_env(("AWS_",)))
+    runs.startup(("bare", "genai-cost", "genai-cost+budget"), args.startup_runs)
+    runs.calls(
+        VARIANTS, TABLE.modes, args.repeats, batches=BATCHES, batch_size=BATCH_SIZE, scale=scale, stop_on_error=True
+    )
 
     info = (
         f"{args.repeats} processes per cell × {round(BATCHES['chat'] * scale)} converse / "
@@ -84,7 +69,7 @@ def main() -> None:
         f"calls; start-up: {args.startup_runs} processes; total {(time.monotonic() - began) / 60:.1f} min; "
         f"genai-cost at {source_state()}"
     )
-    print(TABLE.render(raw, VARIANTS, {}, info))
+    print(TABLE.render(runs.raw, VARIANTS, runs.missing, info))
 
 
 if __name__ == "__main__":

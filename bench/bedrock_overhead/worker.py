@@ -22,7 +22,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parent)]
 
-from harness.paired import measure  # noqa: E402
+from harness.paired import measure_variant  # noqa: E402
 from harness.pipeline import make_pipeline  # noqa: E402
 from harness.process import main, time_startup  # noqa: E402
 
@@ -43,14 +43,6 @@ def instrument(variant: str, provider) -> None:
         # Pricing on (the CostSpanProcessor wraps the export processor, catalog loaded).
         genai_cost.configure(tracer_provider=provider, instrument=False, budgets=budgets, ledger="memory")
         BedrockInstrumentor().instrument(tracer_provider=provider)
-
-
-def settle(variant: str) -> None:
-    """genai-cost queues its metric recordings to a thread of its own: drain it outside the timing."""
-    if variant.startswith("genai-cost"):
-        from genai_cost.metrics import cost_metrics
-
-        cost_metrics().flush()
 
 
 def make_call(mode: str, client):
@@ -155,24 +147,15 @@ def run_calls(args) -> dict:
     else:
         call = make_call(args.mode, make_client())  # for genai-cost: a client built instrumented
 
-    result = measure(
-        lambda instrumented: call if instrumented else bare_call,
+    return measure_variant(
+        args.variant,
+        args,
+        call=call,
+        bare_call=bare_call,
         provider=provider,
         exporter=exporter,
         expected=ANSWER,
-        warmup=args.warmup,
-        batches=args.batches,
-        batch_size=args.batch_size,
-        settle=lambda: settle(args.variant),
     )
-    provider.shutdown()
-    ours = {"floor": "bench.floor", "bare": None}.get(args.variant, "genai_cost")
-    return {
-        **result,
-        "scopes": dict(exporter.scopes),
-        "sample_span": exporter.samples.get(ours) if ours else None,
-        "python": sys.executable,
-    }
 
 
 def run_startup(args) -> dict:

@@ -1,8 +1,11 @@
-"""Pieces every call-overhead benchmark shares (``bench/anthropic_overhead`` uses them; the
-OpenAI bench predates them and keeps its own copy until it moves over):
+"""Pieces every call-overhead benchmark (``bench/openai_overhead``, ``anthropic_overhead``,
+``bedrock_overhead``) shares:
 
 * ``pipeline``: the common OTel SDK pipeline, an exporter that only counts spans;
 * ``toggle``: switch an instrumentation's patches off and on in one process (a paired control);
 * ``paired``: timed ABBA batches of the instrumented and the bare call, summarised;
-* ``driver``: fresh worker processes, interleaved, and the Markdown table of their results.
+* ``process``: a worker's command line, its JSON line of result, the start-up measurement;
+* ``workload``: the application's request and answer, the same for every provider;
+* ``driver``: fresh worker processes, interleaved, and the Markdown table of their results;
+* ``venvs.sh``: the venv steps of every ``setup.sh`` (OpenLIT's pinned venv among them).
 """

@@ -19,6 +19,14 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[2]
 
 
+def venv_python(variant: str, venv: str, openlit_venv: str) -> str:
+    """The interpreter a variant runs on: OpenLIT pins old SDK majors, so each bench gives it a
+    venv of its own (``harness/venvs.sh``); BENCH_PYTHON / BENCH_OPENLIT_PYTHON choose others."""
+    if variant == "openlit":
+        return os.environ.get("BENCH_OPENLIT_PYTHON", str(REPO / "bench" / openlit_venv / "bin" / "python"))
+    return os.environ.get("BENCH_PYTHON", str(REPO / "bench" / venv / "bin" / "python"))
+
+
 def worker_env(clear_prefixes: tuple[str, ...]) -> dict[str, str]:
     env = dict(os.environ)
     # Imports must hit cached bytecode, as with any pip-installed package (this sandbox sets it).
@@ -81,8 +89,78 @@ def source_state() -> str:
     return f"{commit}{' + uncommitted changes in src/' if dirty else ''}"
 
 
+def save_raw(path: Path, args: Any, raw: list[dict], elapsed_s: float) -> None:
+    """Every raw result and the arguments that made them, for ``--json FILE``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    settings = {k: str(v) for k, v in vars(args).items()}
+    path.write_text(json.dumps({"args": settings, "elapsed_s": elapsed_s, "results": raw}, indent=1))
+
+
 def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
+
+
+class Runs:
+    """The worker processes of one benchmark run and their raw results: start-up passes, then
+    call cells, each in a fresh process, the variant order rotating every repeat."""
+
+    def __init__(self, python_for: Callable[[str], str], worker: Path, env: dict[str, str]) -> None:
+        self.python_for = python_for
+        self.worker = worker
+        self.env = env
+        self.raw: list[dict] = []
+        self.missing: dict[str, str] = {}
+
+    def run(self, what: list[str], variant: str) -> dict:
+        result = run_worker(self.python_for(variant), self.worker, what, self.env)
+        result.setdefault("variant", variant)
+        return result
+
+    def startup(self, variants: Sequence[str], runs: int, options: Sequence[str] = ()) -> None:
+        """A first untimed pass (file caches, bytecode; a variant that fails it is ``missing``),
+        then ``runs`` kept passes."""
+        for v in variants:
+            result = self.run(["startup", v, *options], v)
+            if "error" in result:
+                self.missing[v] = result["error"]
+                log(f"{v}: unavailable: {result['error']}")
+        kept = [v for v in variants if v not in self.missing]
+        for r in range(runs):
+            for v in rotated(kept, r):
+                result = self.run(["startup", v, *options], v)
+                self.raw.append(result)
+                log(f"startup {r + 1}/{runs} {v}: {result.get('import_instrument_ms', result.get('error'))}")
+
+    def calls(
+        self,
+        variants: Sequence[str],
+        modes: Sequence[str],
+        repeats: int,
+        *,
+        batches: dict[str, int],
+        batch_size: dict[str, int],
+        scale: float = 1.0,
+        options: Sequence[str] = (),
+        stop_on_error: bool = False,
+    ) -> None:
+        """``repeats`` processes per (variant, mode) not ``missing``, each ``batches[mode]``
+        (scaled, at least 2) batch pairs of ``batch_size[mode]`` calls."""
+        kept = [v for v in variants if v not in self.missing]
+        for r in range(repeats):
+            for mode in modes:
+                sizes = ["--batches", str(max(2, round(batches[mode] * scale))), "--batch-size", str(batch_size[mode])]
+                for v in rotated(kept, r):
+                    result = self.run(["calls", v, mode, *sizes, *options], v)
+                    self.raw.append(result)
+                    if "error" in result:
+                        if stop_on_error:
+                            raise SystemExit(f"calls {mode} {v}: {result['error']}")
+                        log(f"calls {r + 1}/{repeats} {mode} {v}: ERROR {result['error']}")
+                    else:
+                        log(
+                            f"calls {r + 1}/{repeats} {mode:6} {v:19}: {result['median_us']:8.1f} us/call, "
+                            f"added {result['paired_added_us']:7.1f} us, spans/call {result['spans_per_call']:.2f}"
+                        )
 
 
 @dataclass(frozen=True)

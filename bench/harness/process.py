@@ -18,8 +18,10 @@ def time_startup(
 ) -> dict[str, Any]:
     """With the SDK imported and one bare call done (its lazily imported modules loaded, as an
     application's first call would with or without instrumentation): the wall time of importing
-    the instrumentation and instrumenting, then of the first instrumented call."""
+    the instrumentation and instrumenting, then of the first and second instrumented calls."""
+    start = time.perf_counter()
     bare_call()
+    bare_first_s = time.perf_counter() - start
     gc.collect()
     start = time.perf_counter()
     instrument()
@@ -28,9 +30,18 @@ def time_startup(
     start = time.perf_counter()
     call()
     first_s = time.perf_counter() - start
+    start = time.perf_counter()
+    call()
+    second_s = time.perf_counter() - start
     provider.force_flush()
     provider.shutdown()
-    return {"import_instrument_ms": setup_s * 1000, "first_call_ms": first_s * 1000, "spans": exporter.count}
+    return {
+        "import_instrument_ms": setup_s * 1000,
+        "first_call_ms": first_s * 1000,
+        "second_call_ms": second_s * 1000,
+        "bare_first_call_ms": bare_first_s * 1000,
+        "spans": exporter.count,
+    }
 
 
 def main(
@@ -38,8 +49,10 @@ def main(
     modes: Sequence[str],
     run_calls: Callable[[argparse.Namespace], dict[str, Any]],
     run_startup: Callable[[argparse.Namespace], dict[str, Any]],
+    options: Callable[[argparse.ArgumentParser], None] = lambda parser: None,
 ) -> None:
-    """``worker.py calls|startup VARIANT [MODE] [--warmup N] [--batches N] [--batch-size N]``."""
+    """``worker.py calls|startup VARIANT [MODE] [--warmup N] [--batches N] [--batch-size N]``,
+    plus whatever ``options`` adds for one benchmark."""
     parser = argparse.ArgumentParser()
     parser.add_argument("what", choices=("calls", "startup"))
     parser.add_argument("variant", choices=variants)
@@ -47,6 +60,7 @@ def main(
     parser.add_argument("--warmup", type=int, default=100)
     parser.add_argument("--batches", type=int, default=150, help="timed batch pairs (instrumented, bare)")
     parser.add_argument("--batch-size", type=int, default=5)
+    options(parser)
     args = parser.parse_args()
     try:
         result = run_calls(args) if args.what == "calls" else run_startup(args)

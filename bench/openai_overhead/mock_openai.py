@@ -18,34 +18,11 @@ from __future__ import annotations
 import json
 
 import httpx2
+from harness.workload import ANSWER, ANSWER_PIECES, QUESTION, SYSTEM
 
 REQUEST_MODEL = "gpt-4o-mini"
 RESPONSE_MODEL = "gpt-4o-mini-2024-07-18"
-MESSAGES = [
-    {"role": "system", "content": "You are a concise assistant for an online bookshop."},
-    {"role": "user", "content": "Suggest one novel for a long train journey, in one sentence."},
-]
-ANSWER = "Try \u201cThe Count of Monte Cristo\u201d \u2014 long, gripping, and perfect for hours on a train."
-# The answer split the way the API streams it: a few tokens per chunk.
-ANSWER_PIECES = [
-    "Try",
-    " \u201cThe",
-    " Count",
-    " of",
-    " Monte",
-    " Cristo\u201d",
-    " \u2014",
-    " long,",
-    " gripping,",
-    " and",
-    " perfect",
-    " for",
-    " hours",
-    " on",
-    " a",
-    " train.",
-]
-assert "".join(ANSWER_PIECES) == ANSWER
+MESSAGES = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": QUESTION}]
 
 USAGE = {
     "prompt_tokens": 42,

@@ -42,13 +42,12 @@ import json
 import os
 import pstats
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
+sys.path[:0] = [str(HERE), str(HERE.parent)]  # this bench, and bench/harness
 
 ABLATIONS = {
     "chat": ["full", "no-budget", "no-processor", "no-pricing", "no-metrics", "no-attribution"],
@@ -125,9 +124,10 @@ def apply(switch: str, provider) -> None:
 def measure(mode: str, switch: str, batches: int, batch_size: int, warmup: int) -> dict:
     """One configuration, paired against the bare call in this process (worker.py's method)."""
     import worker
-    from mock_openai import MESSAGES, REQUEST_MODEL, make_client
+    from harness import paired
+    from mock_openai import ANSWER, MESSAGES, REQUEST_MODEL, make_client
 
-    provider, _exporter = worker.make_pipeline()
+    provider, exporter = worker.make_pipeline()
     client = make_client()
     completions = client.chat.completions
     ask_usage = switch in ("caller-asks-usage",)
@@ -152,7 +152,7 @@ def measure(mode: str, switch: str, batches: int, batch_size: int, warmup: int) 
 
     bare = bare_like(ask_usage)
     bare()
-    toggle = worker.PatchToggle()
+    toggle = worker.patch_toggle()
     if switch == "bare-usage-chunk":
         on, off = bare_like(True), bare_like(False)
         settle = lambda: None  # noqa: E731
@@ -173,26 +173,17 @@ def measure(mode: str, switch: str, batches: int, batch_size: int, warmup: int) 
         toggle.set(instrumented)
         return on if instrumented else off
 
-    for instrumented in (True, False):
-        fn = side(instrumented)
-        for _ in range(warmup):
-            fn()
-    provider.force_flush()
-    settle()
-    timed = {True: [], False: []}
-    clock = time.perf_counter_ns
-    for pair in range(batches):
-        for instrumented in (True, False) if pair % 2 == 0 else (False, True):
-            fn = side(instrumented)
-            start = clock()
-            for _ in range(batch_size):
-                fn()
-            timed[instrumented].append((clock() - start) / batch_size / 1000)
-            provider.force_flush()
-            settle()
-    toggle.set(True)
-    added = statistics.median(a - b for a, b in zip(timed[True], timed[False], strict=True))
-    return {"mode": mode, "switch": switch, "added_us": added, "bare_us": statistics.median(timed[False])}
+    result = paired.measure(
+        side,
+        provider=provider,
+        exporter=exporter,
+        expected=ANSWER,
+        warmup=warmup,
+        batches=batches,
+        batch_size=batch_size,
+        settle=settle,
+    )
+    return {"mode": mode, "switch": switch, "added_us": result["paired_added_us"], "bare_us": result["bare_median_us"]}
 
 
 def cprofile(mode: str, calls: int) -> str:
@@ -422,24 +413,18 @@ def main() -> None:
         print(json.dumps(measure(mode, switch, batches, size, 100)), flush=True)
         return
 
-    env = dict(os.environ)
-    env.pop("PYTHONDONTWRITEBYTECODE", None)
-    for key in list(env):
-        if key.startswith(("OTEL_", "GENAI_COST_")):
-            del env[key]
+    from harness.driver import run_worker, worker_env
+
+    env = worker_env(())
     modes = ("chat", "stream") if args.mode == "both" else (args.mode,)
     results: dict[tuple[str, str], list[float]] = {}
     for r in range(0 if args.skip_ablations else args.repeats):
         for mode in modes:
             for switch in ABLATIONS[mode]:
-                proc = subprocess.run(
-                    [sys.executable, __file__, "--one", f"{mode}:{switch}"], capture_output=True, text=True, env=env
-                )
-                line = [x for x in proc.stdout.splitlines() if x.startswith("{")]
-                if not line:
-                    print(f"{mode} {switch}: failed: {proc.stderr.strip().splitlines()[-1:]}", file=sys.stderr)
+                result = run_worker(sys.executable, Path(__file__), ["--one", f"{mode}:{switch}"], env)
+                if "error" in result:
+                    print(f"{mode} {switch}: failed: {result['error']}", file=sys.stderr)
                     continue
-                result = json.loads(line[-1])
                 results.setdefault((mode, switch), []).append(result["added_us"])
                 print(
                     f"{r + 1}/{args.repeats} {mode:6} {switch:18} added {result['added_us']:7.1f} µs", file=sys.stderr

@@ -21,30 +21,22 @@ Spans are flushed after every batch, outside the timed part, and counted.
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import statistics
-import subprocess
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 BENCH = HERE.parent
-REPO = BENCH.parent
-WORKER = HERE / "worker.py"
+sys.path.insert(0, str(BENCH))
 
-VARIANTS = (
-    "bare",
-    "floor",
-    "genai-cost",
-    "genai-cost-nobudget",
-    "genai-cost-inline",
-    "official",
-    "openllmetry",
-    "openlit",
-    "openinference",
-)
+from harness.driver import Runs, venv_python, median, precompile, quartiles, save_raw, source_state, worker_env  # noqa: E402
+from worker import MODES, VARIANTS  # noqa: E402  (the worker imports nothing but the standard library at first)
+
+WORKER = HERE / "worker.py"
+# OpenLIT pins openai<3: its own venv (setup.sh), the same versions otherwise.
+python_for = partial(venv_python, venv=".venv", openlit_venv=".venv-openlit")
+
 LABELS = {
     "bare": "bare SDK call (mock transport)",
     "floor": "floor: + 1 hand-made span, 12 attributes",
@@ -57,86 +49,10 @@ LABELS = {
     "openinference": "OpenInference openinference-instrumentation-openai",
 }
 PEERS = ("official", "openllmetry", "openlit", "openinference")
-MODES = ("chat", "stream")
 # Small batches, many of them, alternating with bare batches: this machine's slow spells last
 # longer than a batch (~5 ms), so they hit both sides of a pair alike.
 BATCH_SIZE = {"chat": 5, "stream": 2}
 BATCHES = {"chat": 150, "stream": 120}
-
-
-def python_for(variant: str) -> str:
-    """OpenLIT pins openai<3, so it lives in its own venv (same openai/OTel versions, see setup.sh)."""
-    if variant == "openlit":
-        return os.environ.get("BENCH_OPENLIT_PYTHON", str(BENCH / ".venv-openlit" / "bin" / "python"))
-    return os.environ.get("BENCH_PYTHON", str(BENCH / ".venv" / "bin" / "python"))
-
-
-def worker_env() -> dict[str, str]:
-    env = dict(os.environ)
-    # Imports must hit cached bytecode, as with any pip-installed package (this sandbox sets it).
-    env.pop("PYTHONDONTWRITEBYTECODE", None)
-    # Every library on its defaults: no content capture, no config file, no exporter from OTEL_*.
-    for key in list(env):
-        if key.startswith(("OTEL_", "GENAI_COST_", "TRACELOOP_", "OPENINFERENCE_", "OPENLIT_")):
-            del env[key]
-    # OpenLIT installs a LoggerProvider of its own with a console exporter unless told otherwise
-    # (it emits nothing here, disable_events=True, but nothing should be able to print either).
-    env["OTEL_LOGS_EXPORTER"] = "none"
-    return env
-
-
-def run_worker(args: list[str], variant: str, timeout: float = 180) -> dict:
-    cmd = [python_for(variant), str(WORKER), *args]
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=worker_env(), timeout=timeout, cwd=HERE)
-    lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
-    if proc.returncode != 0 or not lines:
-        tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
-        return {"variant": variant, "error": f"exit {proc.returncode}: {' | '.join(tail)}"}
-    return json.loads(lines[-1])
-
-
-def rotated(items: tuple[str, ...], shift: int) -> list[str]:
-    shift %= len(items)
-    return list(items[shift:] + items[:shift])
-
-
-def median(values: list[float]) -> float | None:
-    return statistics.median(values) if values else None
-
-
-def quartiles(values: list[float]) -> tuple[float, float] | None:
-    if len(values) < 2:
-        return None
-    q = statistics.quantiles(values, n=4, method="inclusive")
-    return q[0], q[2]
-
-
-def precompile(variants: list[str]) -> None:
-    """Cache bytecode for the editable genai-cost and this harness in every venv used."""
-    for python in sorted({python_for(v) for v in variants}):
-        subprocess.run(
-            [python, "-m", "compileall", "-q", str(REPO / "src" / "genai_cost"), str(HERE)],
-            capture_output=True,
-            env=worker_env(),
-        )
-
-
-def source_state() -> str:
-    """Which genai-cost was measured: the commit, and whether src/ had uncommitted changes."""
-    try:
-        commit = subprocess.run(
-            ["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True, text=True
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "-C", str(REPO), "status", "--porcelain", "src"], capture_output=True, text=True
-        ).stdout.strip()
-    except OSError:
-        return "unknown"
-    return f"{commit}{' + uncommitted changes in src/' if dirty else ''}"
-
-
-def log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
 
 
 def main() -> None:
@@ -165,67 +81,27 @@ def main() -> None:
         if v not in VARIANTS:
             raise SystemExit(f"unknown variant {v}")
     began = time.monotonic()
-    precompile(list(variants))
-
-    raw: list[dict] = []
-    missing: dict[str, str] = {}
-
-    # Start-up: one untimed pass first (file cache, bytecode), then interleaved timed runs.
+    precompile({python_for(v) for v in variants}, HERE, BENCH / "harness")
+    runs = Runs(python_for, WORKER, worker_env(("TRACELOOP_", "OPENINFERENCE_", "OPENLIT_")))
+    content = ["--content", args.content]
     # bare: the reference for "first call" (no set-up to time); floor and -inline: as bare / genai-cost.
-    startup_variants = [v for v in variants if v not in ("floor", "genai-cost-inline")]
-    for v in startup_variants:
-        result = run_worker(["startup", v, "--content", args.content], v)
-        if "error" in result:
-            missing[v] = result["error"]
-            log(f"{v}: unavailable: {result['error']}")
+    runs.startup([v for v in variants if v not in ("floor", "genai-cost-inline")], args.startup_runs, content)
     for sibling in ("genai-cost-inline", "genai-cost-nobudget"):
-        if "genai-cost" in missing and sibling in variants:
-            missing[sibling] = missing["genai-cost"]
-    startup_variants = [v for v in startup_variants if v not in missing]
-    for r in range(args.startup_runs):
-        for v in rotated(tuple(startup_variants), r):
-            result = run_worker(["startup", v, "--content", args.content], v)
-            raw.append(result)
-            log(f"startup {r + 1}/{args.startup_runs} {v}: {result.get('import_instrument_ms', result.get('error'))}")
-
-    call_variants = tuple(v for v in variants if v not in missing)
-    for r in range(args.repeats):
-        for mode in modes:
-            for v in rotated(call_variants, r):
-                result = run_worker(
-                    [
-                        "calls",
-                        v,
-                        mode,
-                        "--warmup",
-                        str(args.warmup),
-                        "--batches",
-                        str(max(2, round(BATCHES[mode] * args.batch_scale))),
-                        "--batch-size",
-                        str(BATCH_SIZE[mode]),
-                        "--content",
-                        args.content,
-                    ],
-                    v,
-                )
-                raw.append(result)
-                if "error" in result:
-                    log(f"calls {r + 1}/{args.repeats} {mode} {v}: ERROR {result['error']}")
-                else:
-                    log(
-                        f"calls {r + 1}/{args.repeats} {mode:6} {v:13}: {result['median_us']:8.1f} us/call, "
-                        f"added {result['paired_added_us']:7.1f} us, spans/call {result['spans_per_call']:.2f}"
-                    )
-
+        if "genai-cost" in runs.missing and sibling in variants:
+            runs.missing[sibling] = runs.missing["genai-cost"]
+    runs.calls(
+        variants,
+        modes,
+        args.repeats,
+        batches=BATCHES,
+        batch_size=BATCH_SIZE,
+        scale=args.batch_scale,
+        options=["--warmup", str(args.warmup), *content],
+    )
     elapsed = time.monotonic() - began
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(
-            json.dumps(
-                {"args": {k: str(v) for k, v in vars(args).items()}, "elapsed_s": elapsed, "results": raw}, indent=1
-            )
-        )
-    print(render(raw, variants, modes, missing, args, elapsed))
+        save_raw(args.json, args, runs.raw, elapsed)
+    print(render(runs.raw, variants, modes, runs.missing, args, elapsed))
 
 
 def summarize(raw: list[dict], variants, modes) -> dict:
