@@ -69,8 +69,7 @@ class TokenUsage:
                 and self.cache_write_5m_tokens + self.cache_write_1h_tokens <= self.cache_write_tokens
                 and self.reasoning_tokens <= self.output_tokens
                 and self.input_audio_tokens + self.input_image_tokens + self.input_video_tokens <= self.input_tokens
-                and self.output_audio_tokens + self.output_image_tokens + self.output_video_tokens
-                <= self.output_tokens
+                and self.output_audio_tokens + self.output_image_tokens + self.output_video_tokens <= self.output_tokens
                 and self.cache_audio_read_tokens <= self.cache_read_tokens
             )
         except TypeError:

@@ -14,6 +14,7 @@ official ``opentelemetry-proto`` messages, so what it holds is exactly what went
 from __future__ import annotations
 
 import argparse
+import functools
 import gzip
 import json
 import sys
@@ -221,6 +222,10 @@ class OtlpReceiver:
             return list(self.spans)
 
 
+def _has_more_than(count: int, receiver: OtlpReceiver) -> bool:
+    return len(receiver.spans) > count
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run in the foreground, printing each received span as a JSON line (used by the demo)."""
     parser = argparse.ArgumentParser(description="Print OTLP/HTTP spans received on 127.0.0.1.")
@@ -231,8 +236,7 @@ def main(argv: list[str] | None = None) -> int:
     printed = 0
     try:
         while True:
-            seen = printed
-            receiver.wait_for(lambda r: len(r.spans) > seen, timeout=3600)
+            receiver.wait_for(functools.partial(_has_more_than, printed), timeout=3600)
             for span in receiver.spans[printed:]:
                 print(json.dumps(span.__dict__, default=str), flush=True)
             printed = len(receiver.spans)
