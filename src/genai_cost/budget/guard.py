@@ -179,6 +179,23 @@ class _Ticket:
     settled: bool = False
 
 
+@dataclass(slots=True)
+class _Plan:
+    """A call's reservation before the ledger is asked: what reserve and areserve share."""
+
+    budgets: list[tuple[_Compiled, Window, str]]
+    slots: tuple[Slot, ...]
+    micros: int
+    lease: int
+    model: str | None
+    estimate: float | None
+    now: float
+    provider: Any
+    server: Any
+    input_tokens: int
+    output_tokens: int
+
+
 def _over(slots: Sequence[Slot], reservation: Reservation, micros: int) -> list[int]:
     """Indexes of the slots this estimate does not fit in (whether or not they are hard)."""
     balances = reservation.balances
@@ -247,6 +264,60 @@ class BudgetGuard:
         the caller raises ``decision.exception()`` without calling the provider. Any other
         decision must later be passed to ``settle`` or ``release`` exactly once.
         """
+        plan = self._plan(attributes, input_tokens, max_output_tokens)
+        if type(plan) is not _Plan:
+            return plan  # no budget covers the call, or the ledger is known to be down
+        reserve = self.ledger.reserve
+        try:
+            reservation = reserve(plan.slots, plan.micros, plan.lease)
+        except Exception as error:
+            return self._failed(plan, error)
+        over, downgrades, cheaper = self._looked(plan, reservation)
+        if cheaper is not None:
+            try:
+                retried = reserve(plan.slots, cheaper[1], plan.lease)
+            except Exception as error:
+                return self._failed(plan, error)
+            if retried.admitted:
+                reservation, over = retried, self._downgraded(plan, cheaper, retried, over)
+        return self._decide(plan, reservation, over, downgrades)
+
+    async def areserve(
+        self,
+        attributes: Mapping[str, Any],
+        *,
+        input_tokens: int,
+        max_output_tokens: int | None = None,
+    ) -> Decision | None:
+        """``reserve`` for a call made on an event loop: the ledger operation is awaited (Redis
+        over redis.asyncio, SQLite in a worker thread) so other tasks run meanwhile; a ledger
+        without an async operation (memory: arithmetic under a lock) is asked inline."""
+        areserve = getattr(self.ledger, "areserve", None)
+        if areserve is None:
+            return self.reserve(attributes, input_tokens=input_tokens, max_output_tokens=max_output_tokens)
+        plan = self._plan(attributes, input_tokens, max_output_tokens)
+        if type(plan) is not _Plan:
+            return plan
+        try:
+            reservation = await areserve(plan.slots, plan.micros, plan.lease)
+        except Exception as error:
+            return self._failed(plan, error)
+        over, downgrades, cheaper = self._looked(plan, reservation)
+        if cheaper is not None:
+            try:
+                retried = await areserve(plan.slots, cheaper[1], plan.lease)
+            except Exception as error:
+                return self._failed(plan, error)
+            if retried.admitted:
+                reservation, over = retried, self._downgraded(plan, cheaper, retried, over)
+        return self._decide(plan, reservation, over, downgrades)
+
+    # The decision itself, shared by reserve and areserve: everything but the ledger operations.
+    def _plan(
+        self, attributes: Mapping[str, Any], input_tokens: int, max_output_tokens: int | None
+    ) -> _Plan | Decision | None:
+        """What to reserve; None when no budget covers the call, the fail-mode decision when
+        the ledger is known to be down."""
         now = self._clock()
         budgets = []
         slot_list = []
@@ -270,41 +341,44 @@ class BudgetGuard:
         lease = int(now // LEASE_BUCKET_S)  # lease_at(now), inline: this is the call path
         if now < self._down_until:
             return self._unreachable(budgets, slots, lease, model, estimate, "the ledger was unreachable moments ago")
-        try:
-            reservation = self.ledger.reserve(slots, micros, lease)
-        except Exception as error:
-            self._down_until = now + self.retry_after
-            _log.warning("genai-cost: budget ledger %s unavailable: %s", self.ledger.url, error)
-            why = f"ledger unavailable ({type(error).__name__})"
-            return self._unreachable(budgets, slots, lease, model, estimate, why)
-        over = _over(slots, reservation, micros)
-        downgrades = [i for i in over if budgets[i][0].policy.action == DOWNGRADE] if over else over
-        if not reservation.admitted and downgrades and estimate:
+        return _Plan(budgets, slots, micros, lease, model, estimate, now, provider, server, input_tokens, output_tokens)
+
+    def _failed(self, plan: _Plan, error: Exception) -> Decision:
+        self._down_until = plan.now + self.retry_after
+        _log.warning("genai-cost: budget ledger %s unavailable: %s", self.ledger.url, error)
+        why = f"ledger unavailable ({type(error).__name__})"
+        return self._unreachable(plan.budgets, plan.slots, plan.lease, plan.model, plan.estimate, why)
+
+    def _looked(self, plan: _Plan, reservation: Reservation) -> tuple[list[int], list[int], tuple[float, int] | None]:
+        """The budgets the estimate does not fit, those of them that downgrade, and the cheaper
+        model's (estimate, micro-units) to ask for again, if any."""
+        over = _over(plan.slots, reservation, plan.micros)
+        downgrades = [i for i in over if plan.budgets[i][0].policy.action == DOWNGRADE] if over else over
+        if not reservation.admitted and downgrades and plan.estimate:
             # A hard budget refused the requested model, but a downgrade budget would swap it for
             # a cheaper one anyway: ask again with the cheaper model's estimate (rare: one more
             # ledger operation, only when the first one refused).
-            target = budgets[downgrades[0]][0].policy.downgrade_to
-            cheaper = estimate_of(target, provider, server, input_tokens, output_tokens)
-            if cheaper is not None and cheaper < estimate:
-                cheaper_micros = math.ceil(cheaper * MICROS) if cheaper else 0
-                try:
-                    retried = self.ledger.reserve(slots, cheaper_micros, lease)
-                except Exception as error:
-                    self._down_until = now + self.retry_after
-                    why = f"ledger unavailable ({type(error).__name__})"
-                    return self._unreachable(budgets, slots, lease, model, estimate, why)
-                if retried.admitted:
-                    reservation, estimate, micros = retried, cheaper, cheaper_micros
-                    # Still the budgets the requested model would have passed: that is what
-                    # the downgrade is for.
-                    over = sorted(set(over) | set(_over(slots, retried, micros)))
+            target = plan.budgets[downgrades[0]][0].policy.downgrade_to
+            cheaper = estimate_of(target, plan.provider, plan.server, plan.input_tokens, plan.output_tokens)
+            if cheaper is not None and cheaper < plan.estimate:
+                return over, downgrades, (cheaper, math.ceil(cheaper * MICROS) if cheaper else 0)
+        return over, downgrades, None
+
+    @staticmethod
+    def _downgraded(plan: _Plan, cheaper: tuple[float, int], retried: Reservation, over: list[int]) -> list[int]:
+        plan.estimate, plan.micros = cheaper
+        # Still the budgets the requested model would have passed: that is what the downgrade is for.
+        return sorted(set(over) | set(_over(plan.slots, retried, plan.micros)))
+
+    def _decide(self, plan: _Plan, reservation: Reservation, over: list[int], downgrades: list[int]) -> Decision:
+        budgets, slots, model, estimate = plan.budgets, plan.slots, plan.model, plan.estimate
         balances = reservation.balances
         if not reservation.admitted:
             deciding = next(i for i in over if slots[i].hard)
             decision = Decision(BLOCK, self._state(budgets, deciding, balances), model=model, estimate=estimate)
             self._alert(BLOCK, decision.budget, model)
             return decision
-        ticket = _Ticket(slots, micros, lease, budgets, 0, True)
+        ticket = _Ticket(slots, plan.micros, plan.lease, budgets, 0, True)
         if over:
             deciding = downgrades[0] if downgrades else over[0]
             ticket.deciding = deciding
@@ -358,19 +432,51 @@ class BudgetGuard:
         """Replace the call's reservation by its actual cost (None: unpriced, counted as 0 and
         the reservation released). Returns, and records on ``decision.crossings``, the thresholds
         this call carried a budget across; their alerts go to ``on_alert``."""
-        ticket: _Ticket | None = decision.ticket
-        if ticket is None or ticket.settled:
+        due = self._settling(decision, actual_cost)
+        if due is None:
             return []
-        ticket.settled = True
-        actual = to_micros(actual_cost) if actual_cost else 0
-        if not ticket.reserved and (actual == 0 or self._clock() < self._down_until):
-            return []
+        ticket, actual = due
         try:
             spent_after = self.ledger.settle(ticket.slots, ticket.estimate, actual, ticket.lease)
         except Exception as error:
-            self._down_until = self._clock() + self.retry_after
-            _log.warning("genai-cost: budget ledger %s unavailable at settle: %s", self.ledger.url, error)
+            return self._unsettled(error, "settle")
+        return self._settled(decision, ticket, spent_after, actual)
+
+    async def asettle(self, decision: Decision, actual_cost: float | None) -> list[ThresholdCrossing]:
+        """``settle`` with the ledger operation awaited (see ``areserve``)."""
+        asettle = getattr(self.ledger, "asettle", None)
+        if asettle is None:
+            return self.settle(decision, actual_cost)
+        due = self._settling(decision, actual_cost)
+        if due is None:
             return []
+        ticket, actual = due
+        try:
+            spent_after = await asettle(ticket.slots, ticket.estimate, actual, ticket.lease)
+        except Exception as error:
+            return self._unsettled(error, "settle")
+        return self._settled(decision, ticket, spent_after, actual)
+
+    def _settling(self, decision: Decision, actual_cost: float | None) -> tuple[_Ticket, int] | None:
+        """The ticket to settle and the actual cost in micro-units; None when there is nothing
+        to tell the ledger."""
+        ticket: _Ticket | None = decision.ticket
+        if ticket is None or ticket.settled:
+            return None
+        ticket.settled = True
+        actual = to_micros(actual_cost) if actual_cost else 0
+        if not ticket.reserved and (actual == 0 or self._clock() < self._down_until):
+            return None
+        return ticket, actual
+
+    def _unsettled(self, error: Exception, operation: str) -> list[ThresholdCrossing]:
+        self._down_until = self._clock() + self.retry_after
+        _log.warning("genai-cost: budget ledger %s unavailable at %s: %s", self.ledger.url, operation, error)
+        return []
+
+    def _settled(
+        self, decision: Decision, ticket: _Ticket, spent_after: Sequence[int], actual: int
+    ) -> list[ThresholdCrossing]:
         state = decision.budget
         if state is not None:  # the span shows the deciding budget as this call left it
             state.spent = spent_after[ticket.deciding] / MICROS
@@ -502,17 +608,42 @@ class BudgetGuard:
 
     def release(self, decision: Decision) -> None:
         """Give back the reservation of a call that failed before costing anything."""
-        ticket: _Ticket | None = decision.ticket
-        if ticket is None or ticket.settled:
-            return
-        ticket.settled = True
-        if not ticket.reserved or ticket.estimate == 0:
+        ticket = self._releasing(decision)
+        if ticket is None:
             return
         try:
             self.ledger.release(ticket.slots, ticket.estimate, ticket.lease)
         except Exception as error:
-            self._down_until = self._clock() + self.retry_after
-            _log.warning("genai-cost: budget ledger %s unavailable at release: %s", self.ledger.url, error)
+            self._unsettled(error, "release")
+
+    async def arelease(self, decision: Decision) -> None:
+        """``release`` with the ledger operation awaited (see ``areserve``)."""
+        arelease = getattr(self.ledger, "arelease", None)
+        if arelease is None:
+            return self.release(decision)
+        ticket = self._releasing(decision)
+        if ticket is None:
+            return None
+        try:
+            await arelease(ticket.slots, ticket.estimate, ticket.lease)
+        except Exception as error:
+            self._unsettled(error, "release")
+        return None
+
+    @staticmethod
+    def _releasing(decision: Decision) -> _Ticket | None:
+        ticket: _Ticket | None = decision.ticket
+        if ticket is None or ticket.settled:
+            return None
+        ticket.settled = True
+        if not ticket.reserved or ticket.estimate == 0:
+            return None
+        return ticket
+
+    @property
+    def awaits_ledger(self) -> bool:
+        """Whether async calls await the ledger (it has async operations) rather than ask it inline."""
+        return hasattr(self.ledger, "areserve")
 
     # -- reading ---------------------------------------------------------------------------
     def status(self) -> list[BudgetStatus]:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from genai_cost import attributes as attr
 from genai_cost.budget.policy import DOWNGRADE, WARN
-from genai_cost.budget.state import Decision
+from genai_cost.budget.state import Decision, ThresholdCrossing
 
 if TYPE_CHECKING:
     from genai_cost.budget.guard import BudgetGuard
@@ -49,6 +49,28 @@ def enter(call: GenAICall, guard: BudgetGuard, ask_budget: Callable[[], BudgetAs
     raises). ``ask_budget`` is only called (the input counted) when some budget covers the call.
     The decision reaches the span at its end, with the settled spend (``finish``): one
     ``set_attributes`` per call instead of two, and the spend written once."""
+    asked = _ask(call, guard, ask_budget)
+    if asked is None:
+        return None
+    ask, output = asked
+    decision = guard.reserve(call.attributes, input_tokens=ask.input_tokens, max_output_tokens=output)
+    return _guarded(call, guard, ask, decision)
+
+
+async def aenter(call: GenAICall, guard: BudgetGuard, ask_budget: Callable[[], BudgetAsk]) -> Guarded | None:
+    """``enter`` for a call made on an event loop: the reservation is awaited."""
+    asked = _ask(call, guard, ask_budget)
+    if asked is None:
+        return None
+    ask, output = asked
+    decision = await guard.areserve(call.attributes, input_tokens=ask.input_tokens, max_output_tokens=output)
+    return _guarded(call, guard, ask, decision)
+
+
+def _ask(
+    call: GenAICall, guard: BudgetGuard, ask_budget: Callable[[], BudgetAsk]
+) -> tuple[BudgetAsk, int | None] | None:
+    """The call's ask and output cap, None when no budget covers it."""
     attributes = call.attributes
     if not guard.covers(attributes):
         return None
@@ -56,7 +78,10 @@ def enter(call: GenAICall, guard: BudgetGuard, ask_budget: Callable[[], BudgetAs
     output = ask.max_output_tokens
     if output is None:
         output = _requested_output(attributes)
-    decision = guard.reserve(attributes, input_tokens=ask.input_tokens, max_output_tokens=output)
+    return ask, output
+
+
+def _guarded(call: GenAICall, guard: BudgetGuard, ask: BudgetAsk, decision: Decision | None) -> Guarded | None:
     if decision is None:
         return None
     if decision.decision == DOWNGRADE:
@@ -86,6 +111,21 @@ def finish(guarded: Guarded, span: Any, amount: float | None, failed: bool, upda
         if failed:
             guard.release(decision)
         else:
-            for crossing in guard.settle(decision, amount):
-                span.add_event(attr.BUDGET_THRESHOLD_EVENT, crossing.event_attributes())
+            _add_crossings(span, guard.settle(decision, amount))
     updates.update(decision.span_attributes())
+
+
+async def afinish(guarded: Guarded, span: Any, amount: float | None, failed: bool, updates: dict[str, Any]) -> None:
+    """``finish`` with the ledger operation awaited."""
+    guard, decision = guarded.guard, guarded.decision
+    if not decision.blocked:
+        if failed:
+            await guard.arelease(decision)
+        else:
+            _add_crossings(span, await guard.asettle(decision, amount))
+    updates.update(decision.span_attributes())
+
+
+def _add_crossings(span: Any, crossings: list[ThresholdCrossing]) -> None:
+    for crossing in crossings:
+        span.add_event(attr.BUDGET_THRESHOLD_EVENT, crossing.event_attributes())

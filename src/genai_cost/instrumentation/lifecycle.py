@@ -21,6 +21,8 @@ attributes): a block ends the span with ``genai_cost.budget.decision=block`` and
 ``genai_cost.BudgetExceeded`` without calling the SDK; a downgrade calls ``swap_model(cheaper)``
 first. ``end()`` settles the actual cost (or releases the reservation of a failed call). A module
 that builds calls without ``invoke`` calls ``call.guard_budget()`` itself before the SDK call.
+On the async path (``ainvoke``, ``AsyncStream``) a ledger with async operations (Redis, SQLite)
+is awaited instead -- ``aguard_budget`` and ``aend`` -- so a slow ledger never holds the loop.
 """
 
 from __future__ import annotations
@@ -153,6 +155,9 @@ class GenAICall:
         "_ended",
         "_span_id",
         "_is_root",
+        "_held",
+        "_settle_later",
+        "_pending",
     )
 
     def __init__(
@@ -207,6 +212,12 @@ class GenAICall:
         # Set by a provider module to put its calls under budgets (see the module docstring).
         self.ask_budget: Callable[[], budget_hook.BudgetAsk] | None = None
         self._budget: budget_hook.Guarded | None = None
+        # While ainvoke runs the provider's finish: end() requests land here (their status), and
+        # ainvoke ends the call itself, awaiting the ledger.
+        self._held: list[tuple[str, str] | None] | None = None
+        # aend: _finish leaves the budget and what follows it to aend, in _pending.
+        self._settle_later = False
+        self._pending: tuple[Any, ...] | None = None
 
     @classmethod
     def described(cls, tracer: Tracer, request: DescribedRequest, server: DescribedServer) -> GenAICall:
@@ -235,10 +246,26 @@ class GenAICall:
         if guard is None or self.ask_budget is None or self._budget is not None:
             return
         try:
-            self._budget = guarded = budget_hook.enter(self, guard, self.ask_budget)
+            self._budget = budget_hook.enter(self, guard, self.ask_budget)
         except Exception:
             log_once("asking the budget guard")
             return
+        self._raise_if_blocked()
+
+    async def aguard_budget(self) -> None:
+        """``guard_budget`` for a call made on an event loop: the reservation is awaited."""
+        guard = runtime.budget_guard
+        if guard is None or self.ask_budget is None or self._budget is not None:
+            return
+        try:
+            self._budget = await budget_hook.aenter(self, guard, self.ask_budget)
+        except Exception:
+            log_once("asking the budget guard")
+            return
+        self._raise_if_blocked()
+
+    def _raise_if_blocked(self) -> None:
+        guarded = self._budget
         if guarded is not None and guarded.decision.blocked:
             error = guarded.decision.exception()
             self.fail(error)
@@ -265,6 +292,10 @@ class GenAICall:
         """Price, record and end the span. Safe to call more than once; only the first counts."""
         if self._ended:
             return
+        held = self._held
+        if held is not None:
+            held.append(status)
+            return
         self._ended = True
         runtime.open_calls.pop(self._span_id, None)
         span = self.span
@@ -274,9 +305,32 @@ class GenAICall:
             log_once("ending a GenAI span")
         span.end()
 
+    async def aend(self, status: tuple[str, str] | None = None) -> None:
+        """``end`` on an event loop: a budget ledger with async operations is awaited."""
+        guarded = self._budget
+        if self._ended or guarded is None or not guarded.guard.awaits_ledger:
+            self.end(status)
+            return
+        self._ended = True
+        runtime.open_calls.pop(self._span_id, None)
+        span = self.span
+        try:
+            self._settle_later = True
+            self._finish(status)
+            if self._pending is not None:
+                cost, updates, failed, usage, duration, ttfc = self._pending
+                try:
+                    await budget_hook.afinish(guarded, span, cost.amount, failed, updates)
+                except Exception:
+                    log_once("settling a call's budget")
+                self._publish(cost, updates, usage, duration, ttfc)
+        except Exception:
+            log_once("ending a GenAI span")
+        finally:
+            span.end()
+
     def _finish(self, status: tuple[str, str] | None) -> None:
         span = self.span
-        attributes = self.attributes
         result = self._result
         duration = time.perf_counter() - self._start
         usage = None
@@ -319,18 +373,35 @@ class GenAICall:
             cost = cost.with_status(*status) if cost.amount is not None else cost.with_status(cost.status, status[1])
         updates.update(cost.span_attributes(runtime.amount_aliases))
         if self._budget is not None:
+            failed = error is not None and usage is None
+            if self._settle_later:  # aend awaits the ledger, then publishes
+                self._pending = (cost, updates, failed, usage, duration, ttfc)
+                return
             try:
-                budget_hook.finish(self._budget, span, cost.amount, error is not None and usage is None, updates)
+                budget_hook.finish(self._budget, span, cost.amount, failed, updates)
             except Exception:
                 log_once("settling a call's budget")
+        self._publish(cost, updates, usage, duration, ttfc)
+
+    def _publish(
+        self,
+        cost: CostBreakdown,
+        updates: dict[str, Any],
+        usage: TokenUsage | None,
+        duration: float,
+        ttfc: float | None,
+    ) -> None:
+        """The call's outcome onto its span (one ``set_attributes``) and into the metrics."""
         if self._is_root and cost.amount is not None:
             updates[attr.TRACE_AMOUNT] = cost.amount
             updates[attr.TRACE_CALLS] = 1
+        attributes = self.attributes
         attributes.update(updates)
-        span.set_attributes(updates)
+        self.span.set_attributes(updates)
 
         # One hand-off to the metrics thread for the call and its cost.
-        billed = (error is None or usage is not None) and (result is None or result.billable)
+        result = self._result
+        billed = (self._error is None or usage is not None) and (result is None or result.billable)
         cost_metrics().record_all(cost if billed else None, attributes, usage, duration, ttfc)
 
     def _price(self, result: CallResult | None, usage: TokenUsage | None, duration: float) -> CostBreakdown:
@@ -458,22 +529,34 @@ def invoke(start_call: StartCall, wrapped: Callable[..., Any], args: Any, kwargs
 async def ainvoke(
     start_call: StartCall, wrapped: Callable[..., Awaitable[Any]], args: Any, kwargs: Any, finish: Finish
 ) -> Any:
-    """``invoke`` for coroutine SDK methods."""
+    """``invoke`` for coroutine SDK methods; the budget ledger, if it has async operations, is
+    awaited before and after the call."""
     call = _start(start_call)
     if call is None:
         return await wrapped(*args, **kwargs)
     if runtime.budget_guard is not None and call.ask_budget is not None:
-        call.guard_budget()  # raises BudgetExceeded for a blocked call: the SDK is never called
+        await call.aguard_budget()  # raises BudgetExceeded for a blocked call: the SDK is never called
     token = otel_context.attach(trace.set_span_in_context(call.span))
     try:
         result = await wrapped(*args, **kwargs)
     except BaseException as error:
         otel_context.detach(token)
         call.fail(error)
-        call.end()
+        await call.aend()
         raise
     otel_context.detach(token)
-    return _finish(call, finish, result)
+    guarded = call._budget
+    if guarded is None or not guarded.guard.awaits_ledger:
+        return _finish(call, finish, result)
+    # The provider's finish ends a whole response's call synchronously: hold that end and await it.
+    call._held = held = []
+    try:
+        out = _finish(call, finish, result)
+    finally:
+        call._held = None
+    if held:
+        await call.aend(held[0])
+    return out
 
 
 # --- streams -----------------------------------------------------------------------------------
@@ -516,9 +599,16 @@ class _StreamState:
             return True
 
     def end(self, how: str | None = None, error: BaseException | None = None) -> None:
+        if not self.call.ended:
+            self.call.end(self._outcome(how, error))
+
+    async def aend(self, how: str | None = None, error: BaseException | None = None) -> None:
+        if not self.call.ended:
+            await self.call.aend(self._outcome(how, error))
+
+    def _outcome(self, how: str | None, error: BaseException | None) -> tuple[str, str] | None:
+        """Record how the stream ended on the call; the status to end it with."""
         call = self.call
-        if call.ended:
-            return
         result = None
         try:
             result = self.observer.result()
@@ -534,7 +624,7 @@ class _StreamState:
             if result is not None and result.status is not None:
                 how = f"{how}; {result.status[1]}"
             status = (_PARTIAL, how)
-        call.end(status)
+        return status
 
 
 def _follow(proxy: SyncStream, state: _StreamState, next_item: Callable[[], Any]) -> Iterator[Any]:
@@ -640,10 +730,10 @@ class AsyncStream(wrapt.ObjectProxy):  # type: ignore[misc]
                 item = await self.__wrapped__.__anext__()
             except StopAsyncIteration:
                 state.complete = True
-                state.end()
+                await state.aend()
                 raise
             except BaseException as error:
-                state.end("the stream failed before it completed", error)
+                await state.aend("the stream failed before it completed", error)
                 raise
             if state.observe(item):
                 return item
@@ -654,7 +744,7 @@ class AsyncStream(wrapt.ObjectProxy):  # type: ignore[misc]
             close = getattr(self.__wrapped__, "close", None) or self.__wrapped__.aclose
             await close()
         finally:
-            self._self_state.end("the caller closed the stream before it completed")
+            await self._self_state.aend("the caller closed the stream before it completed")
 
     async def aclose(self) -> None:
         await self.close()
@@ -670,7 +760,7 @@ class AsyncStream(wrapt.ObjectProxy):  # type: ignore[misc]
             how = "the caller left the stream before it completed"
             if exc is not None:
                 how = f"the caller's code raised {type(exc).__name__} while reading the stream"
-            self._self_state.end(how)
+            await self._self_state.aend(how)
 
     def __del__(self) -> None:
         try:

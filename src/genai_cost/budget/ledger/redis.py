@@ -4,7 +4,8 @@ Each key is a hash of integer micro-units -- ``s`` spent, ``r<lease>`` reserved 
 lease -- that EXPIREs a little after its window ends. ``reserve`` and ``settle`` are each one Lua
 script (atomic on the server, one round trip via EVALSHA); ``release`` is the settle script with
 an actual cost of 0; ``record`` (post-hoc spend of a batch of calls, no reservation) is one more
-script, one round trip per batch.
+script, one round trip per batch. ``areserve``/``asettle``/``arelease`` run the same scripts over
+redis.asyncio for calls made on an event loop (one client per loop: its connections belong to it).
 
 Short socket timeouts and no client-side retries: a Redis that is down or slow costs a call at
 most ``timeout`` once, and the guard then stops asking for a while (see ``guard``). Needs the
@@ -14,6 +15,7 @@ keys would have to share a hash slot).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -126,6 +128,10 @@ class RedisLedger:
                 health_check_interval=0,
             )
         self.client = client
+        self.timeout = timeout
+        # (loop, its redis.asyncio client, that client's reserve and settle scripts), made on the
+        # first async call on a loop.
+        self._on_loop: tuple[asyncio.AbstractEventLoop, Any, Any, Any] | None = None
         self._reserve = client.register_script(_RESERVE)
         self._settle = client.register_script(_SETTLE)
         self._record = client.register_script(_RECORD)
@@ -138,23 +144,58 @@ class RedisLedger:
         return [KEY_PREFIX + slot.key for slot in slots]
 
     def reserve(self, slots: Sequence[Slot], estimate: int, lease: int) -> Reservation:
-        args: list[Any] = [estimate, lease, LEASE_BUCKETS]
-        for slot in slots:
-            args += (slot.limit, 1 if slot.hard else 0, int(slot.expires_at) + 1)
         try:
-            out = self._reserve(keys=self._keys(slots), args=args)
+            out = self._reserve(keys=self._keys(slots), args=_reserve_args(slots, estimate, lease))
         except self._errors as error:
             raise LedgerUnavailable(f"{type(error).__name__}: {error}") from error
-        balances = tuple(Balance(int(out[1 + 2 * i]), int(out[2 + 2 * i])) for i in range(len(slots)))
-        return Reservation(bool(out[0]), balances)
+        return _reservation(slots, out)
 
     def settle(self, slots: Sequence[Slot], estimate: int, actual: int, lease: int) -> tuple[int, ...]:
-        args: list[Any] = [estimate, actual, lease, *(int(slot.expires_at) + 1 for slot in slots)]
         try:
-            out = self._settle(keys=self._keys(slots), args=args)
+            out = self._settle(keys=self._keys(slots), args=_settle_args(slots, estimate, actual, lease))
         except self._errors as error:
             raise LedgerUnavailable(f"{type(error).__name__}: {error}") from error
         return tuple(int(v) for v in out)
+
+    def _async_scripts(self) -> tuple[Any, Any]:
+        """The running loop's redis.asyncio client's reserve and settle scripts."""
+        loop = asyncio.get_running_loop()
+        on_loop = self._on_loop
+        if on_loop is None or on_loop[0] is not loop:
+            from redis import asyncio as redis_asyncio
+            from redis.asyncio.retry import Retry
+            from redis.backoff import NoBackoff
+
+            timeout = self.timeout
+            client = redis_asyncio.Redis.from_url(
+                self.url,
+                socket_timeout=timeout,
+                socket_connect_timeout=timeout,
+                retry=Retry(NoBackoff(), 0),
+                health_check_interval=0,
+            )
+            reserve, settle = client.register_script(_RESERVE), client.register_script(_SETTLE)
+            on_loop = self._on_loop = (loop, client, reserve, settle)
+        return on_loop[2], on_loop[3]
+
+    async def areserve(self, slots: Sequence[Slot], estimate: int, lease: int) -> Reservation:
+        try:
+            script = self._async_scripts()[0]
+            out = await script(keys=self._keys(slots), args=_reserve_args(slots, estimate, lease))
+        except self._errors as error:  # redis-py's TimeoutError is a RedisError
+            raise LedgerUnavailable(f"{type(error).__name__}: {error}") from error
+        return _reservation(slots, out)
+
+    async def asettle(self, slots: Sequence[Slot], estimate: int, actual: int, lease: int) -> tuple[int, ...]:
+        try:
+            script = self._async_scripts()[1]
+            out = await script(keys=self._keys(slots), args=_settle_args(slots, estimate, actual, lease))
+        except self._errors as error:  # redis-py's TimeoutError is a RedisError
+            raise LedgerUnavailable(f"{type(error).__name__}: {error}") from error
+        return tuple(int(v) for v in out)
+
+    async def arelease(self, slots: Sequence[Slot], estimate: int, lease: int) -> None:
+        await self.asettle(slots, estimate, 0, lease)
 
     def record(self, slots: Sequence[Slot], calls: Sequence[Entry]) -> list[tuple[int, ...]]:
         args: list[Any] = [int(slot.expires_at) + 1 for slot in slots]
@@ -195,6 +236,29 @@ class RedisLedger:
 
     def close(self) -> None:
         self.client.close()
+
+    async def aclose(self) -> None:
+        """Close the redis.asyncio client too (from its own loop; ``close`` cannot await it)."""
+        on_loop, self._on_loop = self._on_loop, None
+        if on_loop is not None and on_loop[0] is asyncio.get_running_loop():
+            await on_loop[1].aclose()
+        self.close()
+
+
+def _reserve_args(slots: Sequence[Slot], estimate: int, lease: int) -> list[Any]:
+    args: list[Any] = [estimate, lease, LEASE_BUCKETS]
+    for slot in slots:
+        args += (slot.limit, 1 if slot.hard else 0, int(slot.expires_at) + 1)
+    return args
+
+
+def _settle_args(slots: Sequence[Slot], estimate: int, actual: int, lease: int) -> list[Any]:
+    return [estimate, actual, lease, *(int(slot.expires_at) + 1 for slot in slots)]
+
+
+def _reservation(slots: Sequence[Slot], out: Sequence[Any]) -> Reservation:
+    balances = tuple(Balance(int(out[1 + 2 * i]), int(out[2 + 2 * i])) for i in range(len(slots)))
+    return Reservation(bool(out[0]), balances)
 
 
 def _glob_escape(text: str) -> str:

@@ -6,16 +6,20 @@ budgets), and every operation in one ``BEGIN IMMEDIATE`` transaction, which take
 up front so the read-check-write of ``reserve`` is atomic across processes.
 
 Connections are per thread (sqlite3 objects must not cross threads) and per process (a forked
-child opens its own).
+child opens its own). Calls made on an event loop (``areserve``/``asettle``/``arelease``) run the
+same transactions on a small pool of worker threads, so the loop never waits on the file lock.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sqlite3
 import threading
 import time
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 from genai_cost.budget.ledger import LEASE_BUCKETS, Balance, Entry, LedgerUnavailable, Reservation, Slot
 
@@ -51,6 +55,9 @@ _PRUNE_EVERY = 1024
 # Lock waits are normal under contention (each transaction holds the lock for microseconds), so
 # the busy timeout is never shorter than this, whatever the guard's network timeout.
 MIN_BUSY_TIMEOUT_S = 0.5
+# Worker threads for async calls: each holds one connection; transactions serialise on the file
+# lock anyway, so more threads would only queue there.
+_ASYNC_WORKERS = 2
 
 
 class SQLiteLedger:
@@ -62,6 +69,7 @@ class SQLiteLedger:
         self.timeout = max(timeout, MIN_BUSY_TIMEOUT_S)
         self._local = threading.local()
         self._until_prune = _PRUNE_EVERY
+        self._workers: ThreadPoolExecutor | None = None  # for async calls, started on the first
         self._connect()  # fail fast on a path that cannot be opened
 
     def _connect(self) -> sqlite3.Connection:
@@ -175,6 +183,21 @@ class SQLiteLedger:
         except sqlite3.Error as error:
             raise self._abort(connection, error) from error
 
+    def _in_worker(self, operation: Any, *args: Any) -> asyncio.Future[Any]:
+        workers = self._workers
+        if workers is None:
+            workers = self._workers = ThreadPoolExecutor(_ASYNC_WORKERS, thread_name_prefix="genai-cost-sqlite")
+        return asyncio.get_running_loop().run_in_executor(workers, operation, *args)
+
+    async def areserve(self, slots: Sequence[Slot], estimate: int, lease: int) -> Reservation:
+        return await self._in_worker(self.reserve, slots, estimate, lease)
+
+    async def asettle(self, slots: Sequence[Slot], estimate: int, actual: int, lease: int) -> tuple[int, ...]:
+        return await self._in_worker(self.settle, slots, estimate, actual, lease)
+
+    async def arelease(self, slots: Sequence[Slot], estimate: int, lease: int) -> None:
+        await self._in_worker(self.release, slots, estimate, lease)
+
     def balances(self, prefix: str, lease: int) -> Mapping[str, Balance]:
         connection = self._connect()
         # Keys are compared as a range rather than with LIKE, whose wildcards a name may contain.
@@ -193,6 +216,9 @@ class SQLiteLedger:
         return {key: Balance(spent.get(key, 0), reserved.get(key, 0)) for key in spent.keys() | reserved.keys()}
 
     def close(self) -> None:
+        if self._workers is not None:
+            self._workers.shutdown(wait=False)
+            self._workers = None
         connection = getattr(self._local, "connection", None)
         if connection is not None:
             connection.close()
