@@ -50,6 +50,12 @@ def add_command(commands: Any) -> None:
     parser.add_argument("--spool-dir", type=Path, help="spool batches here while the downstream is down")
     parser.add_argument("--spool-max-bytes", type=int, default=256 * 1024 * 1024)
     parser.add_argument("--rollup-wait", type=float, help="hold each trace this many seconds and total it on its root")
+    parser.add_argument(
+        "--dedupe-window-spans",
+        type=int,
+        default=50_000,
+        help="remember this many recent GenAI spans so a client's retried export is not priced twice (0: off)",
+    )
     parser.add_argument("--drain-timeout", type=float, default=10.0, help="seconds to deliver the queue at shutdown")
     parser.add_argument(
         "--no-pricing", dest="pricing", action="store_false", help="forward spans unchanged (a buffering relay)"
@@ -93,6 +99,7 @@ def run_gateway(args: argparse.Namespace, out: TextIO) -> int:
             spool_max_bytes=args.spool_max_bytes,
             rollup_wait=args.rollup_wait,
             drain_timeout=args.drain_timeout,
+            dedupe_window_spans=args.dedupe_window_spans,
             pricing=args.pricing,
             account_prepriced=args.account_prepriced,
         )

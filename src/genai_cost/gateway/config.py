@@ -32,6 +32,9 @@ class GatewayConfig:
     # With budgets: also account spans that arrive priced and carry no budget decision (fleets
     # whose SDKs run no budgets). Off: an SDK's spans are its own ledger's business.
     account_prepriced: bool = False
+    # GenAI spans whose edit is remembered so a client's retried export is not priced or accounted
+    # twice (gateway/retries.py); ~0.6 KB each. 0 = off. Forgotten at restart.
+    dedupe_window_spans: int = 50_000
 
     def __post_init__(self) -> None:
         problems = []
@@ -42,6 +45,8 @@ class GatewayConfig:
         for name in ("max_request_bytes", "max_queue_spans", "forward_workers", "spool_max_bytes", "max_held_spans"):
             if getattr(self, name) <= 0:
                 problems.append(f"{name}: must be positive, got {getattr(self, name)!r}")
+        if self.dedupe_window_spans < 0:
+            problems.append(f"dedupe_window_spans: must be >= 0 (0 = off), got {self.dedupe_window_spans!r}")
         if self.rollup_wait is not None and self.rollup_wait < 0:
             problems.append(f"rollup_wait: must be >= 0 seconds, got {self.rollup_wait!r}")
         if problems:

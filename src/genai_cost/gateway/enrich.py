@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from genai_cost import attributes as attr
 from genai_cost.attributes import Status
+from genai_cost.gateway.retries import UNCHANGED, SeenSpans, SpanEdit
 from genai_cost.processor import CostDecider
 from genai_cost.span_reader import GENAI_MARKER_KEYS
 
@@ -62,9 +63,10 @@ def _length_delimited(tag: bytes, payload: bytes) -> bytes:
     return tag + _varint(len(payload)) + payload
 
 
-# Wire tags: Span.attributes = 9, KeyValue.key = 1 / .value = 2, AnyValue string/bool/int/double =
-# 1/2/3/4 (opentelemetry/proto/trace/v1/trace.proto, common.proto); tests check them against upb.
-_SPAN_ATTRIBUTE, _KEY, _VALUE = b"\x4a", b"\x0a", b"\x12"
+# Wire tags: Span.attributes = 9, Span.events = 11, KeyValue.key = 1 / .value = 2, AnyValue
+# string/bool/int/double = 1/2/3/4 (opentelemetry/proto/trace/v1/trace.proto, common.proto);
+# tests check them against upb.
+_SPAN_ATTRIBUTE, _SPAN_EVENT, _KEY, _VALUE = b"\x4a", b"\x5a", b"\x0a", b"\x12"
 _STRING, _BOOL, _INT, _DOUBLE = b"\x0a", b"\x10", b"\x18", b"\x21"
 _pack_double = struct.Struct("<d").pack
 # A double's entry differs from another's of the same key only in its last 8 bytes.
@@ -108,8 +110,9 @@ def encode_attribute(key: str, value: Any) -> bytes:
     return encoded
 
 
-def apply_attributes(span: Any, old: Mapping[str, Any], new: Mapping[str, Any]) -> None:
-    """Turn ``old`` into ``new`` on a span's attributes, touching only what changed."""
+def apply_attributes(span: Any, old: Mapping[str, Any], new: Mapping[str, Any]) -> SpanEdit:
+    """Turn ``old`` into ``new`` on a span's attributes, touching only what changed; return the
+    edit, which replays it on a retried copy of the span."""
     appended = []
     changed = {}
     for key, value in new.items():
@@ -120,9 +123,17 @@ def apply_attributes(span: Any, old: Mapping[str, Any], new: Mapping[str, Any]) 
             appended.append(encode_attribute(key, value))
         else:
             changed[key] = value
-    if appended:
-        span.MergeFromString(b"".join(appended))
-    removed = [key for key in old if key not in new]
+    removed = tuple(key for key in old if key not in new)
+    edit = SpanEdit(b"".join(appended), changed or None, removed or None)
+    replay_edit(span, edit)
+    return edit
+
+
+def replay_edit(span: Any, edit: SpanEdit) -> None:
+    if edit.tail:
+        span.MergeFromString(edit.tail)
+    changed = edit.changed or {}
+    removed = edit.removed or ()
     if not changed and not removed:
         return
     key_values = span.attributes
@@ -135,6 +146,11 @@ def apply_attributes(span: Any, old: Mapping[str, Any], new: Mapping[str, Any]) 
             del key_values[index]
 
 
+def _events_since(span: Any, count: int) -> bytes:
+    """The span's events after its first ``count``, as ``Span.events`` entries in wire format."""
+    return b"".join(_length_delimited(_SPAN_EVENT, event.SerializeToString()) for event in span.events[count:])
+
+
 @dataclass
 class EnrichCounts:
     spans: int = 0
@@ -143,12 +159,16 @@ class EnrichCounts:
     duplicates: int = 0
     passed_priced: int = 0  # GenAI spans that arrived priced (left alone)
     errors: int = 0
+    retried: int = 0  # GenAI spans seen before (a retried export): given their first edit again
 
 
 class Enricher:
-    def __init__(self, decider: CostDecider, accounting: SpendAccounting | None = None) -> None:
+    def __init__(
+        self, decider: CostDecider, accounting: SpendAccounting | None = None, seen: SeenSpans | None = None
+    ) -> None:
         self.decider = decider
         self.accounting = accounting  # budgets: the spend of priced spans, settled in the ledger
+        self.seen = seen  # recent GenAI spans' edits, so a retried export is not priced twice
         self._warned = False
 
     def enrich(self, request: Any) -> EnrichCounts:
@@ -159,6 +179,7 @@ class Enricher:
         markers = GENAI_MARKER_KEYS
         from_bytes = int.from_bytes
         accounting = self.accounting
+        seen = self.seen
         # Spans whose cost goes to the budget ledger: written back once the whole request is
         # accounted (one ledger operation per request, not per span).
         to_account: list[tuple[Any, dict[str, Any], dict[str, Any]]] = []
@@ -173,8 +194,22 @@ class Enricher:
                     is_local_root = not parent or flags & _REMOTE_PARENT == _REMOTE_PARENT
                     # Most spans of a trace are HTTP, DB, queue spans: a key scan says "not GenAI"
                     # without decoding a value, unless a local root may owe a trace total.
-                    if not (is_local_root and decider.traces) and markers.isdisjoint([kv.key for kv in key_values]):
+                    candidate = (is_local_root and decider.traces) or not markers.isdisjoint(
+                        [kv.key for kv in key_values]
+                    )
+                    # A root given its trace's total is remembered too: on a retry no total is left
+                    # in the decider to tell it is one.
+                    if not candidate and not (is_local_root and seen is not None):
                         continue
+                    if seen is not None:
+                        seen_key = span.trace_id + span.span_id
+                        edit = seen.get(seen_key)
+                        if edit is not None:
+                            counts.retried += 1
+                            replay_edit(span, edit)
+                            continue
+                        if not candidate:
+                            continue
                     attributes = {}
                     for kv in key_values:  # any_value() inlined: this loop is the hot path
                         value = kv.value
@@ -202,6 +237,8 @@ class Enricher:
                                 and (new is None or new.get(attr.COST_STATUS) != Status.DUPLICATE)
                             )
                             if new is None and not account:
+                                if seen is not None:
+                                    seen.remember(seen_key, UNCHANGED)
                                 continue
                             rollup = {k: new[k] for k in _ROLLUP_KEYS if k in new} if new is not None else {}
                             new = {**attributes, **rollup}
@@ -209,7 +246,7 @@ class Enricher:
                                 to_account.append((span, attributes, new))
                                 continue
                         elif new is None:
-                            continue
+                            continue  # not GenAI, no trace total: nothing to do again on a retry
                         else:
                             status = new.get(attr.COST_STATUS)
                             if status == Status.PRICED:
@@ -221,7 +258,9 @@ class Enricher:
                                 counts.duplicates += 1
                             elif status is not None:
                                 counts.unpriced += 1
-                        apply_attributes(span, attributes, new)
+                        edit = apply_attributes(span, attributes, new)
+                        if seen is not None:
+                            seen.remember(seen_key, edit)
                     except Exception:  # a bug of ours must not lose or mangle the span
                         counts.errors += 1
                         if not self._warned:
@@ -234,6 +273,7 @@ class Enricher:
     def _account(
         self, accounting: SpendAccounting, spans: list[tuple[Any, dict[str, Any], dict[str, Any]]], counts: EnrichCounts
     ) -> None:
+        events_before = [len(span.events) for span, _, _ in spans]
         try:
             accounting.account([(span, new) for span, _, new in spans])
         except Exception:  # a bug of ours costs the budget attributes, never the price
@@ -241,5 +281,9 @@ class Enricher:
             if not self._warned:
                 self._warned = True
                 _log.exception("genai-cost gateway: error while accounting spend; spans forwarded priced, unaccounted")
-        for span, attributes, new in spans:
-            apply_attributes(span, attributes, new)
+        seen = self.seen
+        for (span, attributes, new), events in zip(spans, events_before, strict=True):
+            edit = apply_attributes(span, attributes, new)
+            if seen is not None:
+                # The budget's threshold events are part of what a retried copy must carry.
+                seen.remember(span.trace_id + span.span_id, edit._replace(tail=edit.tail + _events_since(span, events)))

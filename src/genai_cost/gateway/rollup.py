@@ -160,12 +160,16 @@ def put_trace_total(request: Any) -> None:
     """Sum the priced spans of one trace's request onto its root span, if it is there."""
     amount = 0.0
     calls = 0
-    root = None
+    roots: list[Any] = []  # the root, or its copies when an export was retried
+    counted: set[bytes] = set()  # a retried export holds a second, identical copy of its spans
     for resource_spans in request.resource_spans:
         for scope_spans in resource_spans.scope_spans:
             for span in scope_spans.spans:
                 if not span.parent_span_id:
-                    root = span
+                    roots = [*roots, span] if roots and roots[0].span_id == span.span_id else [span]
+                if span.span_id in counted:
+                    continue
+                counted.add(span.span_id)
                 for kv in span.attributes:
                     if kv.key == attr.COST_AMOUNT:
                         value = any_value(kv.value)
@@ -173,12 +177,13 @@ def put_trace_total(request: Any) -> None:
                             amount += value
                             calls += 1
                         break
-    if root is None or calls == 0:
+    if calls == 0:
         return
-    totals = {attr.TRACE_AMOUNT: amount, attr.TRACE_CALLS: calls}
-    for kv in root.attributes:
-        if kv.key in totals:
-            kv.value.Clear()
-            set_any_value(kv.value, totals.pop(kv.key))
-    for key, value in totals.items():
-        set_any_value(root.attributes.add(key=key).value, value)
+    for root in roots:
+        totals = {attr.TRACE_AMOUNT: amount, attr.TRACE_CALLS: calls}
+        for kv in root.attributes:
+            if kv.key in totals:
+                kv.value.Clear()
+                set_any_value(kv.value, totals.pop(kv.key))
+        for key, value in totals.items():
+            set_any_value(root.attributes.add(key=key).value, value)

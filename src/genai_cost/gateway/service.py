@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from genai_cost.gateway.config import GatewayConfig
 from genai_cost.gateway.enrich import EnrichCounts, Enricher
 from genai_cost.gateway.forward import Forwarder
+from genai_cost.gateway.retries import SeenSpans
 from genai_cost.gateway.rollup import TraceAssembler
 from genai_cost.gateway.senders import Sender, make_sender
 from genai_cost.gateway.spool import Spool
@@ -65,7 +66,9 @@ class Gateway:
 
             self.budgets = SpendAccounting(budget_guard, self.stats, account_prepriced=config.account_prepriced)
             self.stats.text_sections.append(self.budgets.remaining_lines)
-        self._enricher = Enricher(self.decider, self.budgets)
+        # A retried export's spans get the edit their first copy got: priced and accounted once.
+        self.seen = SeenSpans(config.dedupe_window_spans) if config.dedupe_window_spans else None
+        self._enricher = Enricher(self.decider, self.budgets, self.seen)
         spool = (
             Spool(config.spool_dir, config.spool_max_bytes, on_lost=lambda n: self.stats.add(spans_dropped=n))
             if config.spool_dir
@@ -133,6 +136,7 @@ class Gateway:
             spans_duplicate=counts.duplicates,
             spans_already_priced=counts.passed_priced,
             enrich_errors=counts.errors,
+            spans_retried=counts.retried,
         )
         return True
 

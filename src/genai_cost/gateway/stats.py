@@ -17,6 +17,7 @@ COUNTERS = {
     "spans_unpriced": "GenAI spans the gateway could not price (unknown model, no or invalid usage)",
     "spans_duplicate": "GenAI spans marked as duplicates of another span of the same call",
     "spans_already_priced": "GenAI spans that arrived priced and were left alone",
+    "spans_retried": "GenAI spans (and totalled roots) of a retried export: forwarded as the first time, counted once",
     "spans_spooled": "spans written to the on-disk spool",
     "retries": "downstream export attempts that failed and were retried",
     "spans_dropped": "spans given up on (downstream refused them as invalid, or shutdown could not save them)",
