@@ -265,7 +265,7 @@ class BudgetGuard:
         decision must later be passed to ``settle`` or ``release`` exactly once.
         """
         plan = self._plan(attributes, input_tokens, max_output_tokens)
-        if type(plan) is not _Plan:
+        if not isinstance(plan, _Plan):
             return plan  # no budget covers the call, or the ledger is known to be down
         reserve = self.ledger.reserve
         try:
@@ -296,7 +296,7 @@ class BudgetGuard:
         if areserve is None:
             return self.reserve(attributes, input_tokens=input_tokens, max_output_tokens=max_output_tokens)
         plan = self._plan(attributes, input_tokens, max_output_tokens)
-        if type(plan) is not _Plan:
+        if not isinstance(plan, _Plan):
             return plan
         try:
             reservation = await areserve(plan.slots, plan.micros, plan.lease)

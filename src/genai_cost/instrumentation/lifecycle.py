@@ -549,7 +549,8 @@ async def ainvoke(
     if guarded is None or not guarded.guard.awaits_ledger:
         return _finish(call, finish, result)
     # The provider's finish ends a whole response's call synchronously: hold that end and await it.
-    call._held = held = []
+    held: list[Any] = []
+    call._held = held
     try:
         out = _finish(call, finish, result)
     finally:
