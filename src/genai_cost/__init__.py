@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from genai_cost.version import __version__
 
 __all__ = [
     "BudgetExceeded",
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from genai_cost.budget.errors import BudgetExceeded
     from genai_cost.budget.policy import BudgetPolicy
     from genai_cost.budget.status import budget_status
-    from genai_cost.config import ConfigError
+    from genai_cost.errors import ConfigError
     from genai_cost.context import cost_context
     from genai_cost.pricing.breakdown import CostBreakdown
     from genai_cost.processor import CostSpanProcessor
@@ -39,7 +39,7 @@ _LAZY = {
     "BudgetPolicy": "genai_cost.budget.policy",
     "budget_status": "genai_cost.budget.status",
     "configure": "genai_cost.autoconfig",
-    "ConfigError": "genai_cost.config",
+    "ConfigError": "genai_cost.errors",
     "cost_context": "genai_cost.context",
     "CostBreakdown": "genai_cost.pricing.breakdown",
     "CostSpanProcessor": "genai_cost.processor",

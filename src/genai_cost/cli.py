@@ -13,14 +13,13 @@ from datetime import UTC, datetime
 from fnmatch import fnmatchcase
 from typing import TextIO
 
-from genai_cost.config import ConfigError, load_file, load_settings
+from genai_cost.config import ConfigError, load_file, load_settings, price_catalog
 from genai_cost.pricing import PriceCatalog
 from genai_cost.usage import InvalidUsage, TokenUsage
 
 
 def _catalog(args: argparse.Namespace) -> PriceCatalog:
-    settings = load_file(args.config) if args.config else load_settings()
-    return PriceCatalog(settings.overrides)
+    return price_catalog(args.config)
 
 
 def _money(value: float, currency: str) -> str:

@@ -41,19 +41,19 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from genai_cost.attributes import ATTRIBUTION_KEYS, USAGE_COST_ALIAS
 from genai_cost.budget.alerts import AlertSettings, InvalidWebhook, Webhook
 from genai_cost.budget.ledger import url_problem
+from genai_cost.errors import ConfigError  # re-exported: genai_cost.config.ConfigError
 from genai_cost.budget.policy import ACTIONS, SCOPE_DIMENSIONS, WINDOWS, BudgetPolicy, BudgetSettings, InvalidBudget
 from genai_cost.pricing.overrides import CustomPrice, Discount, PriceOverrides
 
+if TYPE_CHECKING:
+    from genai_cost.pricing import PriceCatalog
+
 ENV_CONFIG_FILE = "GENAI_COST_CONFIG"
-
-
-class ConfigError(ValueError):
-    """Configuration that cannot be used; the message names where and what."""
 
 
 @dataclass(frozen=True)
@@ -400,3 +400,12 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         anthropic_sdk_tracing=_sdk_tracing_from_env(env, settings.anthropic_sdk_tracing),
         source=settings.source,
     )
+
+
+def price_catalog(config_file: str | None = None) -> PriceCatalog:
+    """The price catalog with the overrides of ``config_file`` (default: ``$GENAI_COST_CONFIG`` and
+    the environment): what the CLI's price look-ups and the collector-config generator price with."""
+    from genai_cost.pricing import PriceCatalog
+
+    settings = load_file(config_file) if config_file else load_settings()
+    return PriceCatalog(settings.overrides)

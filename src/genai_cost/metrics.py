@@ -111,7 +111,7 @@ class CostMetrics:
     def __init__(
         self, meter_provider: metrics.MeterProvider | None = None, *, user_id: bool = False, deferred: bool = True
     ) -> None:
-        from genai_cost import __version__
+        from genai_cost.version import __version__
 
         meter = metrics.get_meter("genai_cost", __version__, meter_provider)
         self._dimensions = (*_COST_DIMENSIONS, attr.USER_ID) if user_id else _COST_DIMENSIONS

@@ -713,7 +713,7 @@ class BudgetGuard:
             try:
                 sink(alert)
             except Exception:
-                from genai_cost.instrumentation.lifecycle import log_once
+                from genai_cost.internal_errors import log_once
 
                 log_once(f"budget alert sink {getattr(sink, '__qualname__', sink)!r}")
 

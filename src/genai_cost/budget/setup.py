@@ -10,6 +10,7 @@ from genai_cost.budget import install_guard
 from genai_cost.budget.guard import BudgetGuard
 from genai_cost.budget.ledger import LedgerUnavailable
 from genai_cost.budget.policy import BudgetPolicy, BudgetSettings, InvalidBudget, as_policies
+from genai_cost.errors import ConfigError
 
 if TYPE_CHECKING:
     from genai_cost.budget.alerts import AlertSettings
@@ -26,8 +27,6 @@ def apply_budgets(settings: BudgetSettings) -> BudgetGuard | None:
         try:
             guard = BudgetGuard.from_settings(settings)
         except (LedgerUnavailable, ImportError) as exc:
-            from genai_cost.config import ConfigError
-
             raise ConfigError(f"budgets.ledger: cannot open {settings.ledger!r}: {exc}") from None
     previous = install_guard(guard)
     if previous is not None:

@@ -192,7 +192,7 @@ def register_remaining_gauge(source: GuardSource, meter_provider: Any = None) ->
     """
     from opentelemetry import metrics
 
-    from genai_cost import __version__
+    from genai_cost.version import __version__
 
     meter = metrics.get_meter("genai_cost", __version__, meter_provider)
 
@@ -200,7 +200,7 @@ def register_remaining_gauge(source: GuardSource, meter_provider: Any = None) ->
         try:
             yield from _observations(source)
         except Exception:
-            from genai_cost.instrumentation.lifecycle import log_once
+            from genai_cost.internal_errors import log_once
 
             log_once("reading budgets for the remaining-budget gauge")
 

@@ -24,12 +24,12 @@ def add_command(commands: Any) -> None:
 
 
 def run(args: argparse.Namespace, out: TextIO) -> int:
-    from genai_cost.cli import _catalog
+    from genai_cost.config import price_catalog
     from genai_cost.gateway import ottl
 
     try:
         name = ottl.check_processor_name(args.name or ottl.DEFAULT_PROCESSOR_NAME)
-        catalog = _catalog(args)
+        catalog = price_catalog(args.config)
         models, skipped = ottl.read_models(catalog, args.models, args.provider)
     except ottl.CollectorConfigError as exc:
         print(f"genai-cost: {exc}", file=sys.stderr)

@@ -68,7 +68,7 @@ class GatewayStats:
 
     def register_instruments(self, meter_provider: metrics.MeterProvider | None = None) -> None:
         """The same figures through the OTel metrics API (observable: read at collection time)."""
-        from genai_cost import __version__
+        from genai_cost.version import __version__
 
         meter = metrics.get_meter("genai_cost.gateway", __version__, meter_provider)
         for name, help_text in COUNTERS.items():

@@ -59,7 +59,8 @@ class GenAIInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         self._applied: list[Patch] = []
         self._generation += 1
         try:
-            from genai_cost import __version__, runtime
+            from genai_cost import runtime
+            from genai_cost.version import __version__
             from genai_cost.pricing import catalog
 
             if runtime.disabled_reason is not None:

@@ -27,7 +27,6 @@ is awaited instead -- ``aguard_budget`` and ``aend`` -- so a slow ledger never h
 
 from __future__ import annotations
 
-import logging
 import os
 import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping
@@ -42,23 +41,14 @@ from opentelemetry.trace import SpanKind, StatusCode, Tracer
 from genai_cost import attributes as attr
 from genai_cost import runtime
 from genai_cost.attributes import Status
-from genai_cost.budget import hook as budget_hook
+from genai_cost.instrumentation import budget_hook
 from genai_cost.context import current_attribution
+from genai_cost.internal_errors import log_once
 from genai_cost.metrics import cost_metrics
 from genai_cost.pricing import catalog
 from genai_cost.pricing.breakdown import CostBreakdown
 from genai_cost.pricing.plan import scale
 from genai_cost.usage import TokenUsage
-
-_log = logging.getLogger("genai_cost.instrumentation")
-_logged: set[str] = set()
-
-
-def log_once(where: str) -> None:
-    """Log our own error with its traceback, once per place, and carry on."""
-    if where not in _logged:
-        _logged.add(where)
-        _log.exception("genai-cost: internal error in %s; the call itself is unaffected", where)
 
 
 def capture_message_content() -> bool:

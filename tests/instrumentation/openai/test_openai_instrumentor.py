@@ -24,7 +24,7 @@ from openai_support import (
     only_span,
 )
 
-from genai_cost.instrumentation import lifecycle
+from genai_cost import internal_errors
 from genai_cost.runtime import OUR_SCOPE
 from genai_cost.instrumentation.openai import OpenAIInstrumentor, streams, wrappers
 from genai_cost.testing import StubProvider
@@ -87,7 +87,7 @@ def test_our_failure_to_describe_a_request_leaves_the_call_alone(
         raise RuntimeError("bug in genai-cost")
 
     monkeypatch.setattr(wrappers, "server_of", broken)
-    monkeypatch.setattr(lifecycle, "_logged", set())
+    monkeypatch.setattr(internal_errors, "_logged", set())
     with caplog.at_level(logging.ERROR, logger="genai_cost.instrumentation"):
         first = client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
         second = client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
@@ -105,7 +105,7 @@ def test_our_failure_reading_a_stream_leaves_the_chunks_alone(
         raise RuntimeError("bug in genai-cost")
 
     monkeypatch.setattr(streams.ChatStreamObserver, "observe", broken)
-    monkeypatch.setattr(lifecycle, "_logged", set())
+    monkeypatch.setattr(internal_errors, "_logged", set())
     chunks = list(client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES, stream=True))
     assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == "This is a test."
     assert only_span(span_exporter).attributes["gen_ai.request.stream"] is True
@@ -123,7 +123,7 @@ def test_our_failure_reading_a_response_still_ends_the_span(
         original_init(self, tracer, dataclasses.replace(surface, result=broken), *rest)
 
     monkeypatch.setattr(wrappers.Invocation, "__init__", with_broken_reader)
-    monkeypatch.setattr(lifecycle, "_logged", set())
+    monkeypatch.setattr(internal_errors, "_logged", set())
     completion = client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
 
     assert completion.choices[0].message.content == "This is a test."

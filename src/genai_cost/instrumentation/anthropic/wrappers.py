@@ -31,7 +31,7 @@ from opentelemetry.trace import Tracer
 
 from genai_cost.attributes import Status
 from genai_cost.budget.errors import BudgetExceeded
-from genai_cost.budget.hook import BudgetAsk
+from genai_cost.instrumentation.budget_hook import BudgetAsk
 from genai_cost.instrumentation import lifecycle
 from genai_cost.instrumentation.anthropic.request import (
     Request,

@@ -25,7 +25,7 @@ from opentelemetry.trace import Tracer
 from genai_cost import attributes as attr
 from genai_cost import runtime
 from genai_cost.budget.estimate import IMAGE_TOKENS, MESSAGE_OVERHEAD_TOKENS, count_input_tokens, count_text_tokens
-from genai_cost.budget.hook import BudgetAsk
+from genai_cost.instrumentation.budget_hook import BudgetAsk
 from genai_cost.instrumentation import lifecycle
 from genai_cost.instrumentation.base import Patch
 from genai_cost.instrumentation.bedrock import content

@@ -22,7 +22,7 @@ from typing import Any
 from opentelemetry.trace import Tracer
 
 from genai_cost import attributes as attr
-from genai_cost.budget.hook import BudgetAsk
+from genai_cost.instrumentation.budget_hook import BudgetAsk
 from genai_cost.instrumentation import lifecycle
 from genai_cost.instrumentation.base import Patch
 from genai_cost.instrumentation.google_genai.request import (

@@ -25,7 +25,7 @@ from typing import Any
 from openai import AsyncStream, Stream
 from opentelemetry.trace import Tracer
 
-from genai_cost.budget.hook import BudgetAsk
+from genai_cost.instrumentation.budget_hook import BudgetAsk
 from genai_cost.instrumentation import lifecycle
 from genai_cost.instrumentation.base import Patch
 from genai_cost.instrumentation.lifecycle import CallResult, GenAICall, StreamObserver, log_once
