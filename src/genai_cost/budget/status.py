@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, replace
@@ -118,10 +119,22 @@ def cmd_budget_status(args: argparse.Namespace, out: TextIO) -> int:
             file=sys.stderr,
         )
         return 2
+    # Reading must not create: opening a SQLite ledger makes its file (and directories), so a
+    # mistyped path would show a new, empty ledger with every budget "ok".
+    if ledger.startswith("sqlite://") and not os.path.isfile(path := ledger.removeprefix("sqlite://")):
+        print(
+            f"genai-cost: no budget ledger at {path} ({ledger}): check the path; status reads a ledger the "
+            "application has written, it never creates one",
+            file=sys.stderr,
+        )
+        return 2
     from genai_cost.budget.ledger import LedgerUnavailable
 
     try:
         guard = BudgetGuard.from_settings(replace(budgets, ledger=ledger))
+    except ImportError as error:  # redis-py missing: the message says what to install
+        print(f"genai-cost: cannot read the budget ledger {ledger}: {error}", file=sys.stderr)
+        return 2
     except (LedgerUnavailable, ValueError, OSError) as error:
         print(f"genai-cost: cannot read the budget ledger {ledger}: {error}", file=sys.stderr)
         return 1
@@ -146,7 +159,8 @@ def add_budget_commands(commands: Any) -> None:
         "status",
         help="spent, remaining, reset time and projection per budget",
         epilog="exit status: 0 all budgets read; 1 no budgets configured, or a budget's ledger could not be "
-        "read; 2 a configuration problem (including an in-memory ledger, which only its own process can read)",
+        "read; 2 a configuration problem (including an in-memory ledger, which only its own process can read, a "
+        "SQLite ledger file that does not exist, and redis-py not installed for a redis:// ledger)",
     )
     status.add_argument("--ledger", help="ledger URL (default: $GENAI_COST_LEDGER or the config file's)")
     status.add_argument("--json", action="store_true", help="machine-readable output")
