@@ -22,6 +22,7 @@ from typing import Any, TextIO
 
 from genai_cost import attributes as attr
 from genai_cost.budget.state import BudgetStatus
+from genai_cost.redaction import redact_text, redact_url
 
 GuardSource = Callable[[], Any]  # returns the process's BudgetGuard, or None when budgets are off
 
@@ -123,7 +124,10 @@ def cmd_budget_status(args: argparse.Namespace, out: TextIO) -> int:
     try:
         guard = BudgetGuard.from_settings(replace(budgets, ledger=ledger))
     except (LedgerUnavailable, ValueError, OSError) as error:
-        print(f"genai-cost: cannot read the budget ledger {ledger}: {error}", file=sys.stderr)
+        print(
+            f"genai-cost: cannot read the budget ledger {redact_url(ledger)}: {redact_text(str(error))}",
+            file=sys.stderr,
+        )
         return 1
     try:
         statuses = guard.status()
@@ -133,7 +137,7 @@ def cmd_budget_status(args: argparse.Namespace, out: TextIO) -> int:
         json.dump(status_json(statuses), out, indent=2)
         print(file=out)
     else:
-        print(f"ledger {ledger}", file=out)
+        print(f"ledger {redact_url(ledger)}", file=out)
         print(format_table(statuses, datetime.now(UTC)), file=out)
     return 1 if any(s.status for s in statuses) else 0
 

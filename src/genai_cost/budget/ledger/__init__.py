@@ -51,6 +51,21 @@ def from_micros(micros: int) -> float:
     return micros / MICROS
 
 
+# The largest amount one operation may carry, in micro-units (about 9e9 in money): far above any
+# plausible call (see genai_cost.plausibility), low enough that Redis' Lua numbers (doubles) stay
+# exact and a signed 64-bit counter cannot overflow for a thousand such operations in a row.
+MAX_OPERATION_MICROS = 2**53
+
+
+def check_micros(*amounts: int) -> None:
+    """Refuse, before anything is written, an amount no ledger must store: not an int, negative,
+    or above ``MAX_OPERATION_MICROS``. (A Redis script that fails halfway keeps what it wrote,
+    so the check comes first; SQLite and memory would otherwise fail mid-transaction.)"""
+    for amount in amounts:
+        if type(amount) is not int or not 0 <= amount <= MAX_OPERATION_MICROS:
+            raise ValueError(f"ledger amount {amount!r:.40} is not an integer in [0, {MAX_OPERATION_MICROS}]")
+
+
 class LedgerUnavailable(Exception):
     """The ledger did not answer (down, timed out, locked); the guard applies the fail mode."""
 
@@ -147,6 +162,7 @@ def open_ledger(url: str, *, timeout: float = 0.05) -> Ledger:
 __all__ = [
     "LEASE_BUCKETS",
     "LEASE_BUCKET_S",
+    "MAX_OPERATION_MICROS",
     "MICROS",
     "Balance",
     "Entry",
@@ -154,6 +170,7 @@ __all__ = [
     "LedgerUnavailable",
     "Reservation",
     "Slot",
+    "check_micros",
     "from_micros",
     "lease_at",
     "open_ledger",
