@@ -27,6 +27,7 @@ is awaited instead -- ``aguard_budget`` and ``aend`` -- so a slow ledger never h
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import time
@@ -59,6 +60,23 @@ def log_once(where: str) -> None:
     if where not in _logged:
         _logged.add(where)
         _log.exception("genai-cost: internal error in %s; the call itself is unaffected", where)
+
+
+# What belongs to the process or the caller's task -- Ctrl-C, sys.exit(), a generator's close, a
+# task's cancellation -- and always propagates. Anything else raised inside our code, including a
+# BaseException subclass from a span processor or plugin, is logged once and never reaches the host.
+PROCESS_CONTROL = (KeyboardInterrupt, SystemExit, GeneratorExit, asyncio.CancelledError)
+
+
+def end_span(span: Any) -> None:
+    """``span.end()``, whose span processors (``on_end``) may raise: that must neither replace the
+    provider's exception on its way to the caller nor stop a stream the caller is iterating."""
+    try:
+        span.end()
+    except PROCESS_CONTROL:
+        raise
+    except BaseException:
+        log_once("a span processor's on_end (the span itself ended)")
 
 
 def capture_message_content() -> bool:
@@ -301,9 +319,12 @@ class GenAICall:
         span = self.span
         try:
             self._finish(status)
-        except Exception:
+        except PROCESS_CONTROL:
+            end_span(span)
+            raise
+        except BaseException:
             log_once("ending a GenAI span")
-        span.end()
+        end_span(span)
 
     async def aend(self, status: tuple[str, str] | None = None) -> None:
         """``end`` on an event loop: a budget ledger with async operations is awaited."""
@@ -324,10 +345,12 @@ class GenAICall:
                 except Exception:
                     log_once("settling a call's budget")
                 self._publish(cost, updates, usage, duration, ttfc)
-        except Exception:
+        except PROCESS_CONTROL:
+            raise
+        except BaseException:
             log_once("ending a GenAI span")
         finally:
-            span.end()
+            end_span(span)
 
     def _finish(self, status: tuple[str, str] | None) -> None:
         span = self.span
@@ -488,7 +511,9 @@ Finish = Callable[[GenAICall, Any], Any]
 def _start(start_call: StartCall) -> GenAICall | None:
     try:
         return start_call()
-    except Exception:
+    except PROCESS_CONTROL:
+        raise
+    except BaseException:  # a span processor's on_start among them
         log_once("starting a GenAI span")
         return None
 
@@ -496,7 +521,9 @@ def _start(start_call: StartCall) -> GenAICall | None:
 def _finish(call: GenAICall, finish: Finish, result: Any) -> Any:
     try:
         return finish(call, result)
-    except Exception:
+    except PROCESS_CONTROL:
+        raise
+    except BaseException:
         log_once("reading a response")
         call.end()
         return result
