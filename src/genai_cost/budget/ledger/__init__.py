@@ -137,11 +137,14 @@ def url_problem(url: str) -> str | None:
     """Why ``url`` names no ledger, or None."""
     if url == "memory" or url.startswith(LEDGER_SCHEMES[1:]):
         return None
-    return f"expected memory, sqlite:///path or redis://host:port/db, got {url!r}"
+    from genai_cost.redaction import redact_url
+
+    return f"expected memory, sqlite:///path or redis://host:port/db, got {redact_url(url)!r}"
 
 
 def open_ledger(url: str, *, timeout: float = 0.05) -> Ledger:
-    """A ledger from its URL: ``memory``, ``sqlite:///path/to.db``, ``redis://host:port/db``."""
+    """A ledger from its URL: ``memory``, ``sqlite:///path/to.db``, ``redis://host:port/db``
+    (``rediss://`` for TLS, ``?cluster=yes`` for Redis Cluster)."""
     if url in ("", "memory", "memory://"):
         from genai_cost.budget.ledger.memory import MemoryLedger
 
@@ -156,7 +159,7 @@ def open_ledger(url: str, *, timeout: float = 0.05) -> Ledger:
         from genai_cost.budget.ledger.redis import RedisLedger
 
         return RedisLedger(url, timeout=timeout)
-    raise ValueError(f"unknown ledger {url!r}; use memory, sqlite:///path or redis://host:port/db")
+    raise ValueError(f"unknown ledger: {url_problem(url)}")
 
 
 __all__ = [

@@ -133,18 +133,40 @@ class RedisLedger:
         self.url = redact_url(url)  # what logs and status print: never the password
         self.prefix = CLUSTER_KEY_PREFIX if self.cluster else KEY_PREFIX
         self.timeout = timeout
-        if client is None:
-            client = self._client(sync=True)
-        self.client = client
-        # (loop, its redis.asyncio client, that client's reserve and settle scripts), made on the
-        # first async call on a loop.
-        self._on_loop: tuple[asyncio.AbstractEventLoop, Any, Any, Any] | None = None
-        self._reserve = client.register_script(_RESERVE)
-        self._settle = client.register_script(_SETTLE)
-        self._record = client.register_script(_RECORD)
         from redis.exceptions import RedisError
 
         self._errors: tuple[type[BaseException], ...] = (RedisError, OSError)
+        # (loop, its redis.asyncio client, that client's reserve and settle scripts), made on the
+        # first async call on a loop.
+        self._on_loop: tuple[asyncio.AbstractEventLoop, Any, Any, Any] | None = None
+        self._sync_client: Any = None
+        self._sync_scripts: tuple[Any, Any, Any] | None = None  # reserve, settle, record
+        if client is not None or not self.cluster:  # a plain client connects on first use anyway
+            self._use(client if client is not None else self._client(sync=True))
+
+    def _use(self, client: Any) -> Any:
+        self._sync_scripts = tuple(client.register_script(source) for source in (_RESERVE, _SETTLE, _RECORD))
+        self._sync_client = client
+        return client
+
+    def _scripts(self) -> tuple[Any, Any, Any]:
+        scripts = self._sync_scripts
+        if scripts is None:
+            self.client  # noqa: B018 - made on first use (cluster); raises LedgerUnavailable
+            scripts = self._sync_scripts
+        return scripts  # type: ignore[return-value]
+
+    @property
+    def client(self) -> Any:
+        """The sync client. A cluster client connects as it is made, so it is made on first use:
+        a cluster down at start-up costs calls the fail mode, not the application its start."""
+        client = self._sync_client
+        if client is None:
+            try:
+                client = self._use(self._client(sync=True))
+            except self._errors as error:
+                raise LedgerUnavailable(f"{type(error).__name__}: {error}") from error
+        return client
 
     def _client(self, *, sync: bool, timeout: float | None = None) -> Any:
         """A redis-py client for the URL: plain or cluster, sync or asyncio; short timeouts, no retries."""
@@ -175,7 +197,7 @@ class RedisLedger:
     def reserve(self, slots: Sequence[Slot], estimate: int, lease: int) -> Reservation:
         check_micros(estimate)
         try:
-            out = self._reserve(keys=self._keys(slots), args=_reserve_args(slots, estimate, lease))
+            out = self._scripts()[0](keys=self._keys(slots), args=_reserve_args(slots, estimate, lease))
         except self._errors as error:
             raise LedgerUnavailable(f"{type(error).__name__}: {error}") from error
         return _reservation(slots, out)
@@ -183,7 +205,7 @@ class RedisLedger:
     def settle(self, slots: Sequence[Slot], estimate: int, actual: int, lease: int) -> tuple[int, ...]:
         check_micros(estimate, actual)
         try:
-            out = self._settle(keys=self._keys(slots), args=_settle_args(slots, estimate, actual, lease))
+            out = self._scripts()[1](keys=self._keys(slots), args=_settle_args(slots, estimate, actual, lease))
         except self._errors as error:
             raise LedgerUnavailable(f"{type(error).__name__}: {error}") from error
         return tuple(int(v) for v in out)
@@ -225,7 +247,7 @@ class RedisLedger:
         for indexes, actual in calls:
             args += (len(indexes), *(i + 1 for i in indexes), actual)
         try:
-            flat = iter(self._record(keys=self._keys(slots), args=args))
+            flat = iter(self._scripts()[2](keys=self._keys(slots), args=args))
         except self._errors as error:
             raise LedgerUnavailable(f"{type(error).__name__}: {error}") from error
         return [tuple(int(next(flat)) for _ in indexes) for indexes, _ in calls]
@@ -259,7 +281,8 @@ class RedisLedger:
         return found
 
     def close(self) -> None:
-        self.client.close()
+        if self._sync_client is not None:
+            self._sync_client.close()
 
     async def aclose(self) -> None:
         """Close the redis.asyncio client too (from its own loop; ``close`` cannot await it)."""
