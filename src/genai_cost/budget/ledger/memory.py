@@ -82,9 +82,9 @@ class MemoryLedger:
                 keys.append(slot.key)
         return entry
 
-    def _tick(self) -> None:
-        """Count one operation (under the lock); sweep expired windows when one is due."""
-        self._until_prune -= 1
+    def _tick(self, calls: int = 1) -> None:
+        """Count operations (a batch's calls; under the lock); sweep expired windows when due."""
+        self._until_prune -= calls
         if self._until_prune <= 0:
             self._until_prune = _PRUNE_EVERY
             now = self.clock()
@@ -129,7 +129,7 @@ class MemoryLedger:
         check_micros(*(actual for _, actual in calls))
         out = []
         with self._lock:
-            self._tick()
+            self._tick(len(calls))
             entries = [self._entry(slot) for slot in slots]
             for indexes, actual in calls:
                 after = []
