@@ -32,6 +32,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import NamedTuple, Protocol, runtime_checkable
 
+from genai_cost.redaction import redact_url
+
 MICROS = 1_000_000
 LEASE_BUCKET_S = 60
 LEASE_BUCKETS = 16  # a reservation counts for 15 to 16 minutes
@@ -137,8 +139,6 @@ def url_problem(url: str) -> str | None:
     """Why ``url`` names no ledger, or None."""
     if url == "memory" or url.startswith(LEDGER_SCHEMES[1:]):
         return None
-    from genai_cost.redaction import redact_url
-
     return f"expected memory, sqlite:///path or redis://host:port/db, got {redact_url(url)!r}"
 
 
