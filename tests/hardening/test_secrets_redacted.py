@@ -69,7 +69,9 @@ logging.basicConfig(level=logging.DEBUG, stream=sys.stderr)
 import openai
 import genai_cost
 from opentelemetry.sdk.trace.export import ConsoleSpanExporter
-genai_cost.configure(exporters=[ConsoleSpanExporter(out=sys.stdout)])
+from genai_cost.instrumentation.openai import OpenAIInstrumentor
+genai_cost.configure(exporters=[ConsoleSpanExporter(out=sys.stdout)], instrument=False)
+OpenAIInstrumentor().instrument()
 client = openai.OpenAI(base_url=sys.argv[1], api_key="sk-test", max_retries=0)
 for _ in range(3):
     client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}])
@@ -81,27 +83,39 @@ def run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str
     return subprocess.run(args, capture_output=True, text=True, timeout=120, env={**os.environ, **env})
 
 
+STATUS = """
+import os, sys
+from genai_cost.cli import main
+codes = []
+for url in sys.argv[1:]:
+    os.environ["GENAI_COST_LEDGER"] = url
+    for extra in ([], ["--json"]):
+        codes.append(main(["budget", "status", *extra]))
+    codes.append(main(["budget", "status", "--ledger", url]))
+print("exit codes", codes)
+"""
+
+
 def test_no_output_or_log_carries_the_redis_password(guarded_redis: RedisServer, tmp_path: Path) -> None:
     config = write_config(tmp_path)
+    urls = ledger_urls(guarded_redis)
     outputs = []
     with StubProvider() as stub:
-        for url in ledger_urls(guarded_redis):
+        for url in urls:
             env = {"GENAI_COST_CONFIG": str(config), "GENAI_COST_LEDGER": url, "OTEL_SERVICE_NAME": "secrets"}
             app = run([sys.executable, "-c", APP, stub.base_url], env)
             assert "calls done" in app.stdout, app.stderr[-3000:]
             assert "unavailable" in app.stderr  # the ledger failure was logged...
             outputs.append(app.stdout + app.stderr)
-            status = run([sys.executable, "-m", "genai_cost.cli", "budget", "status"], env)
-            assert status.returncode == 1  # ...and reported
-            outputs.append(status.stdout + status.stderr)
-        for args in (["--json"], ["--ledger", url]):
-            status = run([sys.executable, "-m", "genai_cost.cli", "budget", "status", *args], env)
-            outputs.append(status.stdout + status.stderr)
-        # A URL the config rejects is named in the error, password masked.
-        bad = {"GENAI_COST_CONFIG": str(config), "GENAI_COST_LEDGER": f"redis+sentinel://:{PASSWORD}@h/0"}
-        rejected = run([sys.executable, "-m", "genai_cost.cli", "budget", "status"], bad)
-        assert rejected.returncode != 0
-        outputs.append(rejected.stdout + rejected.stderr)
+    # ...and reported: table, JSON, --ledger, for each URL (one process: the CLI's own main()).
+    status = run([sys.executable, "-c", STATUS, *urls], {"GENAI_COST_CONFIG": str(config)})
+    assert f"exit codes {[1] * 3 * len(urls)}" in status.stdout, status.stdout[-2000:] + status.stderr[-2000:]
+    outputs.append(status.stdout + status.stderr)
+    # A URL the config rejects is named in the error, password masked.
+    bad = {"GENAI_COST_CONFIG": str(config), "GENAI_COST_LEDGER": f"redis+sentinel://:{PASSWORD}@h/0"}
+    rejected = run([sys.executable, "-m", "genai_cost.cli", "budget", "status"], bad)
+    assert rejected.returncode != 0
+    outputs.append(rejected.stdout + rejected.stderr)
     everything = "\n".join(outputs)
     assert "127.0.0.1" in everything  # the outputs do name the ledger
     assert PASSWORD not in everything

@@ -133,9 +133,10 @@ class RedisLedger:
         self.url = redact_url(url)  # what logs and status print: never the password
         self.prefix = CLUSTER_KEY_PREFIX if self.cluster else KEY_PREFIX
         self.timeout = timeout
-        from redis.exceptions import RedisError
+        from redis.exceptions import RedisClusterException, RedisError
 
-        self._errors: tuple[type[BaseException], ...] = (RedisError, OSError)
+        # RedisClusterException (no reachable node, slots not covered) is not a RedisError.
+        self._errors: tuple[type[BaseException], ...] = (RedisError, RedisClusterException, OSError)
         # (loop, its redis.asyncio client, that client's reserve and settle scripts), made on the
         # first async call on a loop.
         self._on_loop: tuple[asyncio.AbstractEventLoop, Any, Any, Any] | None = None
