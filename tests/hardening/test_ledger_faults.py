@@ -18,9 +18,11 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "budget"))
-from budget_support import ledger_url_for, redis_server
+from budget_support import CALL, ledger_url_for, redis_server
 
-from genai_cost.budget.ledger import Slot, lease_at, open_ledger
+from genai_cost.budget.guard import BudgetGuard
+from genai_cost.budget.ledger import Slot, lease_at, open_ledger, to_micros
+from genai_cost.budget.policy import BudgetPolicy
 
 __all__ = ["redis_server"]
 
@@ -112,3 +114,24 @@ def test_after_an_overflow_another_process_writes_the_sqlite_ledger_at_once(tmp_
         assert float(seconds) < 1.0  # no wait on a lock left behind
     finally:
         ledger.close()
+
+
+@pytest.mark.parametrize("action", ["block", "warn"])
+def test_an_absurd_max_tokens_is_decided_not_a_broken_ledger(ledger_url: str, action: str) -> None:
+    """A caller's max_tokens=10**30 makes an estimate of 6e23 dollars: a hard budget blocks the
+    call, a soft one warns and reserves no more than a ledger can hold -- never a ledger error (the
+    fail mode), and the ledger answers the next call."""
+    policy = BudgetPolicy("company", limit=100.0, action=action)
+    guard = BudgetGuard([policy], open_ledger(ledger_url, timeout=2.0), fail_mode="closed")
+    try:
+        absurd = guard.reserve(CALL, input_tokens=10, max_output_tokens=10**30)
+        assert absurd is not None and absurd.status is None, absurd
+        assert absurd.decision == action
+        guard.settle(absurd, None)  # the call failed: its reservation goes back
+        fine = guard.reserve(CALL, input_tokens=10, max_output_tokens=10)
+        assert fine is not None and fine.decision == "allow" and fine.status is None, fine
+        guard.settle(fine, 0.5)
+        [row] = guard.status()
+        assert row.status is None and to_micros(row.spent) == 500_000 and row.reserved == 0
+    finally:
+        guard.close()

@@ -33,6 +33,7 @@ from genai_cost.plausibility import amount_problem
 from genai_cost.redaction import redact_text, redact_url
 from genai_cost.budget.estimate import estimate as estimate_of
 from genai_cost.budget.ledger import (
+    MAX_OPERATION_MICROS,
     MICROS,
     Balance,
     Ledger,
@@ -212,6 +213,7 @@ def _plausible(cost: float) -> bool:
 
 
 _implausible_logged = False
+_MAX_ESTIMATE = MAX_OPERATION_MICROS / MICROS
 
 
 def _over(slots: Sequence[Slot], reservation: Reservation, micros: int) -> list[int]:
@@ -355,8 +357,14 @@ class BudgetGuard:
         output_tokens = max_output_tokens if max_output_tokens is not None else self.default_max_output_tokens
         provider, server = attributes.get(attr.PROVIDER_NAME), attributes.get(attr.SERVER_ADDRESS)
         estimate = estimate_of(model, provider, server, input_tokens, output_tokens)
-        # Round the estimate up: a reservation may overstate, never understate.
-        micros = math.ceil(estimate * MICROS) if estimate else 0
+        # Round the estimate up: a reservation may overstate, never understate. An absurd one (a
+        # caller's max_tokens=10**18) is as large as a ledger takes: a hard budget refuses it.
+        if not estimate:
+            micros = 0
+        elif estimate < _MAX_ESTIMATE:
+            micros = math.ceil(estimate * MICROS)
+        else:  # also inf and NaN
+            micros = MAX_OPERATION_MICROS
         slots = tuple(slot_list)
         lease = int(now // LEASE_BUCKET_S)  # lease_at(now), inline: this is the call path
         if now < self._down_until:
