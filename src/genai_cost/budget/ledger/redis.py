@@ -169,9 +169,9 @@ class RedisLedger:
                 raise LedgerUnavailable(f"{type(error).__name__}: {error}") from error
         return client
 
-    def _client(self, *, sync: bool, timeout: float | None = None) -> Any:
+    def _client(self, *, sync: bool) -> Any:
         """A redis-py client for the URL: plain or cluster, sync or asyncio; short timeouts, no retries."""
-        timeout = self.timeout if timeout is None else timeout
+        timeout = self.timeout
         try:
             if sync:
                 import redis as module
