@@ -13,6 +13,9 @@ Webhook bodies: ``json`` is the alert as a flat object (``alert_json``); ``slack
 incoming webhook takes (``{"text": ..., "blocks": [...]}``; Mattermost and Discord's ``/slack``
 endpoint read it too).
 
+Redirects are never followed (``Redirected``): the alert's headers would go wherever ``Location``
+points. A redirect counts as a failed delivery, is not retried, and is logged once per webhook.
+
 Only the stdlib's urllib talks HTTP here: no client library to pin against the host app's.
 """
 
@@ -33,6 +36,7 @@ from urllib.parse import urlsplit
 
 from genai_cost.budget.policy import BLOCK, DOWNGRADE
 from genai_cost.budget.state import BudgetAlert as Alert
+from genai_cost.redaction import redact_url
 
 log = logging.getLogger("genai_cost.budget")
 
@@ -93,8 +97,9 @@ class AlertSettings:
 
 
 def redact(url: str) -> str:
-    """A webhook URL fit for a log line: Slack-style URLs carry their secret in the path."""
-    parts = urlsplit(url)
+    """A webhook URL fit for a log line: Slack-style URLs carry their secret in the path, and a
+    password in the URL is masked."""
+    parts = urlsplit(redact_url(url))
     return f"{parts.scheme}://{parts.netloc}/…" if parts.netloc else "<webhook>"
 
 
@@ -176,8 +181,35 @@ def _retry_after(value: str | None) -> float | None:
         return None
 
 
+class Redirected(Exception):
+    """The webhook answered with a redirect. Never followed: urllib would resend the alert's
+    headers (``Authorization``) to wherever ``Location`` points, another host included, as a
+    GET without the body -- and a redirect is not a delivery either. Not retried."""
+
+    def __init__(self, status: int, location: str | None) -> None:
+        where = redact_url(location) if location else "nowhere"
+        super().__init__(f"HTTP {status} redirect to {where}; alerts are not sent on (fix the webhook URL)")
+
+
+_opener: Any = None
+
+
+def _no_redirect_opener() -> Any:
+    """A urllib opener whose redirect handler follows nothing (urllib then raises the 3xx)."""
+    global _opener
+    if _opener is None:
+        import urllib.request
+
+        class NoRedirects(urllib.request.HTTPRedirectHandler):
+            def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+                return None
+
+        _opener = urllib.request.build_opener(NoRedirects)
+    return _opener
+
+
 def post(webhook: Webhook, body: bytes, timeout: float) -> None:
-    """One attempt; raises ``_Retry`` when another attempt may succeed."""
+    """One attempt; raises ``_Retry`` when another attempt may succeed, ``Redirected`` for a 3xx."""
     import urllib.error  # deferred: most processes never send an alert
     import urllib.request
 
@@ -188,9 +220,11 @@ def post(webhook: Webhook, body: bytes, timeout: float) -> None:
         headers={"Content-Type": "application/json", "User-Agent": "genai-cost", **webhook.headers},
     )
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
+        with _no_redirect_opener().open(request, timeout=timeout) as response:
             response.read()
     except urllib.error.HTTPError as error:
+        if 300 <= error.code < 400:
+            raise Redirected(error.code, error.headers.get("Location")) from None
         if error.code in _RETRY_STATUSES:
             raise _Retry(f"HTTP {error.code}", _retry_after(error.headers.get("Retry-After"))) from None
         raise
@@ -223,6 +257,7 @@ class _Sender:
         self.dropped = 0
         self.delivered = 0
         self.failed = 0
+        self._redirect_logged = False  # a misconfigured URL redirects every alert: say so once
 
     def submit(self, alert: Alert) -> None:
         if self._thread is None:
@@ -261,6 +296,12 @@ class _Sender:
             try:
                 post(webhook, body, max(0.001, min(webhook.timeout, self.deadline - time.monotonic())))
                 self.delivered += 1
+                return
+            except Redirected as redirect:
+                self.failed += 1
+                if not self._redirect_logged:
+                    self._redirect_logged = True
+                    self._log.warning("genai-cost: budget alert to %s not delivered: %s", redact(webhook.url), redirect)
                 return
             except _Retry as why:
                 delay = backoff_delay(webhook, attempt, why.retry_after)
