@@ -134,7 +134,7 @@ def cmd_budget_status(args: argparse.Namespace, out: TextIO) -> int:
     try:
         guard = BudgetGuard.from_settings(replace(budgets, ledger=ledger))
     except ImportError as error:  # redis-py missing: the message says what to install
-        print(f"genai-cost: cannot read the budget ledger {ledger}: {error}", file=sys.stderr)
+        print(f"genai-cost: cannot read the budget ledger {redact_url(ledger)}: {error}", file=sys.stderr)
         return 2
     except (LedgerUnavailable, ValueError, OSError) as error:
         print(

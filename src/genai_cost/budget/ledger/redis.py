@@ -125,6 +125,8 @@ return out
 """
 
 
+_NEEDS_REDIS_PY = "the Redis budget ledger needs redis-py: pip install 'genai-cost[redis]'"
+
 class RedisLedger:
     """Budget spend in Redis (``redis://host:port/db``)."""
 
@@ -133,7 +135,10 @@ class RedisLedger:
         self.url = redact_url(url)  # what logs and status print: never the password
         self.prefix = CLUSTER_KEY_PREFIX if self.cluster else KEY_PREFIX
         self.timeout = timeout
-        from redis.exceptions import RedisClusterException, RedisError
+        try:
+            from redis.exceptions import RedisClusterException, RedisError
+        except ImportError as error:
+            raise ImportError(_NEEDS_REDIS_PY) from error
 
         # RedisClusterException (no reachable node, slots not covered) is not a RedisError.
         self._errors: tuple[type[BaseException], ...] = (RedisError, RedisClusterException, OSError)
@@ -181,7 +186,7 @@ class RedisLedger:
                 from redis.asyncio.retry import Retry  # type: ignore[assignment]
             from redis.backoff import NoBackoff
         except ImportError as error:  # pragma: no cover - depends on the install
-            raise ImportError("the Redis budget ledger needs redis-py: pip install 'genai-cost[redis]'") from error
+            raise ImportError(_NEEDS_REDIS_PY) from error
         options: dict[str, Any] = {
             "socket_timeout": timeout,
             "socket_connect_timeout": timeout,
