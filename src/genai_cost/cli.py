@@ -210,7 +210,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_gateway_command(commands)
 
-    from genai_cost.budget.status import add_budget_commands
+    from genai_cost.commands.budget import add_budget_commands
 
     add_budget_commands(commands)
 

@@ -1,0 +1,1 @@
+"""CLI subcommands that need the config reader, kept above it (``cli.py`` registers them)."""
