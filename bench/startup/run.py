@@ -88,7 +88,8 @@ def main() -> int:
     print(f"## {label}: medians of {args.rounds} fresh processes per row\n")
     bare_import = median(results["bare"], "import_ms")
     print(
-        "| in-process (app imports openai, then sets up) | import openai ms | set-up ms | set-up / import | RSS MB after | + RSS MB | SDKs imported |"
+        "| in-process (app imports openai, then sets up) | import openai ms | set-up ms | set-up / import"
+        " | RSS MB after | + RSS MB | SDKs imported |"
     )
     print("|---|---|---|---|---|---|---|")
     for variant in IN_PROCESS:
@@ -103,10 +104,12 @@ def main() -> int:
         ratio = step / bare_import if step == step else float("nan")
         sdks = ",".join(rows[-1].get("sdks", []))  # type: ignore[arg-type]
         print(
-            f"| {variant} | {imp:.0f} | {step:.0f} | {ratio:.2f} | {rss_after:.1f} | {rss_after - rss_before:+.1f} | {sdks} |"
+            f"| {variant} | {imp:.0f} | {step:.0f} | {ratio:.2f} | {rss_after:.1f}"
+            f" | {rss_after - rss_before:+.1f} | {sdks} |"
         )
     print(
-        "\n| zero-code (`import openai` app) | process wall ms | import openai ms (patches inside) | RSS MB at end | stderr lines | SDKs imported |"
+        "\n| zero-code (`import openai` app) | process wall ms | import openai ms (patches inside)"
+        " | RSS MB at end | stderr lines | SDKs imported |"
     )
     print("|---|---|---|---|---|---|")
     for name in ZERO_CODE:
