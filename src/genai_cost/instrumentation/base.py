@@ -122,12 +122,14 @@ class GenAIInstrumentor(BaseInstrumentor):  # type: ignore[misc]
             try:
                 from genai_cost.pricing import catalog
 
-                catalog().warm_up()  # price data loads in the background, before the first call ends
                 for patch in self.patches():
                     if patch.lazy and patch.module not in sys.modules:
                         register_post_import_hook(self._when_imported(patch, tracer), patch.module)
                     else:
                         self._apply(patch, tracer)
+                # Price data loads in the background (patched first: the load would compete for
+                # the GIL and the import lock), before the first call ends.
+                catalog().warm_up()
             except Exception:  # possibly inside the application's own import: never raise there
                 _log.exception("genai-cost: %s failed to instrument; the SDK runs uninstrumented", type(self).__name__)
 
