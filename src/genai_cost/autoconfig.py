@@ -26,7 +26,7 @@ from genai_cost import runtime
 from genai_cost.config import ConfigError, Settings, load_file, load_settings
 from genai_cost.context import set_default_attribution
 from genai_cost.metrics import CostMetrics, set_cost_metrics
-from genai_cost.pricing import PriceCatalog, set_catalog
+from genai_cost.pricing import PriceCatalog, catalog, set_catalog
 from genai_cost.processor import CostSpanProcessor
 
 _log = logging.getLogger("genai_cost")
@@ -34,9 +34,9 @@ _log = logging.getLogger("genai_cost")
 
 def apply_settings(settings: Settings) -> None:
     """Make settings take effect process-wide (catalog, attribution defaults, span aliases)."""
-    price_catalog = PriceCatalog(settings.overrides)
-    price_catalog.warm_up()
-    set_catalog(price_catalog)
+    # Not warmed up here: the background load would compete with the rest of set-up for the GIL
+    # and the import lock; configure() and pre_instrument() start it when they are done.
+    set_catalog(PriceCatalog(settings.overrides))
     set_default_attribution(settings.attribution)
     set_cost_metrics(CostMetrics(user_id=settings.metrics_user_id))
     runtime.amount_aliases = settings.amount_aliases
@@ -137,6 +137,7 @@ def configure(
         from genai_cost.instrumentation import instrument_all
 
         instrument_all(tracer_provider=provider)
+    catalog().warm_up()  # price data loads in the background, before the first call ends
     return provider
 
 
@@ -160,6 +161,7 @@ def pre_instrument() -> None:
             provider = trace.get_tracer_provider()
         if isinstance(provider, TracerProvider):
             install_cost_processor(provider, settings)
+        catalog().warm_up()  # in the background, while the instrumentors and the app load
     except Exception:
         _log.exception("genai-cost: setting up under opentelemetry-instrument failed; spans are not priced")
 

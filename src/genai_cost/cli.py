@@ -151,7 +151,7 @@ def _timestamp(value: str) -> datetime:
 def _version() -> str:
     from importlib.metadata import PackageNotFoundError, version
 
-    from genai_cost import __version__
+    from genai_cost.version import __version__
 
     try:
         prices = f"genai-prices {version('genai-prices')}"

@@ -11,10 +11,12 @@ ENTRY_POINT_PREFIX = "genai_cost_"
 
 
 def instrument_all(**kwargs: object) -> list[str]:
-    """Instrument every provider SDK genai-cost supports that is installed; return their names."""
-    from importlib.metadata import entry_points
+    """Instrument every provider SDK genai-cost supports that is installed; return their names.
 
-    from opentelemetry.instrumentation.dependencies import get_dependency_conflicts
+    An instrumentor whose SDK is absent stands down quietly (``GenAIInstrumentor.instrument``);
+    one whose SDK is installed is patched when the application imports that SDK.
+    """
+    from importlib.metadata import entry_points
 
     done = []
     for entry_point in entry_points(group="opentelemetry_instrumentor"):
@@ -24,10 +26,6 @@ def instrument_all(**kwargs: object) -> list[str]:
             instrumentor = entry_point.load()()
             if instrumentor.is_instrumented_by_opentelemetry:
                 done.append(entry_point.name)
-                continue
-            conflict = get_dependency_conflicts(instrumentor.instrumentation_dependencies())
-            if conflict is not None:  # the provider SDK is absent (or too old): nothing to wrap
-                _log.debug("genai-cost: %s skipped: %s", entry_point.name, conflict)
                 continue
             instrumentor.instrument(skip_dep_check=True, **kwargs)
             if instrumentor.is_instrumented_by_opentelemetry:

@@ -1,8 +1,23 @@
-"""What every genai-cost instrumentor shares: safe wrapping and unwrapping of SDK methods.
+"""What every genai-cost instrumentor shares: its own dependency check, patching an SDK when
+the application imports it, and safe wrapping and unwrapping of SDK methods.
 
 Under ``opentelemetry-instrument`` an instrumentor that raises aborts every later one, so nothing
 here raises: a method missing from an SDK version is skipped with a debug log, and any other
 error is logged once.
+
+Why the dependency check is ours: the auto-instrumentation loader checks a *distribution's*
+``instruments`` / ``instruments-any`` extras (``get_dist_dependency_conflicts``) and then calls
+``instrument(skip_dep_check=True)``, so ``instrumentation_dependencies()`` is never asked. One
+distribution carries all our instrumentors, so no extra could say "openai for this one, anthropic
+for that one" (``instruments-any`` would let all four through as soon as any SDK is installed).
+Each instrumentor therefore checks its own SDK's installed version (metadata only, no import) and
+stands down quietly, with a debug log, when it is absent or too old.
+
+Why patches wait for the application's import: importing an SDK costs 0.3-2 s and tens of MB
+(anthropic ~1 s), and an application uses one or two of the four. ``instrument()`` registers a
+post-import hook on the SDK's module (wrapt's, which ``opentelemetry-instrumentation`` relies on
+too); the wrappers and the SDK modules they need load inside the application's own import. An SDK
+already imported is patched at once (wrapt fires the hook immediately).
 """
 
 from __future__ import annotations
@@ -15,6 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from opentelemetry import trace
+from opentelemetry.instrumentation.dependencies import get_dependency_conflicts
 from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type: ignore[attr-defined]
 from opentelemetry.instrumentation.utils import unwrap
 from opentelemetry.trace import Tracer
@@ -45,6 +61,10 @@ class GenAIInstrumentor(BaseInstrumentor):  # type: ignore[misc]
     """Base for provider instrumentors: subclasses list their ``patches()``."""
 
     instruments: Collection[str] = ()
+    # The module whose import means the application uses this SDK: patches are applied then.
+    # Default: the first requirement's distribution name, dots for dashes (google-genai ->
+    # google.genai); override when the patched code lives elsewhere (botocore.client).
+    sdk_module: str = ""
 
     def instrumentation_dependencies(self) -> Collection[str]:
         return self.instruments
@@ -55,13 +75,26 @@ class GenAIInstrumentor(BaseInstrumentor):  # type: ignore[misc]
     # Bumped by uninstrument(): import hooks registered before it stand down.
     _generation = 0
 
+    def instrument(self, **kwargs: Any) -> Any:
+        # opentelemetry-instrument passes skip_dep_check=True (see the module docstring): without
+        # the SDK there is nothing to wrap, and saying so on stderr would be noise in every app
+        # that does not use this provider.
+        if kwargs.get("skip_dep_check") and not self.is_instrumented_by_opentelemetry:
+            try:
+                conflict = get_dependency_conflicts(self.instrumentation_dependencies())
+            except Exception:  # unreadable metadata: try, and let a failed wrap say why
+                conflict = None
+            if conflict is not None:
+                _log.debug("genai-cost: %s stands down: %s", type(self).__name__, conflict)
+                return None
+        return super().instrument(**kwargs)
+
     def _instrument(self, **kwargs: Any) -> None:
         self._applied: list[Patch] = []
         self._generation += 1
         try:
             from genai_cost import runtime
             from genai_cost.version import __version__
-            from genai_cost.pricing import catalog
 
             if runtime.disabled_reason is not None:
                 # genai-cost stood down at start-up (a broken config file): price nothing rather
@@ -69,15 +102,40 @@ class GenAIInstrumentor(BaseInstrumentor):  # type: ignore[misc]
                 # whoever stood down; repeating it per instrumentor only buries it.
                 _log.debug("genai-cost: %s not applied: %s", type(self).__name__, runtime.disabled_reason)
                 return
-            catalog().warm_up()  # price data loads in the background, off the first call's path
             tracer = trace.get_tracer(OUR_SCOPE, __version__, kwargs.get("tracer_provider"))
-            for patch in self.patches():
-                if patch.lazy and patch.module not in sys.modules:
-                    register_post_import_hook(self._when_imported(patch, tracer), patch.module)
-                else:
-                    self._apply(patch, tracer)
+            # Runs now if the SDK is already imported, else inside the application's import of it.
+            register_post_import_hook(self._when_sdk_imported(tracer), self._sdk_module())
         except Exception:
             _log.exception("genai-cost: %s failed to instrument; the SDK runs uninstrumented", type(self).__name__)
+
+    def _sdk_module(self) -> str:
+        if self.sdk_module:
+            return self.sdk_module
+        from packaging.requirements import Requirement
+
+        return Requirement(next(iter(self.instruments))).name.replace("-", ".")
+
+    def _when_sdk_imported(self, tracer: Tracer) -> Callable[[Any], None]:
+        generation = self._generation
+
+        def hook(_module: Any) -> None:
+            if self._generation != generation:
+                return  # uninstrument() (or a later instrument()) came first
+            try:
+                from genai_cost.pricing import catalog
+
+                for patch in self.patches():
+                    if patch.lazy and patch.module not in sys.modules:
+                        register_post_import_hook(self._when_imported(patch, tracer), patch.module)
+                    else:
+                        self._apply(patch, tracer)
+                # Price data loads in the background (patched first: the load would compete for
+                # the GIL and the import lock), before the first call ends.
+                catalog().warm_up()
+            except Exception:  # possibly inside the application's own import: never raise there
+                _log.exception("genai-cost: %s failed to instrument; the SDK runs uninstrumented", type(self).__name__)
+
+        return hook
 
     def _apply(self, patch: Patch, tracer: Tracer) -> None:
         try:

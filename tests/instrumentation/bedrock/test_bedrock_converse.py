@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import botocore
 import botocore.exceptions
 import pytest
 import wrapt
@@ -27,6 +28,7 @@ from bedrock_support import (
     uninstrumented,
 )
 from opentelemetry.trace import StatusCode
+from packaging.version import Version
 
 from genai_cost.testing import StubProvider
 
@@ -204,6 +206,10 @@ def test_uninstrument_leaves_existing_clients_silent(stub: StubProvider, span_ex
     assert len(genai_spans(span_exporter)) == 1
 
 
+@pytest.mark.skipif(
+    Version(botocore.__version__) < Version("1.42.31"),
+    reason="needs botocore >= 1.42.31: earlier service models drop Converse usage's cacheDetails",
+)
 def test_one_hour_cache_writes_are_priced_at_their_own_rate(
     client: Any, stub: StubProvider, span_exporter: Any
 ) -> None:

@@ -30,6 +30,7 @@ from genai_cost.instrumentation.base import GenAIInstrumentor, Patch
 class AnthropicInstrumentor(GenAIInstrumentor):
     # 2.x: the stream helpers read their events through MessageStream._raw_stream.
     instruments = ("anthropic >= 2.0",)
+    sdk_module = "anthropic"
 
     def _instrument(self, **kwargs: Any) -> None:
         from genai_cost.instrumentation.anthropic.sdk_tracing import sdk_tracing_mode

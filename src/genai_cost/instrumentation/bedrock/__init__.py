@@ -25,6 +25,7 @@ from genai_cost.instrumentation.base import GenAIInstrumentor, Patch
 class BedrockInstrumentor(GenAIInstrumentor):
     # 1.34.116 is the first botocore with bedrock-runtime's Converse API.
     instruments = ("botocore >= 1.34.116",)
+    sdk_module = "botocore.client"
 
     def patches(self) -> Sequence[Patch]:
         from genai_cost.instrumentation.bedrock.wrappers import patches

@@ -25,6 +25,7 @@ from genai_cost.instrumentation.base import GenAIInstrumentor, Patch
 class GoogleGenAIInstrumentor(GenAIInstrumentor):
     # 1.0 is the first stable release; every wrapped method exists from there on.
     instruments = ("google-genai >= 1.0.0",)
+    sdk_module = "google.genai"
 
     def patches(self) -> Sequence[Patch]:
         from genai_cost.instrumentation.google_genai.wrappers import patches

@@ -28,6 +28,7 @@ class OpenAIInstrumentor(GenAIInstrumentor):
     # 1.26.0 is the first SDK whose create() takes stream_options, which streamed chat usage
     # needs; every other wrapped method is skipped by versions that lack it.
     instruments = ("openai >= 1.26.0",)
+    sdk_module = "openai"
 
     def patches(self) -> Sequence[Patch]:
         from genai_cost.instrumentation.openai.wrappers import patches
