@@ -148,3 +148,72 @@ class Status:
     DUPLICATE: Final = "duplicate"
     ESTIMATED: Final = "estimated"
     PARTIAL: Final = "partial"
+
+
+# --- What observability backends read (DESIGN.md, "What backends read") -------------------
+# Names other tools read, that we emit beside our own so their figures match ours.
+USAGE_CACHE_CREATION_TOKENS: Final = LEGACY_CACHE_CREATION_DOTTED  # Phoenix, Langfuse, semconv 0.66b2
+SEMCONV_COST_AMOUNT: Final = "gen_ai.usage.cost.amount"  # draft, semantic-conventions PR #443
+SEMCONV_COST_CURRENCY: Final = "gen_ai.usage.cost.currency"
+SEMCONV_COST_SOURCE: Final = "gen_ai.usage.cost.source"
+MLFLOW_LLM_COST: Final = "mlflow.llm.cost"  # JSON {"input_cost", "output_cost", "total_cost"}
+LOGFIRE_OPERATION_COST: Final = "operation.cost"
+OPENINFERENCE_PROJECT_NAME: Final = "openinference.project.name"  # a resource attribute
+# Phoenix maps an embeddings span's model to embedding.model_name, which its pricing never reads.
+OPENINFERENCE_LLM_MODEL_NAME: Final = "llm.model_name"
+# Usage on a span we mark `duplicate` is moved under this prefix: backends that price tokens
+# themselves (Phoenix, MLflow, Langfuse) would otherwise count the call twice.
+DUPLICATE_USAGE_PREFIX: Final = "genai_cost.duplicate."
+# Usage attribute families a backend prices from (moved off duplicates, by prefix).
+USAGE_PREFIXES: Final = ("gen_ai.usage.", "llm.usage.", "llm.token_count.")
+
+
+class BackendReads:
+    """One row of the backend table: what a backend reads and what we emit for it."""
+
+    __slots__ = ("default", "emits", "name", "reads")
+
+    def __init__(self, name: str, reads: str, emits: tuple[str, ...], default: bool) -> None:
+        self.name = name
+        self.reads = reads
+        self.emits = emits
+        self.default = default
+
+
+# The one table of what each backend reads (docs/backends.md explains each row and the tests
+# that chose the defaults). `spans.backends` in the config / GENAI_COST_BACKENDS picks the rows.
+BACKENDS: Final = {
+    row.name: row
+    for row in (
+        BackendReads(
+            "langfuse",
+            "gen_ai.usage.cost as the total; every other numeric gen_ai.usage.* key as a usage count",
+            (USAGE_COST_ALIAS,),  # emitted through spans.amount_aliases (on by default)
+            True,
+        ),
+        BackendReads(
+            "phoenix",
+            "its own price of gen_ai.usage.* / llm.token_count.*; cache writes as "
+            "gen_ai.usage.cache_creation.input_tokens; the project from the resource's "
+            "openinference.project.name",
+            (USAGE_CACHE_CREATION_TOKENS, OPENINFERENCE_PROJECT_NAME, OPENINFERENCE_LLM_MODEL_NAME),
+            True,
+        ),
+        BackendReads(
+            "mlflow",
+            "mlflow.llm.cost (then it skips its own calculation), else its own price of the usage",
+            (MLFLOW_LLM_COST,),
+            True,
+        ),
+        BackendReads("logfire", "operation.cost", (LOGFIRE_OPERATION_COST,), False),
+        BackendReads(
+            # Off by default: Langfuse takes gen_ai.usage.cost.amount for a usage count of a
+            # "cost.amount" unit (any numeric gen_ai.usage.* key but gen_ai.usage.cost is one).
+            "semconv-cost-draft",
+            "gen_ai.usage.cost.amount / .currency / .source (draft, semantic-conventions PR #443)",
+            (SEMCONV_COST_AMOUNT, SEMCONV_COST_CURRENCY, SEMCONV_COST_SOURCE),
+            False,
+        ),
+    )
+}
+DEFAULT_BACKENDS: Final = tuple(name for name, row in BACKENDS.items() if row.default)
