@@ -19,6 +19,7 @@ from genai_cost.gateway.forward import Forwarder
 from genai_cost.gateway.retries import SeenSpans
 from genai_cost.gateway.rollup import TraceAssembler
 from genai_cost.gateway.senders import Sender, make_sender
+from genai_cost.gateway.passthrough import Passthrough
 from genai_cost.gateway.spend_metrics import SpendCounters
 from genai_cost.gateway.spool import Spool
 from genai_cost.gateway.stats import GatewayStats
@@ -72,6 +73,10 @@ class Gateway:
             self.stats.text_sections.append(self.budgets.remaining_lines)
         # A retried export's spans get the edit their first copy got: priced and accounted once.
         self.seen = SeenSpans(config.dedupe_window_spans) if config.dedupe_window_spans else None
+        # Metrics and logs exports are relayed to the downstream as they came.
+        self.passthrough = Passthrough(
+            config.downstream, config.downstream_protocol, config.downstream_headers, config.downstream_timeout
+        )
         # Spend and call counters on /metrics: Prometheus alone fills collector/'s dashboard.
         self.spend = SpendCounters()
         self.stats.text_sections.append(self.spend.prometheus_lines)
@@ -191,6 +196,7 @@ class Gateway:
         if self.assembler is not None:
             self.assembler.flush()
         self.forwarder.shutdown(self.config.drain_timeout)
+        self.passthrough.close()
         _log.info("genai-cost gateway stopped: %s", self.stats.snapshot())
 
     def __enter__(self) -> Gateway:
