@@ -43,8 +43,9 @@ class BackendView:
         self.logfire = "logfire" in self.backends
         self.semconv_cost = "semconv-cost-draft" in self.backends
 
-    def extra(self, attributes: Mapping[str, Any]) -> dict[str, Any]:
-        """Backend names for a priced (or unpriced) span's figures; empty when none apply."""
+    def extra(self, attributes: Mapping[str, Any], request: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """Backend names for a priced (or unpriced) span's figures; empty when none apply.
+        ``request``: the span's start attributes, when ``attributes`` holds only its outcome."""
         out: dict[str, Any] = {}
         if self.cache_creation:
             cache_write = attributes.get(attr.USAGE_CACHE_WRITE_TOKENS)
@@ -52,11 +53,9 @@ class BackendView:
                 out[attr.USAGE_CACHE_CREATION_TOKENS] = cache_write
             # Phoenix prices by llm.model_name only; an embeddings span would stay unpriced there
             # (and it ships no embedding prices: a model added in its settings then applies).
-            if (
-                attributes.get(attr.OPERATION_NAME) == "embeddings"
-                and attr.OPENINFERENCE_LLM_MODEL_NAME not in attributes
-            ):
-                model = attributes.get(attr.REQUEST_MODEL)
+            start = attributes if request is None else request
+            if start.get(attr.OPERATION_NAME) == "embeddings" and attr.OPENINFERENCE_LLM_MODEL_NAME not in start:
+                model = start.get(attr.REQUEST_MODEL)
                 if model:
                     out[attr.OPENINFERENCE_LLM_MODEL_NAME] = model
         amount = attributes.get(attr.COST_AMOUNT)
