@@ -24,7 +24,7 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
 
 from genai_cost import runtime
 from genai_cost.backend_view import BackendView
-from genai_cost.config import ConfigError, Settings, load_file, load_settings
+from genai_cost.config import ConfigError, Settings, load_file, load_settings, port_from_env
 from genai_cost.context import set_default_attribution
 from genai_cost.metrics import CostMetrics, set_cost_metrics
 from genai_cost.pricing import PriceCatalog, set_catalog
@@ -135,8 +135,8 @@ def configure(
         trace.set_tracer_provider(provider)
     install_cost_processor(provider, settings)
 
-    if prometheus_port is None:
-        prometheus_port = settings.prometheus_port
+    if prometheus_port is None:  # the variable wins over a config_file's metrics.prometheus_port
+        prometheus_port = port_from_env(os.environ, "GENAI_COST_PROMETHEUS_PORT", settings.prometheus_port)
     if prometheus_port is not None:
         metric_readers = [*(metric_readers or ()), _prometheus_reader(prometheus_port)]
     if metric_readers:

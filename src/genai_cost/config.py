@@ -428,7 +428,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         source=settings.source,
         backends=_backends_from_env(env, settings.backends),
         duplicate_usage=settings.duplicate_usage,
-        prometheus_port=_port_from_env(env, "GENAI_COST_PROMETHEUS_PORT", settings.prometheus_port),
+        prometheus_port=port_from_env(env, "GENAI_COST_PROMETHEUS_PORT", settings.prometheus_port),
     )
 
 
@@ -446,7 +446,7 @@ def _backends_from_env(env: Mapping[str, str], default: tuple[str, ...]) -> tupl
     return names
 
 
-def _port_from_env(env: Mapping[str, str], name: str, default: int | None) -> int | None:
+def port_from_env(env: Mapping[str, str], name: str, default: int | None) -> int | None:
     raw = env.get(name, "").strip()
     if not raw:
         return default

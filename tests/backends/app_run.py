@@ -5,7 +5,8 @@ app does (``configure()`` with an OTLP exporter to ``APP_OTLP_ENDPOINT``, an opt
 Prometheus endpoint from ``GENAI_COST_PROMETHEUS_PORT``, a config file with a discount), makes its
 calls with the real OpenAI and Anthropic SDKs against a local stand-in, and prints one JSON line:
 what it sent (every span's cost attributes, grouped by trace) and its Prometheus port. It then
-waits for a line on stdin before exiting, so a scraper can read its /metrics meanwhile.
+waits for a line on stdin before exiting, so a scraper can read its /metrics meanwhile. With
+``APP_WAIT_TO_START`` set it first prints its port and waits for a line before calling anything.
 
 The calls: a chat, a streamed chat, embeddings, an Anthropic cache write (whose SDK's own span is
 the duplicate instrumentation), a discounted model, and a model nobody can price.
@@ -48,6 +49,9 @@ def main() -> int:
         exporters.append(OTLPSpanExporter(endpoint=os.environ["APP_OTLP_ENDPOINT"]))
     provider = genai_cost.configure(service_name="interop-app", exporters=exporters, config_file=config.name)
     tracer = trace.get_tracer("interop-app")
+    if os.environ.get("APP_WAIT_TO_START"):  # a scraper reads the empty state first
+        print(json.dumps({"prometheus_port": runtime.prometheus_port}), flush=True)
+        sys.stdin.readline()
     with StubProvider() as stub:
         oai = openai.OpenAI(base_url=stub.base_url, api_key="sk-test", max_retries=0)
         claude = anthropic.Anthropic(base_url=stub.url, api_key="sk-test", max_retries=0)
