@@ -159,8 +159,10 @@ SEMCONV_COST_SOURCE: Final = "gen_ai.usage.cost.source"
 MLFLOW_LLM_COST: Final = "mlflow.llm.cost"  # JSON {"input_cost", "output_cost", "total_cost"}
 LOGFIRE_OPERATION_COST: Final = "operation.cost"
 OPENINFERENCE_PROJECT_NAME: Final = "openinference.project.name"  # a resource attribute
-# Phoenix maps an embeddings span's model to embedding.model_name, which its pricing never reads.
+# Phoenix prices only spans of kind LLM with an llm.model_name; it makes an embeddings span kind
+# EMBEDDING with embedding.model_name, so it would never count one.
 OPENINFERENCE_LLM_MODEL_NAME: Final = "llm.model_name"
+OPENINFERENCE_SPAN_KIND: Final = "openinference.span.kind"
 # Usage on a span we mark `duplicate` is moved under this prefix: backends that price tokens
 # themselves (Phoenix, MLflow, Langfuse) would otherwise count the call twice.
 DUPLICATE_USAGE_PREFIX: Final = "genai_cost.duplicate."
@@ -196,7 +198,14 @@ BACKENDS: Final = {
             "its own price of gen_ai.usage.* / llm.token_count.*; cache writes as "
             "gen_ai.usage.cache_creation.input_tokens; the project from the resource's "
             "openinference.project.name",
-            (USAGE_CACHE_CREATION_TOKENS, OPENINFERENCE_PROJECT_NAME, OPENINFERENCE_LLM_MODEL_NAME),
+            (USAGE_CACHE_CREATION_TOKENS, OPENINFERENCE_PROJECT_NAME),
+            True,
+        ),
+        BackendReads(
+            # Phoenix then lists the embeddings call as an LLM span: the price of counting it.
+            "phoenix-embeddings",
+            "cost only of spans with openinference.span.kind LLM and an llm.model_name",
+            (OPENINFERENCE_SPAN_KIND, OPENINFERENCE_LLM_MODEL_NAME),
             True,
         ),
         BackendReads(

@@ -27,7 +27,15 @@ DUPLICATE_USAGE_MODES = ("move", "keep")
 
 
 class BackendView:
-    __slots__ = ("backends", "cache_creation", "duplicate_usage", "logfire", "mlflow", "semconv_cost")
+    __slots__ = (
+        "backends",
+        "cache_creation",
+        "duplicate_usage",
+        "embeddings_as_llm",
+        "logfire",
+        "mlflow",
+        "semconv_cost",
+    )
 
     def __init__(self, backends: Iterable[str] = attr.DEFAULT_BACKENDS, duplicate_usage: str = "move") -> None:
         self.backends = frozenset(backends)
@@ -38,7 +46,8 @@ class BackendView:
             raise ValueError(f"duplicate_usage: expected move or keep, got {duplicate_usage!r}")
         self.duplicate_usage = duplicate_usage
         # Plain booleans: ``extra`` runs once per priced call.
-        self.cache_creation = "phoenix" in self.backends  # and the embeddings model name
+        self.cache_creation = "phoenix" in self.backends
+        self.embeddings_as_llm = "phoenix-embeddings" in self.backends
         self.mlflow = "mlflow" in self.backends
         self.logfire = "logfire" in self.backends
         self.semconv_cost = "semconv-cost-draft" in self.backends
@@ -51,12 +60,15 @@ class BackendView:
             cache_write = attributes.get(attr.USAGE_CACHE_WRITE_TOKENS)
             if cache_write and attr.USAGE_CACHE_CREATION_TOKENS not in attributes:
                 out[attr.USAGE_CACHE_CREATION_TOKENS] = cache_write
-            # Phoenix prices by llm.model_name only; an embeddings span would stay unpriced there
-            # (and it ships no embedding prices: a model added in its settings then applies).
+        if self.embeddings_as_llm:
+            # Phoenix prices LLM-kind spans by llm.model_name only; left to itself it makes an
+            # embeddings span an EMBEDDING one and never counts it (and it ships no embedding
+            # prices: a model added in its settings then applies).
             start = attributes if request is None else request
-            if start.get(attr.OPERATION_NAME) == "embeddings" and attr.OPENINFERENCE_LLM_MODEL_NAME not in start:
+            if start.get(attr.OPERATION_NAME) == "embeddings" and attr.OPENINFERENCE_SPAN_KIND not in start:
                 model = start.get(attr.REQUEST_MODEL)
                 if model:
+                    out[attr.OPENINFERENCE_SPAN_KIND] = "LLM"
                     out[attr.OPENINFERENCE_LLM_MODEL_NAME] = model
         amount = attributes.get(attr.COST_AMOUNT)
         if amount is None:  # unknown is not zero: no backend is handed a price we do not have

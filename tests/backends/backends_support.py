@@ -13,6 +13,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -38,9 +39,10 @@ def wait_until(check: Callable[[], Any], timeout: float, what: str, interval: fl
     last: Any = None
     while time.monotonic() < deadline:
         try:
-            last = check()
-            if last:
-                return last
+            result = check()
+            if result:
+                return result
+            last = result
         except Exception as exc:  # a server still starting
             last = exc
         time.sleep(interval)
@@ -170,3 +172,64 @@ class Prometheus:
             self.process.kill()
             self.process.wait()
         self.log.close()
+
+
+BACKENDS = ROOT / ".backends"
+
+
+def backend_python(name: str) -> Path:
+    """The Python of a backend's own venv (scripts/ci-backends.sh NAME makes it)."""
+    python = Path(os.environ.get(f"GENAI_COST_{name.upper()}_PYTHON", BACKENDS / name / "bin" / "python"))
+    if not python.exists():
+        pytest.skip(f"{name} is not installed: run scripts/ci-backends.sh {name}")
+    return python
+
+
+class Server:
+    """A backend server process with its output in a log file; ``stop()`` ends it and its children."""
+
+    def __init__(self, argv: list[str], workdir: Path, env: dict[str, str], ready_url: str, timeout: float) -> None:
+        self.log_path = workdir / "server.log"
+        self.log = self.log_path.open("w")
+        self.process = subprocess.Popen(
+            argv,
+            cwd=workdir,
+            env={**os.environ, **env},
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        try:
+            wait_until(lambda: self._ready(ready_url), timeout, f"{argv[0]} to answer {ready_url}", 0.5)
+        except AssertionError:
+            self.stop()
+            raise AssertionError(f"{argv} did not start; its log:\n{self.log_path.read_text()[-3000:]}") from None
+
+    def _ready(self, url: str) -> bool:
+        if self.process.poll() is not None:
+            raise AssertionError(f"exited with {self.process.returncode}")
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.status == 200
+
+    def stop(self) -> None:
+        import signal
+
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+        self.log.close()
+
+
+def post_json(url: str, document: dict[str, Any], headers: dict[str, str] | None = None) -> Any:
+    request = urllib.request.Request(
+        url, json.dumps(document).encode(), {"Content-Type": "application/json", **(headers or {})}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return json.load(response)
+    except urllib.error.HTTPError as exc:
+        raise AssertionError(f"{url} answered {exc.code}: {exc.read().decode()[:500]}") from None

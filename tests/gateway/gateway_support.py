@@ -27,7 +27,13 @@ from genai_cost.gateway import Gateway, GatewayConfig
 ADDED_PREFIX = "genai_cost."
 # Plus what other backends read (attributes.BACKENDS), by default.
 ADDED_EXTRA = frozenset(
-    {attr.USAGE_COST_ALIAS, attr.MLFLOW_LLM_COST, attr.USAGE_CACHE_CREATION_TOKENS, attr.OPENINFERENCE_LLM_MODEL_NAME}
+    {
+        attr.USAGE_COST_ALIAS,
+        attr.MLFLOW_LLM_COST,
+        attr.USAGE_CACHE_CREATION_TOKENS,
+        attr.OPENINFERENCE_LLM_MODEL_NAME,
+        attr.OPENINFERENCE_SPAN_KIND,
+    }
 )
 
 
