@@ -34,9 +34,14 @@ case "$WHAT" in
   phoenix) step backend_venv phoenix 'arize-phoenix>=12' ;;
   mlflow) step backend_venv mlflow 'mlflow>=3.1' ;;
   all)
+    # The two venvs install side by side: most of their time is pip resolving and unpacking, not CPU.
+    step backend_venv phoenix 'arize-phoenix>=12' &
+    phoenix=$!
+    step backend_venv mlflow 'mlflow>=3.1' &
+    mlflow=$!
     step install_prometheus
-    step backend_venv phoenix 'arize-phoenix>=12'
-    step backend_venv mlflow 'mlflow>=3.1'
+    wait "$phoenix"
+    wait "$mlflow"
     ;;
   *) echo "usage: $0 [all|prometheus|phoenix|mlflow]" >&2; exit 2 ;;
 esac

@@ -5,7 +5,7 @@ GenAI names follow the OpenTelemetry semantic conventions; ``genai_cost.*`` name
 see the whole telemetry contract without opening the code that emits it.
 """
 
-from typing import Final
+from typing import Final, NamedTuple
 
 # --- GenAI semantic conventions (current) -------------------------------------------------
 OPERATION_NAME: Final = "gen_ai.operation.name"
@@ -170,16 +170,13 @@ DUPLICATE_USAGE_PREFIX: Final = "genai_cost.duplicate."
 USAGE_PREFIXES: Final = ("gen_ai.usage.", "llm.usage.", "llm.token_count.")
 
 
-class BackendReads:
+class BackendReads(NamedTuple):
     """One row of the backend table: what a backend reads and what we emit for it."""
 
-    __slots__ = ("default", "emits", "name", "reads")
-
-    def __init__(self, name: str, reads: str, emits: tuple[str, ...], default: bool) -> None:
-        self.name = name
-        self.reads = reads
-        self.emits = emits
-        self.default = default
+    name: str
+    reads: str
+    emits: tuple[str, ...]
+    default: bool  # on unless the configuration says otherwise (the backend tests chose these)
 
 
 # The one table of what each backend reads (docs/backends.md explains each row and the tests

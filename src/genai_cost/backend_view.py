@@ -17,7 +17,6 @@ processor and the gateway all call it.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -76,9 +75,11 @@ class BackendView:
         if self.mlflow:
             # MLflow's own calculation runs unless this is set, and it ignores discounts and
             # custom prices. Its parts: what is not output is input (cache reads/writes, tools).
-            output = attributes.get(attr.COST_OUTPUT) or 0.0
-            out[attr.MLFLOW_LLM_COST] = json.dumps(
-                {"input_cost": amount - output, "output_cost": output, "total_cost": amount}
+            output = float(attributes.get(attr.COST_OUTPUT) or 0.0)
+            # A float's repr is JSON (amounts are finite), and cheaper than json.dumps on every call.
+            total = float(amount)
+            out[attr.MLFLOW_LLM_COST] = (
+                f'{{"input_cost": {total - output!r}, "output_cost": {output!r}, "total_cost": {total!r}}}'
             )
         if self.logfire:
             out[attr.LOGFIRE_OPERATION_COST] = amount

@@ -29,10 +29,12 @@ APP = Path(__file__).with_name("app_run.py")
 
 
 def missing(what: str, how: str) -> None:
-    """Skip a test whose backend is not installed here — but fail it where CI says backends are
-    installed (``GENAI_COST_REQUIRE_BACKENDS=1``, .ci/run): a test that silently skips cannot fail."""
+    """Skip a test whose backend is not installed here — but fail it where CI says it installed
+    that backend (``GENAI_COST_REQUIRE_BACKENDS=prometheus,phoenix,mlflow`` or ``all``, .ci/run):
+    a test that silently skips cannot fail."""
     message = f"{what} is not installed: {how}"
-    if os.environ.get("GENAI_COST_REQUIRE_BACKENDS") == "1":
+    required = {name.strip() for name in os.environ.get("GENAI_COST_REQUIRE_BACKENDS", "").split(",")}
+    if what in required or "all" in required:
         pytest.fail(message)
     pytest.skip(message)
 
