@@ -161,7 +161,8 @@ def test_unpriced_calls_panel_counts_them_instead_of_zero(stack: tuple[Prometheu
     prometheus, _, _ = stack
     (expr,) = [e for title, e in dashboard_queries() if title == "Unpriced calls in range"]
     assert "vector(0)" not in expr
-    assert prometheus.value(expr) == pytest.approx(1, abs=0.2)  # increase() extrapolates a little
+    # One unpriced call; increase() extrapolates to the window's edges, more when scrapes lag.
+    assert 1 <= (prometheus.value(expr) or 0) < 2
 
 
 @pytest.mark.parametrize("rule", rules(), ids=lambda rule: rule.get("record") or rule.get("alert"))
