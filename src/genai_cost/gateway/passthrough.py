@@ -12,6 +12,7 @@ from __future__ import annotations
 import http.client
 import threading
 from collections.abc import Mapping
+from typing import Protocol
 from urllib.parse import urlsplit
 
 from genai_cost.gateway.senders import exchange
@@ -26,6 +27,12 @@ _PASSED_HEADERS = ("Content-Type", "Content-Encoding")
 _GRPC_FOR_HTTP = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 404: "UNIMPLEMENTED",
                   413: "RESOURCE_EXHAUSTED", 429: "RESOURCE_EXHAUSTED", 502: "UNAVAILABLE", 503: "UNAVAILABLE",
                   504: "UNAVAILABLE"}  # fmt: skip
+
+
+class Headers(Protocol):
+    """A request's headers, looked up without regard to case (``http.server``'s ``Message``)."""
+
+    def get(self, name: str, /) -> str | None: ...
 
 
 class RelayError(Exception):
@@ -62,8 +69,10 @@ class Passthrough:
             }
         else:
             parts = urlsplit(endpoint)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise ValueError(f"downstream {endpoint!r} is not an http(s):// URL")
             self._https = parts.scheme == "https"
-            self._host = parts.hostname
+            self._host: str = parts.hostname
             self._port = parts.port
             base = parts.path.rstrip("/")
             # A downstream given as .../v1/traces (the gateway's own convention) relays beside it.
@@ -76,7 +85,9 @@ class Passthrough:
             connection = self._local.connection = cls(self._host, self._port, timeout=self._timeout)
         return connection
 
-    def relay_http(self, path: str, body: bytes, request_headers: Mapping[str, str]) -> tuple[int, bytes, str]:
+    def relay_http(
+        self, path: str, body: bytes, request_headers: Headers | Mapping[str, str]
+    ) -> tuple[int, bytes, str]:
         """Relay one OTLP/HTTP export; the downstream's status, body and Content-Type."""
         headers = {**self._headers, **{k: v for k in _PASSED_HEADERS if (v := request_headers.get(k))}}
         if self._protocol == "grpc":  # protobuf bodies only: that is what a gRPC downstream takes
