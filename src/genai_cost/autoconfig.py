@@ -122,9 +122,9 @@ def configure(
     if provider is None:
         from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 
-        # Phoenix files traces under the resource's project (openinference.project.name).
-        project = runtime.backend_view.resource(settings.attribution.get("project"))
-        resource = Resource.create({**project, **({SERVICE_NAME: service_name} if service_name else {})})
+        # Phoenix files traces by the resource's project; MLflow tags traces with the resource.
+        backends = runtime.backend_view.resource(settings.attribution)
+        resource = Resource.create({**backends, **({SERVICE_NAME: service_name} if service_name else {})})
         provider = TracerProvider(resource=resource)
         if exporters is None:
             from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter

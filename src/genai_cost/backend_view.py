@@ -9,7 +9,9 @@ those names, from one settings object (``BackendView``) built once from the conf
 * ``duplicate(attributes)``: a span marked ``duplicate`` with its usage moved under
   ``genai_cost.duplicate.``, so a backend that prices tokens itself does not count the call twice
   (the span and the figures stay; only the names a backend prices from change);
-* ``resource(project)``: resource attributes (Phoenix's project) for a provider we create.
+* ``resource(attribution)``: resource attributes for a provider we create: Phoenix's project, and
+  the process's default attribution, which MLflow makes trace tags (it tags traces with resource
+  attributes and the root span's ``mlflow.traceTag.*``, and the root span is the app's).
 
 It imports only ``attributes``: the instrumentations (through ``runtime.backend_view``), the
 processor and the gateway all call it.
@@ -110,8 +112,12 @@ class BackendView:
         moved = attr.DUPLICATE_USAGE_PREFIX
         return {(moved + k if k.startswith(prefixes) else k): v for k, v in attributes.items()}
 
-    def resource(self, project: str | None) -> dict[str, str]:
-        """Resource attributes for a provider genai-cost creates (Phoenix files traces by project)."""
+    def resource(self, attribution: Mapping[str, str]) -> dict[str, str]:
+        """Resource attributes for a provider genai-cost creates, from the default attribution."""
+        out = {}
+        if "mlflow" in self.backends:
+            out = {attr.ATTRIBUTION_SPAN_ATTRIBUTES[k]: v for k, v in attribution.items() if v}
+        project = attribution.get("project")
         if project and "phoenix" in self.backends:
-            return {attr.OPENINFERENCE_PROJECT_NAME: project}
-        return {}
+            out[attr.OPENINFERENCE_PROJECT_NAME] = project
+        return out

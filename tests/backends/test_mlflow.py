@@ -80,6 +80,13 @@ def test_every_trace_cost_in_mlflow_is_the_trace_amount(mlflow_run: tuple[MLflow
         assert metadata(traces[trace_id], "mlflow.trace.cost")["total_cost"] == pytest.approx(amount, rel=1e-9)
 
 
+def test_the_default_attribution_becomes_mlflow_trace_tags(mlflow_run: tuple[MLflow, str, AppRun]) -> None:
+    mlflow, experiment, _ = mlflow_run
+    for trace in mlflow.traces(experiment).values():
+        assert trace["tags"]["genai_cost.project"] == "interop"
+        assert trace["tags"]["genai_cost.team"] == "platform"
+
+
 def test_mlflow_counts_the_cache_write_once(mlflow_run: tuple[MLflow, str, AppRun]) -> None:
     """The Anthropic SDK's own span of the same call carries its usage under genai_cost.duplicate.*"""
     mlflow, experiment, run = mlflow_run

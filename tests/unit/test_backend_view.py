@@ -71,10 +71,12 @@ def test_embeddings_become_an_llm_kind_span_with_a_model_for_phoenix() -> None:
     assert BackendView(("phoenix",)).extra(outcome, embeddings) == {}
 
 
-def test_phoenix_project_goes_on_the_resource() -> None:
-    assert BackendView().resource("checkout") == {attr.OPENINFERENCE_PROJECT_NAME: "checkout"}
-    assert BackendView(("mlflow",)).resource("checkout") == {}
-    assert BackendView().resource(None) == {}
+def test_default_attribution_goes_on_the_resource_for_phoenix_and_mlflow() -> None:
+    attribution = {"project": "checkout", "team": "search"}
+    assert BackendView(("phoenix",)).resource(attribution) == {attr.OPENINFERENCE_PROJECT_NAME: "checkout"}
+    assert BackendView(("mlflow",)).resource(attribution) == {attr.PROJECT: "checkout", attr.TEAM: "search"}
+    assert BackendView(("langfuse",)).resource(attribution) == {}
+    assert BackendView().resource({}) == {}
 
 
 def test_a_duplicate_keeps_its_usage_under_our_prefix_or_as_is() -> None:
