@@ -5,7 +5,7 @@ GenAI names follow the OpenTelemetry semantic conventions; ``genai_cost.*`` name
 see the whole telemetry contract without opening the code that emits it.
 """
 
-from typing import Final
+from typing import Final, NamedTuple
 
 # --- GenAI semantic conventions (current) -------------------------------------------------
 OPERATION_NAME: Final = "gen_ai.operation.name"
@@ -148,3 +148,78 @@ class Status:
     DUPLICATE: Final = "duplicate"
     ESTIMATED: Final = "estimated"
     PARTIAL: Final = "partial"
+
+
+# --- What observability backends read (DESIGN.md, "What backends read") -------------------
+# Names other tools read, that we emit beside our own so their figures match ours.
+USAGE_CACHE_CREATION_TOKENS: Final = LEGACY_CACHE_CREATION_DOTTED  # Phoenix, Langfuse, semconv 0.66b2
+SEMCONV_COST_AMOUNT: Final = "gen_ai.usage.cost.amount"  # draft, semantic-conventions PR #443
+SEMCONV_COST_CURRENCY: Final = "gen_ai.usage.cost.currency"
+SEMCONV_COST_SOURCE: Final = "gen_ai.usage.cost.source"
+MLFLOW_LLM_COST: Final = "mlflow.llm.cost"  # JSON {"input_cost", "output_cost", "total_cost"}
+LOGFIRE_OPERATION_COST: Final = "operation.cost"
+OPENINFERENCE_PROJECT_NAME: Final = "openinference.project.name"  # a resource attribute
+# Phoenix prices only spans of kind LLM with an llm.model_name; it makes an embeddings span kind
+# EMBEDDING with embedding.model_name, so it would never count one.
+OPENINFERENCE_LLM_MODEL_NAME: Final = "llm.model_name"
+OPENINFERENCE_SPAN_KIND: Final = "openinference.span.kind"
+# Usage on a span we mark `duplicate` is moved under this prefix: backends that price tokens
+# themselves (Phoenix, MLflow, Langfuse) would otherwise count the call twice.
+DUPLICATE_USAGE_PREFIX: Final = "genai_cost.duplicate."
+# Usage attribute families a backend prices from (moved off duplicates, by prefix).
+USAGE_PREFIXES: Final = ("gen_ai.usage.", "llm.usage.", "llm.token_count.")
+
+
+class BackendReads(NamedTuple):
+    """One row of the backend table: what a backend reads and what we emit for it."""
+
+    name: str
+    reads: str
+    emits: tuple[str, ...]
+    default: bool  # on unless the configuration says otherwise (the backend tests chose these)
+
+
+# The one table of what each backend reads (docs/backends.md explains each row and the tests
+# that chose the defaults). `spans.backends` in the config / GENAI_COST_BACKENDS picks the rows.
+BACKENDS: Final = {
+    row.name: row
+    for row in (
+        BackendReads(
+            "langfuse",
+            "gen_ai.usage.cost as the total; every other numeric gen_ai.usage.* key as a usage count",
+            (USAGE_COST_ALIAS,),  # emitted through spans.amount_aliases (on by default)
+            True,
+        ),
+        BackendReads(
+            "phoenix",
+            "its own price of gen_ai.usage.* / llm.token_count.*; cache writes as "
+            "gen_ai.usage.cache_creation.input_tokens; the project from the resource's "
+            "openinference.project.name",
+            (USAGE_CACHE_CREATION_TOKENS, OPENINFERENCE_PROJECT_NAME),
+            True,
+        ),
+        BackendReads(
+            # Phoenix then lists the embeddings call as an LLM span: the price of counting it.
+            "phoenix-embeddings",
+            "cost only of spans with openinference.span.kind LLM and an llm.model_name",
+            (OPENINFERENCE_SPAN_KIND, OPENINFERENCE_LLM_MODEL_NAME),
+            True,
+        ),
+        BackendReads(
+            "mlflow",
+            "mlflow.llm.cost (then it skips its own calculation), else its own price of the usage",
+            (MLFLOW_LLM_COST,),
+            True,
+        ),
+        BackendReads("logfire", "operation.cost", (LOGFIRE_OPERATION_COST,), False),
+        BackendReads(
+            # Off by default: Langfuse takes gen_ai.usage.cost.amount for a usage count of a
+            # "cost.amount" unit (any numeric gen_ai.usage.* key but gen_ai.usage.cost is one).
+            "semconv-cost-draft",
+            "gen_ai.usage.cost.amount / .currency / .source (draft, semantic-conventions PR #443)",
+            (SEMCONV_COST_AMOUNT, SEMCONV_COST_CURRENCY, SEMCONV_COST_SOURCE),
+            False,
+        ),
+    )
+}
+DEFAULT_BACKENDS: Final = tuple(name for name, row in BACKENDS.items() if row.default)

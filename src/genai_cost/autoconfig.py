@@ -23,7 +23,8 @@ from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
 
 from genai_cost import runtime
-from genai_cost.config import ConfigError, Settings, load_file, load_settings
+from genai_cost.backend_view import BackendView
+from genai_cost.config import ConfigError, Settings, load_file, load_settings, port_from_env
 from genai_cost.context import set_default_attribution
 from genai_cost.metrics import CostMetrics, set_cost_metrics
 from genai_cost.pricing import PriceCatalog, catalog, set_catalog
@@ -41,6 +42,7 @@ def apply_settings(settings: Settings) -> None:
     set_cost_metrics(CostMetrics(user_id=settings.metrics_user_id))
     runtime.amount_aliases = settings.amount_aliases
     runtime.anthropic_sdk_tracing = settings.anthropic_sdk_tracing
+    runtime.backend_view = BackendView(settings.backends, settings.duplicate_usage)
     from genai_cost.budget.setup import start_budgets  # budgets load only when configured
 
     start_budgets(settings.budgets, settings.alerts)
@@ -77,6 +79,7 @@ def configure(
     budgets: Sequence[Any] | None = None,
     ledger: str | None = None,
     budget_fail_mode: str | None = None,
+    prometheus_port: int | None = None,
 ) -> TracerProvider:
     """Set up tracing with cost in one call; returns the ``TracerProvider`` in use.
 
@@ -89,6 +92,9 @@ def configure(
     * ``budgets``: ``BudgetPolicy`` objects or mappings of their fields (replacing the file's);
       ``ledger``: ``memory``, ``sqlite:///path`` or ``redis://...``; ``budget_fail_mode``:
       ``open`` or ``closed``. A bad budget raises ``ConfigError`` naming the budget and key.
+    * ``prometheus_port`` (or ``GENAI_COST_PROMETHEUS_PORT``): serve the SDK's metrics for
+      Prometheus on this port (0: any free one), for apps without a gateway or Collector; needs
+      the ``prometheus`` extra (opentelemetry-exporter-prometheus).
     """
     if settings is None:
         settings = load_settings()
@@ -116,7 +122,9 @@ def configure(
     if provider is None:
         from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 
-        resource = Resource.create({SERVICE_NAME: service_name} if service_name else {})
+        # Phoenix files traces by the resource's project; MLflow tags traces with the resource.
+        backends = runtime.backend_view.resource(settings.attribution)
+        resource = Resource.create({**backends, **({SERVICE_NAME: service_name} if service_name else {})})
         provider = TracerProvider(resource=resource)
         if exporters is None:
             from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
@@ -127,6 +135,10 @@ def configure(
         trace.set_tracer_provider(provider)
     install_cost_processor(provider, settings)
 
+    if prometheus_port is None:  # the variable wins over a config_file's metrics.prometheus_port
+        prometheus_port = port_from_env(os.environ, "GENAI_COST_PROMETHEUS_PORT", settings.prometheus_port)
+    if prometheus_port is not None:
+        metric_readers = [*(metric_readers or ()), _prometheus_reader(prometheus_port)]
     if metric_readers:
         from opentelemetry import metrics
         from opentelemetry.sdk.metrics import MeterProvider
@@ -139,6 +151,20 @@ def configure(
         instrument_all(tracer_provider=provider)
     catalog().warm_up()  # price data loads in the background, before the first call ends
     return provider
+
+
+def _prometheus_reader(port: int) -> Any:
+    """A metric reader Prometheus scrapes at ``http://<host>:<port>/metrics``."""
+    try:
+        from opentelemetry.exporter.prometheus import PrometheusMetricReader
+        from prometheus_client import start_http_server
+    except ImportError:
+        raise ConfigError(
+            "prometheus_port needs opentelemetry-exporter-prometheus: pip install 'genai-cost[prometheus]'"
+        ) from None
+    server, _ = start_http_server(port, addr=os.environ.get("GENAI_COST_PROMETHEUS_HOST", "127.0.0.1"))
+    runtime.prometheus_port = server.server_port
+    return PrometheusMetricReader()
 
 
 def pre_instrument() -> None:

@@ -16,8 +16,11 @@ File layout::
     spans:
       amount_aliases: [gen_ai.usage.cost]                  # extra attributes carrying the amount
       max_open_traces: 10000                               # trace roll-up memory bound
+      backends: [langfuse, phoenix, mlflow]                # what else spans carry (attributes.BACKENDS)
+      duplicate_usage: move                                # a duplicate's usage: move (out of sight) | keep
     metrics:
       user_id: false                                       # user.id on cost metrics (cardinality!)
+      prometheus_port: 9464                                # serve metrics for Prometheus (extra: prometheus)
     instrumentation:
       anthropic: {sdk_tracing: duplicate}                  # anthropic's own spans: duplicate | off
     budgets:
@@ -43,7 +46,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from genai_cost.attributes import ATTRIBUTION_KEYS, USAGE_COST_ALIAS
+from genai_cost.attributes import ATTRIBUTION_KEYS, BACKENDS, DEFAULT_BACKENDS, USAGE_COST_ALIAS
 from genai_cost.budget.alerts import AlertSettings, InvalidWebhook, Webhook
 from genai_cost.budget.ledger import url_problem
 from genai_cost.errors import ConfigError  # re-exported: genai_cost.config.ConfigError
@@ -69,6 +72,12 @@ class Settings:
     # What becomes of anthropic's own spans while ours are on: "duplicate" (kept, no amount) or "off".
     anthropic_sdk_tracing: str = "duplicate"
     source: str | None = None  # the file the settings came from, for messages
+    # Which backends' names priced spans also carry (attributes.BACKENDS), and what a duplicate
+    # does with its usage ("move": under genai_cost.duplicate., so self-pricing backends skip it).
+    backends: tuple[str, ...] = DEFAULT_BACKENDS
+    duplicate_usage: str = "move"
+    # Serve the SDK's metrics for Prometheus on this port (opentelemetry-exporter-prometheus).
+    prometheus_port: int | None = None
 
 
 # --- a tiny schema walker: each reader gets (value, where) and returns the parsed value ------
@@ -266,6 +275,14 @@ def _sdk_tracing(value: Any, where: str) -> str:
     return "off" if value is False else _choice(*SDK_TRACING_MODES)(value, where)
 
 
+def _backend_list(value: Any, where: str) -> tuple[str, ...]:
+    names = _string_list(value, where)
+    for i, name in enumerate(names):
+        if name not in BACKENDS:
+            raise _fail(f"{where}[{i}]", f"unknown backend {name!r}; known: {', '.join(BACKENDS)}")
+    return names
+
+
 _FILE_SCHEMA = _section(
     {
         "enabled": _boolean,
@@ -277,8 +294,15 @@ _FILE_SCHEMA = _section(
                 "discounts": _list_of(_discount),
             }
         ),
-        "spans": _section({"amount_aliases": _string_list, "max_open_traces": _integer(1)}),
-        "metrics": _section({"user_id": _boolean}),
+        "spans": _section(
+            {
+                "amount_aliases": _string_list,
+                "max_open_traces": _integer(1),
+                "backends": _backend_list,
+                "duplicate_usage": _choice("move", "keep"),
+            }
+        ),
+        "metrics": _section({"user_id": _boolean, "prometheus_port": _integer(0)}),
         "budgets": _budgets,
         "alerts": _section({"webhooks": _list_of(_webhook), "queue_size": _integer(1), "shutdown_timeout": _number()}),
         "instrumentation": _section({"anthropic": _section({"sdk_tracing": _sdk_tracing})}),
@@ -325,6 +349,9 @@ def parse_settings(document: Any, source: str = "<config>") -> Settings:
         budgets=data.get("budgets", BudgetSettings()),
         anthropic_sdk_tracing=data.get("instrumentation", {}).get("anthropic", {}).get("sdk_tracing", "duplicate"),
         source=source,
+        backends=spans.get("backends", DEFAULT_BACKENDS),
+        duplicate_usage=spans.get("duplicate_usage", "move"),
+        prometheus_port=data.get("metrics", {}).get("prometheus_port"),
     )
 
 
@@ -399,6 +426,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         budgets=_budgets_from_env(env, settings.budgets),
         anthropic_sdk_tracing=_sdk_tracing_from_env(env, settings.anthropic_sdk_tracing),
         source=settings.source,
+        backends=_backends_from_env(env, settings.backends),
+        duplicate_usage=settings.duplicate_usage,
+        prometheus_port=port_from_env(env, "GENAI_COST_PROMETHEUS_PORT", settings.prometheus_port),
     )
 
 
@@ -409,3 +439,24 @@ def price_catalog(config_file: str | None = None) -> PriceCatalog:
 
     settings = load_file(config_file) if config_file else load_settings()
     return PriceCatalog(settings.overrides)
+def _backends_from_env(env: Mapping[str, str], default: tuple[str, ...]) -> tuple[str, ...]:
+    """``GENAI_COST_BACKENDS=phoenix,mlflow`` (empty: none) over the file's ``spans.backends``."""
+    raw = env.get("GENAI_COST_BACKENDS")
+    if raw is None:
+        return default
+    names = tuple(name.strip() for name in raw.split(",") if name.strip())
+    for name in names:
+        if name not in BACKENDS:
+            raise ConfigError(
+                f"environment variable GENAI_COST_BACKENDS: unknown backend {name!r}; known: {', '.join(BACKENDS)}"
+            )
+    return names
+
+
+def port_from_env(env: Mapping[str, str], name: str, default: int | None) -> int | None:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit() or int(raw) > 65535:
+        raise ConfigError(f"environment variable {name}: expected a port number, got {raw!r}")
+    return int(raw)

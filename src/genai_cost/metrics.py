@@ -41,8 +41,9 @@ _COST_DIMENSIONS = (
     attr.TEAM,
     attr.FEATURE,
     attr.TENANT,
-    attr.BUDGET_DECISION,
 )
+# Not the budget decision: it changes with spend, not with who spent, and would multiply every
+# series (allow/warn/downgrade) for a figure the span already carries.
 _SEMCONV_DIMENSIONS = (
     attr.PROVIDER_NAME,
     attr.REQUEST_MODEL,

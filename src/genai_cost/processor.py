@@ -37,6 +37,7 @@ from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor, Synchrono
 
 from genai_cost import attributes as attr
 from genai_cost.attributes import Status
+from genai_cost.backend_view import BackendView
 from genai_cost.context import baggage_attribution, default_attribution
 from genai_cost import runtime
 from genai_cost.runtime import OUR_SCOPE
@@ -126,11 +127,14 @@ class CostDecider:
         amount_aliases: Sequence[str] = (attr.USAGE_COST_ALIAS,),
         max_open_traces: int = 10_000,
         on_priced: Callable[[CostBreakdown, Mapping[str, Any]], None] | None = None,
+        backend_view: BackendView | None = None,
     ) -> None:
         self._catalog = price_catalog
         self._metrics = metrics
         self._aliases = tuple(amount_aliases)
-        self._strip = frozenset((*_COST_KEYS, *self._aliases))
+        # What priced spans carry for other backends, and how a duplicate hides its usage.
+        self._view = backend_view if backend_view is not None else runtime.backend_view
+        self._strip = frozenset((*_COST_KEYS, *self._aliases, *self._view.emitted_cost_keys))
         # Called with every cost this decider priced (not duplicates): spend accounting.
         self._on_priced = on_priced
         self._lock = threading.Lock()
@@ -176,6 +180,7 @@ class CostDecider:
         if status is None:  # a foreign span: price it here
             cost = self._price(attributes, scope, start_ns, end_ns)
             new_attributes = {**attributes, **cost.span_attributes(self._aliases)}
+            new_attributes.update(self._view.extra(new_attributes))
             for key, value in (attribution or {}).items():
                 new_attributes.setdefault(key, value)
             for key, value in default_attribution().items():
@@ -196,6 +201,8 @@ class CostDecider:
         if duplicate_of is not None:
             strip = self._strip
             new_attributes = {k: v for k, v in (new_attributes or attributes).items() if k not in strip}
+            # Phoenix, MLflow and Langfuse price usage themselves: a duplicate's would count twice.
+            new_attributes = self._view.duplicate(new_attributes)
             new_attributes[attr.COST_STATUS] = Status.DUPLICATE
             new_attributes[attr.DUPLICATE_OF] = f"{duplicate_of:016x}"
         elif cost is not None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from genai_cost import attributes as attr
+from genai_cost.backend_view import BackendView
 
 # Instrumentation scope name of every span genai-cost creates.
 OUR_SCOPE = "genai_cost"
@@ -32,3 +33,9 @@ disabled_reason: str | None = None
 # The budget guard when budgets are configured (genai_cost.budget.guard.BudgetGuard), else None:
 # the call path checks this one attribute and skips budgets entirely.
 budget_guard: Any = None
+
+# What priced spans carry for other backends (attributes.BACKENDS), once settings are applied.
+backend_view: BackendView = BackendView()
+
+# The port the in-process Prometheus endpoint listens on (configure(prometheus_port=...)), if any.
+prometheus_port: int | None = None

@@ -25,7 +25,16 @@ from genai_cost.gateway import Gateway, GatewayConfig
 
 # Attributes the gateway may add to a span (everything else must arrive untouched).
 ADDED_PREFIX = "genai_cost."
-ADDED_EXTRA = frozenset({attr.USAGE_COST_ALIAS})
+# Plus what other backends read (attributes.BACKENDS), by default.
+ADDED_EXTRA = frozenset(
+    {
+        attr.USAGE_COST_ALIAS,
+        attr.MLFLOW_LLM_COST,
+        attr.USAGE_CACHE_CREATION_TOKENS,
+        attr.OPENINFERENCE_LLM_MODEL_NAME,
+        attr.OPENINFERENCE_SPAN_KIND,
+    }
+)
 
 
 def free_port() -> int:

@@ -151,7 +151,8 @@ def test_clients_that_lie_about_length_or_vanish_do_not_wedge_it(live):
 def test_other_paths_and_methods(live):
     gateway, _ = live
     connection = http.client.HTTPConnection("127.0.0.1", gateway.http_port, timeout=5)
-    connection.request("POST", "/v1/metrics", body=b"", headers={"Content-Type": PROTOBUF})
+    # /v1/metrics and /v1/logs are relayed to the downstream (test_gateway_passthrough.py).
+    connection.request("POST", "/v1/profiles", body=b"", headers={"Content-Type": PROTOBUF})
     assert connection.getresponse().status == 404
     connection.close()
     connection = http.client.HTTPConnection("127.0.0.1", gateway.http_port, timeout=5)

@@ -70,6 +70,7 @@ def add_command(commands: Any) -> None:
 
 
 def run_gateway(args: argparse.Namespace, out: TextIO) -> int:
+    from genai_cost.backend_view import BackendView
     from genai_cost.config import ENV_CONFIG_FILE, load_settings
     from genai_cost.gateway import Gateway, GatewayConfig
     from genai_cost.pricing import PriceCatalog
@@ -111,7 +112,11 @@ def run_gateway(args: argparse.Namespace, out: TextIO) -> int:
 
             guard = start_budgets(settings.budgets, settings.alerts)  # a ledger it cannot open: ConfigError
         gateway = Gateway(
-            config, price_catalog=price_catalog, amount_aliases=tuple(settings.amount_aliases), budget_guard=guard
+            config,
+            price_catalog=price_catalog,
+            amount_aliases=tuple(settings.amount_aliases),
+            budget_guard=guard,
+            backend_view=BackendView(settings.backends, settings.duplicate_usage),
         )
     except ValueError as exc:
         print(f"genai-cost: {exc}", file=sys.stderr)

@@ -23,6 +23,7 @@ from genai_cost.span_reader import GENAI_MARKER_KEYS
 
 if TYPE_CHECKING:
     from genai_cost.gateway.budgets import SpendAccounting
+    from genai_cost.gateway.spend_metrics import SpendCounters
 
 _log = logging.getLogger(__name__)
 
@@ -164,9 +165,14 @@ class EnrichCounts:
 
 class Enricher:
     def __init__(
-        self, decider: CostDecider, accounting: SpendAccounting | None = None, seen: SeenSpans | None = None
+        self,
+        decider: CostDecider,
+        accounting: SpendAccounting | None = None,
+        seen: SeenSpans | None = None,
+        spend: SpendCounters | None = None,
     ) -> None:
         self.decider = decider
+        self.spend = spend  # the /metrics spend and call counters (a retried span is not counted again)
         self.accounting = accounting  # budgets: the spend of priced spans, settled in the ledger
         self.seen = seen  # recent GenAI spans' edits, so a retried export is not priced twice
         self._warned = False
@@ -180,6 +186,7 @@ class Enricher:
         from_bytes = int.from_bytes
         accounting = self.accounting
         seen = self.seen
+        spend = self.spend
         # Spans whose cost goes to the budget ledger: written back once the whole request is
         # accounted (one ledger operation per request, not per span).
         to_account: list[tuple[Any, dict[str, Any], dict[str, Any]]] = []
@@ -226,6 +233,8 @@ class Enricher:
                             span.start_time_unix_nano or None,
                             span.end_time_unix_nano or None,
                         )
+                        if spend is not None:  # what is forwarded: as it arrived if priced upstream
+                            spend.observe(new if new is not None and attr.COST_STATUS not in attributes else attributes)
                         if attr.COST_STATUS in attributes or attr.COST_AMOUNT in attributes:
                             # Priced upstream (an SDK with our processor): left alone but for the
                             # trace roll-up, which this tier may see more of, and the budget

@@ -1,4 +1,5 @@
-"""The OTLP/HTTP receiver: POST /v1/traces, GET /healthz, GET /metrics (Prometheus text)."""
+"""The OTLP/HTTP receiver: POST /v1/traces, GET /healthz, GET /metrics (Prometheus text); POST
+/v1/metrics and /v1/logs are relayed to the downstream unchanged (gateway/passthrough.py)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 
 from genai_cost.gateway.otlp import JSON, PROTOBUF, PayloadError, decode_body, encode_status, media_type, too_large
+from genai_cost.gateway.passthrough import SIGNALS, RelayError
 
 if TYPE_CHECKING:
     from genai_cost.gateway.service import Gateway
@@ -64,9 +66,10 @@ def serve_http(gateway: Gateway, host: str, port: int) -> tuple[ThreadingHTTPSer
                 self._reply(404, b"not found\n", "text/plain")
 
         def do_POST(self) -> None:
-            if self.path.split("?", 1)[0] != "/v1/traces":
+            path = self.path.split("?", 1)[0]
+            if path != "/v1/traces" and path not in SIGNALS:
                 self.close_connection = True
-                self._reply(404, b"only /v1/traces is served here\n", "text/plain")
+                self._reply(404, b"only /v1/traces, /v1/metrics and /v1/logs are served here\n", "text/plain")
                 return
             try:
                 kind = media_type(self.headers.get("Content-Type"))
@@ -94,6 +97,14 @@ def serve_http(gateway: Gateway, host: str, port: int) -> tuple[ThreadingHTTPSer
             if len(body) < length:
                 self.close_connection = True
                 return  # the client went away mid-body: nobody to answer
+            if path in SIGNALS:  # metrics, logs: relayed as they came
+                try:
+                    status, reply, reply_type = gateway.passthrough.relay_http(path, body, self.headers)
+                except RelayError as exc:
+                    self._error(exc.http_status, str(exc), kind)
+                    return
+                self._reply(status, reply, reply_type)
+                return
             try:
                 request = decode_body(body, kind, self.headers.get("Content-Encoding"), limit)
                 accepted = gateway.ingest(request)

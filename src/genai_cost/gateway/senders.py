@@ -80,15 +80,11 @@ class HttpSender:
         return connection
 
     def send(self, payload: bytes) -> None:
-        connection = self._connection()
         try:
-            connection.request("POST", self._path, body=payload, headers=self._headers)
-            response = connection.getresponse()
-            body = response.read()
+            response, body = self._exchange(payload)
         except (OSError, http.client.HTTPException) as exc:
-            connection.close()
-            self._local.connection = None
             raise RetryableError(f"downstream unreachable: {exc!r}") from None
+        connection = self._local.connection
         status = response.status
         if 200 <= status < 300:
             return
@@ -100,10 +96,50 @@ class HttpSender:
             raise RetryableError(detail, parse_retry_after(response.getheader("Retry-After")))
         raise PermanentError(detail)
 
+    def _exchange(self, payload: bytes, headers: Mapping[str, str] | None = None) -> tuple[Any, bytes]:
+        """One request and its response; a kept-alive connection the server has closed meanwhile is
+        replaced and the request sent again at once (not a failed export: nothing reached the server)."""
+        return exchange(self._local, self._connection, "POST", self._path, payload, headers or self._headers)
+
     def close(self) -> None:
         connection = getattr(self._local, "connection", None)
         if connection is not None:
             connection.close()
+
+
+# What a server's closing of an idle keep-alive connection looks like to the next request on it
+# (uvicorn closes after ~5 s): the request is resent on a new connection instead of waiting out
+# a backoff. RemoteDisconnected is a ConnectionResetError.
+_STALE_CONNECTION = (BrokenPipeError, ConnectionResetError, ConnectionAbortedError, http.client.BadStatusLine)
+
+
+def exchange(
+    local: threading.local,
+    connect: Any,
+    method: str,
+    path: str,
+    body: bytes,
+    headers: Mapping[str, str],
+) -> tuple[Any, bytes]:
+    """``method path`` on the thread's connection (``connect()`` makes or returns it); raises
+    ``OSError`` / ``HTTPException`` when the downstream cannot be reached."""
+    for attempt in (1, 2):
+        connection = connect()
+        reused = connection.sock is not None
+        try:
+            connection.request(method, path, body=body, headers=dict(headers))
+            response = connection.getresponse()
+            return response, response.read()
+        except _STALE_CONNECTION:
+            connection.close()
+            local.connection = None
+            if not reused or attempt == 2:
+                raise
+        except (OSError, http.client.HTTPException):
+            connection.close()
+            local.connection = None
+            raise
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 class GrpcSender:

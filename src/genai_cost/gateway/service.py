@@ -19,8 +19,11 @@ from genai_cost.gateway.forward import Forwarder
 from genai_cost.gateway.retries import SeenSpans
 from genai_cost.gateway.rollup import TraceAssembler
 from genai_cost.gateway.senders import Sender, make_sender
+from genai_cost.gateway.passthrough import Passthrough
+from genai_cost.gateway.spend_metrics import SpendCounters
 from genai_cost.gateway.spool import Spool
 from genai_cost.gateway.stats import GatewayStats
+from genai_cost.backend_view import BackendView
 from genai_cost.metrics import CostMetrics
 from genai_cost.pricing import CostBreakdown, PriceCatalog
 from genai_cost.processor import CostDecider
@@ -46,6 +49,7 @@ class Gateway:
         spend_sink: SpendSink | None = None,
         sender: Sender | None = None,
         budget_guard: BudgetGuard | None = None,
+        backend_view: BackendView | None = None,
     ) -> None:
         """``budget_guard``: account the spend of priced spans in its ledger (``gateway.budgets``);
         the caller owns it (and its alert sinks) and closes it after ``shutdown``."""
@@ -59,6 +63,7 @@ class Gateway:
             amount_aliases=amount_aliases if amount_aliases is not None else runtime.amount_aliases,
             max_open_traces=config.max_open_traces,
             on_priced=spend_sink,
+            backend_view=backend_view,
         )
         self.budgets = None
         if budget_guard is not None:
@@ -68,7 +73,14 @@ class Gateway:
             self.stats.text_sections.append(self.budgets.remaining_lines)
         # A retried export's spans get the edit their first copy got: priced and accounted once.
         self.seen = SeenSpans(config.dedupe_window_spans) if config.dedupe_window_spans else None
-        self._enricher = Enricher(self.decider, self.budgets, self.seen)
+        # Metrics and logs exports are relayed to the downstream as they came.
+        self.passthrough = Passthrough(
+            config.downstream, config.downstream_protocol, config.downstream_headers, config.downstream_timeout
+        )
+        # Spend and call counters on /metrics: Prometheus alone fills collector/'s dashboard.
+        self.spend = SpendCounters()
+        self.stats.text_sections.append(self.spend.prometheus_lines)
+        self._enricher = Enricher(self.decider, self.budgets, self.seen, self.spend)
         spool = (
             Spool(config.spool_dir, config.spool_max_bytes, on_lost=lambda n: self.stats.add(spans_dropped=n))
             if config.spool_dir
@@ -184,6 +196,7 @@ class Gateway:
         if self.assembler is not None:
             self.assembler.flush()
         self.forwarder.shutdown(self.config.drain_timeout)
+        self.passthrough.close()
         _log.info("genai-cost gateway stopped: %s", self.stats.snapshot())
 
     def __enter__(self) -> Gateway:

@@ -385,6 +385,7 @@ class GenAICall:
             # A partial/estimated price says so; an unpriced call keeps its status but says why.
             cost = cost.with_status(*status) if cost.amount is not None else cost.with_status(cost.status, status[1])
         updates.update(cost.span_attributes(runtime.amount_aliases))
+        updates.update(runtime.backend_view.extra(updates, self.attributes))
         if self._budget is not None:
             failed = error is not None and usage is None
             if self._settle_later:  # aend awaits the ledger, then publishes
