@@ -47,6 +47,7 @@ from genai_cost.context import current_attribution
 from genai_cost.metrics import cost_metrics
 from genai_cost.pricing import catalog
 from genai_cost.pricing.breakdown import CostBreakdown
+from genai_cost.pricing.busy_time import BusyClock
 from genai_cost.pricing.plan import scale
 from genai_cost.usage import TokenUsage
 
@@ -158,6 +159,7 @@ class GenAICall:
         "_held",
         "_settle_later",
         "_pending",
+        "_busy",
     )
 
     def __init__(
@@ -201,6 +203,10 @@ class GenAICall:
         self._span_id = span_context.span_id
         runtime.open_calls[self._span_id] = (span_context.trace_id, provider_name, request_model)
         self._start = time.perf_counter()
+        # A self-hosted model priced per GPU-hour: (its endpoint's busy clock, this call's token).
+        self._busy: tuple[BusyClock, float] | None = None
+        if catalog().has_time_prices:
+            self._start_busy_time(provider_name, request_model, server_address, server_port)
         self._first_chunk: float | None = None
         self._result: CallResult | None = None
         self._error: BaseException | None = None
@@ -218,6 +224,24 @@ class GenAICall:
         # aend: _finish leaves the budget and what follows it to aend, in _pending.
         self._settle_later = False
         self._pending: tuple[Any, ...] | None = None
+
+    def _start_busy_time(
+        self, provider_name: str, model: str | None, server_address: str | None, server_port: int | None
+    ) -> None:
+        try:
+            clock = catalog().busy_clock(model, provider_name, server_address, server_port)
+            if clock is not None:
+                self._busy = (clock, clock.start(self._start))
+        except Exception:
+            log_once("noting a self-hosted endpoint's busy time")
+
+    def _busy_share(self) -> float | None:
+        """This call's share of its endpoint's busy time (seconds), once, as it ends."""
+        busy = self._busy
+        if busy is None:
+            return None
+        self._busy = None
+        return busy[0].end(busy[1], time.perf_counter())
 
     @classmethod
     def described(cls, tracer: Tracer, request: DescribedRequest, server: DescribedServer) -> GenAICall:
@@ -405,6 +429,18 @@ class GenAICall:
         cost_metrics().record_all(cost if billed else None, attributes, usage, duration, ttfc)
 
     def _price(self, result: CallResult | None, usage: TokenUsage | None, duration: float) -> CostBreakdown:
+        busy_share = self._busy_share()
+        if busy_share is not None:
+            # GPU-hour prices charge the call's share of the endpoint's busy time, not its own
+            # duration (``pricing.busy_time``) -- a failed call kept the GPUs busy too, a blocked
+            # one never reached them.
+            guarded = self._budget
+            if guarded is not None and guarded.decision.blocked:
+                return _NO_RESPONSE
+            if result is None or result.billable:
+                duration = busy_share
+                if result is None:
+                    result = CallResult()
         if result is None:
             return _NO_RESPONSE
         if not result.billable:

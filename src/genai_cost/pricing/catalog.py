@@ -21,6 +21,7 @@ from typing import Any
 
 from genai_cost.attributes import Status
 from genai_cost.pricing.breakdown import CostBreakdown
+from genai_cost.pricing.busy_time import BusyClock, busy_clock
 from genai_cost.pricing.overrides import CustomPrice, PriceOverrides
 from genai_cost.pricing.plan import PricePlan, exact_breakdown, scale
 from genai_cost.pricing.resolve import (
@@ -112,6 +113,9 @@ class PriceCatalog:
         self._load_lock = threading.Lock()
         self._loader: threading.Thread | None = None
         self._resolutions: dict[tuple[str | None, str | None, str], _Resolution | CostBreakdown] = {}
+        # Whether any price is per GPU-hour: calls then note their endpoint's busy time; when
+        # none is, that costs the call path one attribute read.
+        self.has_time_prices = any(c.is_time_based for c in self.overrides.custom_models)
 
     # -- data loading ----------------------------------------------------------------------
     def warm_up(self) -> None:
@@ -230,6 +234,8 @@ class PriceCatalog:
             usage = _EMPTY_USAGE
         custom = resolution.custom
         if custom is not None:
+            if custom.is_time_based:
+                return _time_priced(custom, resolution.price_provider, usage, duration_s)
             return CostBreakdown.priced(
                 custom.amounts(usage, duration_s),
                 currency=custom.currency,
@@ -279,6 +285,20 @@ class PriceCatalog:
             resolution.source or self._source,
         )
 
+    def busy_clock(
+        self, model: str | None, provider_name: str | None, server_address: str | None, server_port: int | None
+    ) -> BusyClock | None:
+        """The busy-time clock of the self-hosted endpoint serving ``model``, when its price is per
+        GPU-hour (``None`` otherwise, at once when no price is). One clock per (endpoint, price):
+        the calls that share the GPUs share their cost."""
+        if not self.has_time_prices or not model:
+            return None
+        resolution = self.resolve(model, provider_name, server_address)
+        custom = getattr(resolution, "custom", None)
+        if custom is None or not custom.is_time_based:
+            return None
+        return busy_clock((server_address, server_port, custom.provider, custom.model))
+
     def known_models(self) -> list[tuple[str, str, str | None]]:
         """(provider id, model id, name) for everything priced, overrides first."""
         rows: list[tuple[str, str, str | None]] = [
@@ -288,6 +308,32 @@ class PriceCatalog:
         for provider in snapshot.providers if snapshot else ():
             rows.extend((provider.id, m.id, m.name) for m in provider.models)
         return rows
+
+
+def _time_priced(
+    custom: CustomPrice, price_provider: str | None, usage: TokenUsage, busy_s: float | None
+) -> CostBreakdown:
+    """A GPU-hour price applied to the call's share of its endpoint's busy time (``busy_time``):
+    an estimate, since the tokens do not set the price -- and said so, never a silent 0."""
+    if busy_s is None:
+        return CostBreakdown.unpriced(
+            Status.NO_USAGE,
+            f"{custom.model!r} is priced per GPU-hour and this call's busy time is not known; "
+            "price it from a traced call, or give it a per-token price (input_per_mtok)",
+        )
+    gpus = f"{custom.gpus:g} GPU{'s' if custom.gpus != 1 else ''}"
+    return CostBreakdown.priced(
+        custom.amounts(usage, busy_s),
+        currency=custom.currency,
+        price_model=custom.model,
+        price_provider=price_provider,
+        source="override",
+        status=Status.ESTIMATED,
+        detail=(
+            f"{custom.per_gpu_hour:g} {custom.currency}/GPU-hour x {gpus} x {busy_s:.6f} s: "
+            "the call's share of its endpoint's busy time"
+        ),
+    )
 
 
 _NO_MODEL = CostBreakdown.unpriced(Status.UNKNOWN_MODEL, "the span names no model")
