@@ -189,8 +189,12 @@ class CostDecider:
 
         # One lock for the call's registration and, for a local root, taking its trace's total.
         with self._lock:
-            duplicate_of = self._register(
-                attributes, scope, trace_id, span_id, parent_span_id, amount, ours, is_local_root
+            # A span that already says it is a duplicate (ours, made inside another of our calls)
+            # is not a call of its own: registering it would make the outer call its duplicate.
+            duplicate_of = (
+                None
+                if status == Status.DUPLICATE
+                else self._register(attributes, scope, trace_id, span_id, parent_span_id, amount, ours, is_local_root)
             )
             totals = self.traces.pop(trace_id, None) if is_local_root else None
         if duplicate_of is not None:

@@ -27,6 +27,7 @@ is awaited instead -- ``aguard_budget`` and ``aend`` -- so a slow ledger never h
 
 from __future__ import annotations
 
+import inspect
 import logging
 import os
 import time
@@ -160,6 +161,7 @@ class GenAICall:
         "_settle_later",
         "_pending",
         "_busy",
+        "_outer",
     )
 
     def __init__(
@@ -199,6 +201,13 @@ class GenAICall:
             parent = trace.get_current_span().get_span_context()
             parent = parent if parent.is_valid else None
         self._is_root = parent is None or parent.is_remote
+        # Made while another of our calls is in flight and current (LiteLLM's completion() calling
+        # the openai SDK): the same provider call seen twice. The outer call is the one the
+        # application made -- it carries the price and the budget decision -- so this one is
+        # marked ``duplicate`` of it, asks no budget and records no metrics.
+        self._outer: int | None = None
+        if parent is not None and not parent.is_remote and parent.span_id in runtime.open_calls:
+            self._outer = parent.span_id
         span_context = self.span.get_span_context()
         self._span_id = span_context.span_id
         runtime.open_calls[self._span_id] = (span_context.trace_id, provider_name, request_model)
@@ -267,7 +276,7 @@ class GenAICall:
     def guard_budget(self) -> None:
         """Ask the budget guard about this call; raises ``BudgetExceeded`` (span ended) on block."""
         guard = runtime.budget_guard
-        if guard is None or self.ask_budget is None or self._budget is not None:
+        if guard is None or self.ask_budget is None or self._budget is not None or self._outer is not None:
             return
         try:
             self._budget = budget_hook.enter(self, guard, self.ask_budget)
@@ -279,7 +288,7 @@ class GenAICall:
     async def aguard_budget(self) -> None:
         """``guard_budget`` for a call made on an event loop: the reservation is awaited."""
         guard = runtime.budget_guard
-        if guard is None or self.ask_budget is None or self._budget is not None:
+        if guard is None or self.ask_budget is None or self._budget is not None or self._outer is not None:
             return
         try:
             self._budget = await budget_hook.aenter(self, guard, self.ask_budget)
@@ -391,7 +400,12 @@ class GenAICall:
                 error_type = updates[attr.ERROR_TYPE]
             span.set_status(StatusCode.ERROR, f"{error_type}: {error}"[:512])
 
-        cost = self._price(result, usage, duration)
+        if self._outer is not None:
+            self._busy_share()
+            cost = _INSIDE_ANOTHER_CALL
+            updates[attr.DUPLICATE_OF] = f"{self._outer:016x}"
+        else:
+            cost = self._price(result, usage, duration)
         if status is not None:
             # A partial/estimated price says so; an unpriced call keeps its status but says why.
             cost = cost.with_status(*status) if cost.amount is not None else cost.with_status(cost.status, status[1])
@@ -426,7 +440,8 @@ class GenAICall:
         # One hand-off to the metrics thread for the call and its cost.
         result = self._result
         billed = (self._error is None or usage is not None) and (result is None or result.billable)
-        cost_metrics().record_all(cost if billed else None, attributes, usage, duration, ttfc)
+        if self._outer is None:  # the outer call records the call and its cost
+            cost_metrics().record_all(cost if billed else None, attributes, usage, duration, ttfc)
 
     def _price(self, result: CallResult | None, usage: TokenUsage | None, duration: float) -> CostBreakdown:
         busy_share = self._busy_share()
@@ -503,6 +518,9 @@ def _provider_reported(catalog_cost: CostBreakdown, reported: float) -> CostBrea
 _NO_PARENT_KNOWN = object()
 _NO_RESPONSE = CostBreakdown.unpriced(Status.NO_USAGE, "the call failed before a response arrived")
 _NOT_BILLED = CostBreakdown.unpriced(Status.NO_USAGE, "the operation bills no tokens")
+_INSIDE_ANOTHER_CALL = CostBreakdown.unpriced(
+    Status.DUPLICATE, "made inside another traced call (genai_cost.duplicate_of), which carries the price"
+)
 
 
 def _qualified_type(error: BaseException) -> str:
@@ -779,12 +797,21 @@ class AsyncStream(wrapt.ObjectProxy):  # type: ignore[misc]
         try:
             # SDK stream objects close with close(); async generators (google-genai) with aclose().
             close = getattr(self.__wrapped__, "close", None) or self.__wrapped__.aclose
-            await close()
+            closing = close()
+            if inspect.isawaitable(closing):  # LiteLLM's wrapper closes synchronously
+                await closing
         finally:
             await self._self_state.aend("the caller closed the stream before it completed")
 
     async def aclose(self) -> None:
-        await self.close()
+        aclose = getattr(self.__wrapped__, "aclose", None)
+        if aclose is None:
+            await self.close()
+            return
+        try:
+            await aclose()
+        finally:
+            await self._self_state.aend("the caller closed the stream before it completed")
 
     async def __aenter__(self) -> AsyncStream:
         await self.__wrapped__.__aenter__()
