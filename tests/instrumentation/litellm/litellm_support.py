@@ -12,7 +12,7 @@ import pytest
 # LiteLLM fetches its price map from GitHub at import unless told not to (tests run offline).
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
-from conftest import (  # noqa: E402, F401 - re-exported to the test modules
+from conftest import (  # noqa: F401 - re-exported to the test modules
     PRICE_TOLERANCE,
     assert_priced_at,
     attrs,
@@ -21,9 +21,9 @@ from conftest import (  # noqa: E402, F401 - re-exported to the test modules
     only_span,
 )
 
-from genai_cost.instrumentation.anthropic import AnthropicInstrumentor  # noqa: E402
-from genai_cost.instrumentation.litellm import LiteLLMInstrumentor  # noqa: E402
-from genai_cost.instrumentation.openai import OpenAIInstrumentor  # noqa: E402
+from genai_cost.instrumentation.anthropic import AnthropicInstrumentor
+from genai_cost.instrumentation.litellm import LiteLLMInstrumentor
+from genai_cost.instrumentation.openai import OpenAIInstrumentor
 
 OPENAI_MODEL = "gpt-4o-mini"
 ANTHROPIC_MODEL = "claude-haiku-4-5"
