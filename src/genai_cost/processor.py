@@ -219,6 +219,9 @@ class CostDecider:
         call = read_span_call(attributes, scope)
         if call.usage_error is not None:
             return CostBreakdown.unpriced(Status.INVALID_USAGE, call.usage_error)
+        error_type = attributes.get(attr.ERROR_TYPE)
+        if call.usage is None and error_type and not (self._catalog or catalog()).has_time_prices:
+            return CostBreakdown.unpriced(Status.NO_USAGE, f"the call failed ({error_type}) and reported no usage")
         service_tier = attributes.get(attr.OPENAI_SERVICE_TIER) or attributes.get(attr.OPENAI_REQUEST_SERVICE_TIER)
         return (self._catalog or catalog()).price(
             call.model,

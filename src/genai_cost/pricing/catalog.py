@@ -223,14 +223,19 @@ class PriceCatalog:
         """Price one call. Never raises for bad input: the status says what went wrong."""
         if not model:
             return _NO_MODEL
+        if usage is None and not self.has_time_prices:
+            # Nothing billed by tokens was reported (a request the provider rejected, such as an
+            # Azure content-filter 400): that is the status, whether or not the model is known --
+            # an unknown deployment name must not turn a failed call into an "unknown model".
+            return _NO_USAGE
         resolution = self._resolutions.get((provider_name, server_address, model))
         if resolution is None:
             resolution = self.resolve(model, provider_name, server_address)
+        if usage is None and (isinstance(resolution, CostBreakdown) or not _is_time_priced(resolution)):
+            return _NO_USAGE
         if isinstance(resolution, CostBreakdown):
             return resolution
-        if usage is None:
-            if resolution.custom is None or not resolution.custom.is_time_based:
-                return _NO_USAGE
+        if usage is None:  # a GPU-hour price needs no tokens
             usage = _EMPTY_USAGE
         custom = resolution.custom
         if custom is not None:
@@ -308,6 +313,10 @@ class PriceCatalog:
         for provider in snapshot.providers if snapshot else ():
             rows.extend((provider.id, m.id, m.name) for m in provider.models)
         return rows
+
+
+def _is_time_priced(resolution: _Resolution) -> bool:
+    return resolution.custom is not None and resolution.custom.is_time_based
 
 
 def _time_priced(
