@@ -30,7 +30,8 @@ APP = textwrap.dedent(
     stub = os.environ["STUB_URL"]
     with tracer.start_as_current_span("handle request"):
         ollama.Client(host=stub).chat("llama3.2", [{"role": "user", "content": "hello"}])
-        litellm.completion("openai/gpt-4o-mini", [{"role": "user", "content": "hi"}], api_base=stub + "/v1", api_key="k")
+        hi = [{"role": "user", "content": "hi"}]
+        litellm.completion("openai/gpt-4o-mini", hi, api_base=stub + "/v1", api_key="k")
         litellm.completion(
             "anthropic/claude-haiku-4-5", [{"role": "user", "content": "hi"}], api_base=stub, api_key="k", max_tokens=50
         )
