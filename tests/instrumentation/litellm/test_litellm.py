@@ -222,3 +222,26 @@ def test_instrumenting_does_not_import_litellm() -> None:
     )
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert done.stdout.strip() == "ok", done.stderr
+
+
+def test_litellms_own_opentelemetry_callback_does_not_double_the_trace(stub: StubProvider, span_exporter: Any) -> None:
+    """LiteLLM's OTel logger writes its attributes onto the current span (ours, during the call)
+    and adds a raw-request child: the trace still holds one priced call, at the true price."""
+    from litellm.integrations.opentelemetry import OpenTelemetry
+
+    litellm.callbacks = [OpenTelemetry(tracer_provider=trace.get_tracer_provider())]
+    try:
+        with trace.get_tracer("app").start_as_current_span("request"):
+            litellm.completion(f"openai/{OPENAI_MODEL}", MESSAGES, api_base=stub.base_url, api_key=KEY)
+    finally:
+        litellm.callbacks = []
+    usage = openai_usage(stub.last_request.response_body["usage"])
+    model = stub.last_request.response_body["model"]
+    spans = span_exporter.get_finished_spans()
+    priced = [s for s in spans if attrs(s).get("genai_cost.status") == "priced"]
+    assert len(priced) == 1 and not [
+        s for s in spans if attrs(s).get("genai_cost.status") not in (None, "priced", "duplicate")
+    ]
+    [root] = [s for s in spans if s.name == "request"]
+    assert attrs(root)["genai_cost.trace.calls"] == 1
+    assert attrs(root)["genai_cost.trace.amount"] == pytest.approx(genai_prices_cost(model, usage, "openai"), abs=1e-9)
