@@ -48,16 +48,15 @@ def priced() -> Iterator[PriceCatalog]:
     set_catalog(previous)
 
 
+# Not `with Client(...)`: ollama 0.6.0's clients are no context managers (0.6.x later added it).
 @pytest.fixture
-def client(stub: StubProvider) -> Iterator[ollama.Client]:
-    with ollama.Client(host=stub.url) as local:
-        yield local
+def client(stub: StubProvider) -> ollama.Client:
+    return ollama.Client(host=stub.url)
 
 
 @pytest.fixture
-async def aclient(stub: StubProvider) -> Any:
-    async with ollama.AsyncClient(host=stub.url) as local:
-        yield local
+def aclient(stub: StubProvider) -> ollama.AsyncClient:
+    return ollama.AsyncClient(host=stub.url)
 
 
 def wire_counts(stub: StubProvider) -> tuple[int, int]:
