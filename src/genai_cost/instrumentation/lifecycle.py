@@ -11,6 +11,10 @@ response's usage, and a stream's chunks. Everything else lives here, once:
 * ``SyncStream`` / ``AsyncStream``: transparent proxies over SDK streams that feed each item to a
   provider ``StreamObserver`` and end the span however the stream ends — exhausted, ``break``,
   ``close()``, an exception in the caller's loop, a server error mid-stream, or never consumed.
+* self-hosted endpoints priced per GPU-hour: a call notes its endpoint's busy-time clock at start
+  and is charged its share of the endpoint's busy time at end (``pricing.busy_time``);
+* calls inside a routing call (``GenAICall.routes_other_calls``: LiteLLM driving the openai SDK):
+  the inner call is marked ``duplicate`` of the router's, asks no budget and records no metrics.
 
 Budgets (``genai_cost.budget``): a provider module opts its calls in by setting
 ``call.ask_budget`` on the ``GenAICall`` its ``start`` returns -- a callable returning a
@@ -201,12 +205,13 @@ class GenAICall:
             parent = trace.get_current_span().get_span_context()
             parent = parent if parent.is_valid else None
         self._is_root = parent is None or parent.is_remote
-        # Made while another of our calls is in flight and current (LiteLLM's completion() calling
-        # the openai SDK): the same provider call seen twice. The outer call is the one the
-        # application made -- it carries the price and the budget decision -- so this one is
-        # marked ``duplicate`` of it, asks no budget and records no metrics.
+        # Made inside a routing call of ours (LiteLLM's completion() driving the openai SDK): the
+        # same provider call seen twice. The routing call is the one the application made -- it
+        # carries the price and the budget decision -- so this one is marked ``duplicate`` of it,
+        # asks no budget and records no metrics. Only routers count: a call made from a tool
+        # function that another SDK runs (Gemini's automatic function calling) is a call of its own.
         self._outer: int | None = None
-        if parent is not None and not parent.is_remote and parent.span_id in runtime.open_calls:
+        if _routers and parent is not None and not parent.is_remote and parent.span_id in _routers:
             self._outer = parent.span_id
         span_context = self.span.get_span_context()
         self._span_id = span_context.span_id
@@ -268,6 +273,11 @@ class GenAICall:
     @property
     def ended(self) -> bool:
         return self._ended
+
+    def routes_other_calls(self) -> None:
+        """This call hands the request on to a provider SDK (LiteLLM): SDK calls made inside it
+        are the same call, marked ``duplicate`` of this one (see ``__init__``)."""
+        _routers.add(self._span_id)
 
     def mark_first_chunk(self) -> None:
         if self._first_chunk is None:
@@ -331,6 +341,8 @@ class GenAICall:
             return
         self._ended = True
         runtime.open_calls.pop(self._span_id, None)
+        if _routers:
+            _routers.discard(self._span_id)
         span = self.span
         try:
             self._finish(status)
@@ -346,6 +358,8 @@ class GenAICall:
             return
         self._ended = True
         runtime.open_calls.pop(self._span_id, None)
+        if _routers:
+            _routers.discard(self._span_id)
         span = self.span
         try:
             self._settle_later = True
@@ -516,6 +530,9 @@ def _provider_reported(catalog_cost: CostBreakdown, reported: float) -> CostBrea
 
 
 _NO_PARENT_KNOWN = object()
+# Span ids of routing calls in flight (``GenAICall.routes_other_calls``); set add/discard are atomic
+# under the GIL, and the set is empty unless LiteLLM is in use.
+_routers: set[int] = set()
 _NO_RESPONSE = CostBreakdown.unpriced(Status.NO_USAGE, "the call failed before a response arrived")
 _NOT_BILLED = CostBreakdown.unpriced(Status.NO_USAGE, "the operation bills no tokens")
 _INSIDE_ANOTHER_CALL = CostBreakdown.unpriced(

@@ -53,6 +53,7 @@ class Invocation:
     def start(self) -> GenAICall:
         call = GenAICall.described(self.tracer, self.request, self.server)
         call.ask_budget = self.budget_ask
+        call.routes_other_calls()
         return call
 
     def budget_ask(self) -> BudgetAsk:
