@@ -189,7 +189,7 @@ class CostDecider:
 
         # One lock for the call's registration and, for a local root, taking its trace's total.
         with self._lock:
-            # A span that already says it is a duplicate (ours, made inside another of our calls)
+            # A span that already says it is a duplicate (ours, made inside a routing call of ours)
             # is not a call of its own: registering it would make the outer call its duplicate.
             duplicate_of = (
                 None
