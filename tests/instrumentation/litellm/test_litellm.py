@@ -245,3 +245,37 @@ def test_litellms_own_opentelemetry_callback_does_not_double_the_trace(stub: Stu
     [root] = [s for s in spans if s.name == "request"]
     assert attrs(root)["genai_cost.trace.calls"] == 1
     assert attrs(root)["genai_cost.trace.amount"] == pytest.approx(genai_prices_cost(model, usage, "openai"), abs=1e-9)
+
+
+WEATHER_TOOL = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "description": "The weather in a city",
+        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+    },
+}
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_tool_calls_and_opt_in_content(
+    stream: bool, stub: StubProvider, span_exporter: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    kwargs: dict[str, Any] = {"api_base": stub.base_url, "api_key": KEY, "tools": [WEATHER_TOOL], "stream": stream}
+
+    def ask(question: str) -> None:
+        response = litellm.completion(f"openai/{OPENAI_MODEL}", [{"role": "user", "content": question}], **kwargs)
+        if stream:
+            list(response)
+
+    ask("Weather in Paris?")
+    quiet = attrs(genai_spans(span_exporter)[-1])
+    assert quiet["gen_ai.response.finish_reasons"] == ("tool_calls",)
+    assert "gen_ai.input.messages" not in quiet and "gen_ai.output.messages" not in quiet
+
+    monkeypatch.setenv("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", "true")
+    ask("Weather in Rome?")
+    a = attrs(genai_spans(span_exporter)[-1])
+    assert "Weather in Rome?" in a["gen_ai.input.messages"]
+    assert '"name":"get_weather"' in a["gen_ai.output.messages"]
+    assert a["genai_cost.status"] == "priced"
