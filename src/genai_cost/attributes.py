@@ -71,6 +71,8 @@ ANTHROPIC_WEB_SEARCH_REQUESTS: Final = "anthropic.usage.server_tool_use.web_sear
 ANTHROPIC_WEB_FETCH_REQUESTS: Final = "anthropic.usage.server_tool_use.web_fetch_requests"
 ANTHROPIC_COUNT_TOKENS_INPUT: Final = "anthropic.message.count_tokens.input_tokens"
 ANTHROPIC_SERVICE_TIER: Final = "anthropic.response.service_tier"
+# LiteLLM's own cost of a call (its _hidden_params["response_cost"], USD), beside ours for comparison.
+LITELLM_RESPONSE_COST: Final = "litellm.response_cost"
 
 # --- genai-cost: price ---------------------------------------------------------------------
 COST_AMOUNT: Final = "genai_cost.amount"

@@ -194,8 +194,12 @@ class CostDecider:
 
         # One lock for the call's registration and, for a local root, taking its trace's total.
         with self._lock:
-            duplicate_of = self._register(
-                attributes, scope, trace_id, span_id, parent_span_id, amount, ours, is_local_root
+            # A span that already says it is a duplicate (ours, made inside a routing call of ours)
+            # is not a call of its own: registering it would make the outer call its duplicate.
+            duplicate_of = (
+                None
+                if status == Status.DUPLICATE
+                else self._register(attributes, scope, trace_id, span_id, parent_span_id, amount, ours, is_local_root)
             )
             totals = self.traces.pop(trace_id, None) if is_local_root else None
         if duplicate_of is not None:
@@ -222,6 +226,9 @@ class CostDecider:
         call = read_span_call(attributes, scope)
         if call.usage_error is not None:
             return CostBreakdown.unpriced(Status.INVALID_USAGE, call.usage_error)
+        error_type = attributes.get(attr.ERROR_TYPE)
+        if call.usage is None and error_type and not (self._catalog or catalog()).has_time_prices:
+            return CostBreakdown.unpriced(Status.NO_USAGE, f"the call failed ({error_type}) and reported no usage")
         service_tier = attributes.get(attr.OPENAI_SERVICE_TIER) or attributes.get(attr.OPENAI_REQUEST_SERVICE_TIER)
         return (self._catalog or catalog()).price(
             call.model,

@@ -54,6 +54,26 @@ ANTHROPIC_USAGE = {
     "output_tokens": 20,
 }
 
+# What Azure OpenAI answers when its content filter rejects the prompt (documented error shape).
+AZURE_CONTENT_FILTER = {
+    "error": {
+        "message": "The response was filtered due to the prompt triggering Azure OpenAI's content management policy.",
+        "type": None,
+        "param": "prompt",
+        "code": "content_filter",
+        "status": 400,
+        "innererror": {
+            "code": "ResponsibleAIPolicyViolation",
+            "content_filter_result": {
+                "hate": {"filtered": True, "severity": "high"},
+                "self_harm": {"filtered": False, "severity": "safe"},
+                "sexual": {"filtered": False, "severity": "safe"},
+                "violence": {"filtered": False, "severity": "safe"},
+            },
+        },
+    }
+}
+
 with StubProvider() as stub:
     import anthropic
     import openai
@@ -94,6 +114,15 @@ with StubProvider() as stub:
             ) as stream:
                 for _ in stream:
                     pass
+        elif call == "azure_content_filter":
+            # Azure OpenAI rejecting a prompt with its content filter: HTTP 400, Azure's error body,
+            # no usage; the request names a deployment, not a model.
+            azure = openai.AzureOpenAI(azure_endpoint=stub.url, api_version="2024-10-21", api_key="test", max_retries=0)
+            stub.enqueue("/openai/deployments/prod-chat/chat/completions", status=400, json=AZURE_CONTENT_FILTER)
+            try:
+                azure.chat.completions.create(model="prod-chat", messages=[{"role": "user", "content": "hi"}])
+            except openai.BadRequestError:
+                pass
         else:
             raise SystemExit(f"unknown call {call}")
 

@@ -109,3 +109,17 @@ def test_official_and_openllmetry_together_price_each_call_once(call: str) -> No
     # Summing genai_cost.amount over everything exported gives the true spend.
     total = sum(s["attributes"].get("genai_cost.amount", 0) for s in spans)
     assert total == priced["attributes"]["genai_cost.amount"]
+
+
+@pytest.mark.parametrize("setup", ["official", "openllmetry", "ours+official"])
+def test_an_azure_prompt_rejected_by_the_content_filter_is_no_usage(setup: str) -> None:
+    """HTTP 400 with no usage: nothing was billed, whatever the deployment name -- not an
+    unknown model (which would also count it among unpriced calls by model)."""
+    spans = genai_spans(capture(setup, "azure_content_filter"))
+    assert spans, "no GenAI span for the rejected call"
+    for span in spans:
+        attrs = span["attributes"]
+        assert attrs.get("error.type"), attrs
+        assert attrs["genai_cost.status"] in ("no_usage", "duplicate"), attrs
+        assert "genai_cost.amount" not in attrs
+    assert [s["attributes"]["genai_cost.status"] for s in spans].count("no_usage") == 1

@@ -11,6 +11,10 @@ response's usage, and a stream's chunks. Everything else lives here, once:
 * ``SyncStream`` / ``AsyncStream``: transparent proxies over SDK streams that feed each item to a
   provider ``StreamObserver`` and end the span however the stream ends — exhausted, ``break``,
   ``close()``, an exception in the caller's loop, a server error mid-stream, or never consumed.
+* self-hosted endpoints priced per GPU-hour: a call notes its endpoint's busy-time clock at start
+  and is charged its share of the endpoint's busy time at end (``pricing.busy_time``);
+* calls inside a routing call (``GenAICall.routes_other_calls``: LiteLLM driving the openai SDK):
+  the inner call is marked ``duplicate`` of the router's, asks no budget and records no metrics.
 
 Budgets (``genai_cost.budget``): a provider module opts its calls in by setting
 ``call.ask_budget`` on the ``GenAICall`` its ``start`` returns -- a callable returning a
@@ -28,6 +32,7 @@ is awaited instead -- ``aguard_budget`` and ``aend`` -- so a slow ledger never h
 from __future__ import annotations
 
 import asyncio
+import inspect
 import os
 import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping
@@ -48,6 +53,7 @@ from genai_cost.internal_errors import log_once
 from genai_cost.metrics import cost_metrics
 from genai_cost.pricing import catalog
 from genai_cost.pricing.breakdown import CostBreakdown
+from genai_cost.pricing.busy_time import BusyClock
 from genai_cost.pricing.plan import scale
 from genai_cost.usage import TokenUsage
 
@@ -166,6 +172,8 @@ class GenAICall:
         "_held",
         "_settle_later",
         "_pending",
+        "_busy",
+        "_outer",
     )
 
     def __init__(
@@ -205,10 +213,22 @@ class GenAICall:
             parent = trace.get_current_span().get_span_context()
             parent = parent if parent.is_valid else None
         self._is_root = parent is None or parent.is_remote
+        # Made inside a routing call of ours (LiteLLM's completion() driving the openai SDK): the
+        # same provider call seen twice. The routing call is the one the application made -- it
+        # carries the price and the budget decision -- so this one is marked ``duplicate`` of it,
+        # asks no budget and records no metrics. Only routers count: a call made from a tool
+        # function that another SDK runs (Gemini's automatic function calling) is a call of its own.
+        self._outer: int | None = None
+        if _routers and parent is not None and not parent.is_remote and parent.span_id in _routers:
+            self._outer = parent.span_id
         span_context = self.span.get_span_context()
         self._span_id = span_context.span_id
         runtime.open_calls[self._span_id] = (span_context.trace_id, provider_name, request_model)
         self._start = time.perf_counter()
+        # A self-hosted model priced per GPU-hour: (its endpoint's busy clock, this call's token).
+        self._busy: tuple[BusyClock, float] | None = None
+        if catalog().has_time_prices:
+            self._start_busy_time(provider_name, request_model, server_address, server_port)
         self._first_chunk: float | None = None
         self._result: CallResult | None = None
         self._error: BaseException | None = None
@@ -227,6 +247,24 @@ class GenAICall:
         self._settle_later = False
         self._pending: tuple[Any, ...] | None = None
 
+    def _start_busy_time(
+        self, provider_name: str, model: str | None, server_address: str | None, server_port: int | None
+    ) -> None:
+        try:
+            clock = catalog().busy_clock(model, provider_name, server_address, server_port)
+            if clock is not None:
+                self._busy = (clock, clock.start(self._start))
+        except Exception:
+            log_once("noting a self-hosted endpoint's busy time")
+
+    def _busy_share(self) -> float | None:
+        """This call's share of its endpoint's busy time (seconds), once, as it ends."""
+        busy = self._busy
+        if busy is None:
+            return None
+        self._busy = None
+        return busy[0].end(busy[1], time.perf_counter())
+
     @classmethod
     def described(cls, tracer: Tracer, request: DescribedRequest, server: DescribedServer) -> GenAICall:
         """A call started from a provider module's own request and server descriptions."""
@@ -244,6 +282,11 @@ class GenAICall:
     def ended(self) -> bool:
         return self._ended
 
+    def routes_other_calls(self) -> None:
+        """This call hands the request on to a provider SDK (LiteLLM): SDK calls made inside it
+        are the same call, marked ``duplicate`` of this one (see ``__init__``)."""
+        _routers.add(self._span_id)
+
     def mark_first_chunk(self) -> None:
         if self._first_chunk is None:
             self._first_chunk = time.perf_counter()
@@ -251,7 +294,7 @@ class GenAICall:
     def guard_budget(self) -> None:
         """Ask the budget guard about this call; raises ``BudgetExceeded`` (span ended) on block."""
         guard = runtime.budget_guard
-        if guard is None or self.ask_budget is None or self._budget is not None:
+        if guard is None or self.ask_budget is None or self._budget is not None or self._outer is not None:
             return
         try:
             self._budget = budget_hook.enter(self, guard, self.ask_budget)
@@ -263,7 +306,7 @@ class GenAICall:
     async def aguard_budget(self) -> None:
         """``guard_budget`` for a call made on an event loop: the reservation is awaited."""
         guard = runtime.budget_guard
-        if guard is None or self.ask_budget is None or self._budget is not None:
+        if guard is None or self.ask_budget is None or self._budget is not None or self._outer is not None:
             return
         try:
             self._budget = await budget_hook.aenter(self, guard, self.ask_budget)
@@ -306,6 +349,8 @@ class GenAICall:
             return
         self._ended = True
         runtime.open_calls.pop(self._span_id, None)
+        if _routers:
+            _routers.discard(self._span_id)
         span = self.span
         try:
             self._finish(status)
@@ -324,6 +369,8 @@ class GenAICall:
             return
         self._ended = True
         runtime.open_calls.pop(self._span_id, None)
+        if _routers:
+            _routers.discard(self._span_id)
         span = self.span
         try:
             self._settle_later = True
@@ -380,7 +427,12 @@ class GenAICall:
                 error_type = updates[attr.ERROR_TYPE]
             span.set_status(StatusCode.ERROR, f"{error_type}: {error}"[:512])
 
-        cost = self._price(result, usage, duration)
+        if self._outer is not None:
+            self._busy_share()
+            cost = _INSIDE_ANOTHER_CALL
+            updates[attr.DUPLICATE_OF] = f"{self._outer:016x}"
+        else:
+            cost = self._price(result, usage, duration)
         if status is not None:
             # A partial/estimated price says so; an unpriced call keeps its status but says why.
             cost = cost.with_status(*status) if cost.amount is not None else cost.with_status(cost.status, status[1])
@@ -416,9 +468,22 @@ class GenAICall:
         # One hand-off to the metrics thread for the call and its cost.
         result = self._result
         billed = (self._error is None or usage is not None) and (result is None or result.billable)
-        cost_metrics().record_all(cost if billed else None, attributes, usage, duration, ttfc)
+        if self._outer is None:  # the outer call records the call and its cost
+            cost_metrics().record_all(cost if billed else None, attributes, usage, duration, ttfc)
 
     def _price(self, result: CallResult | None, usage: TokenUsage | None, duration: float) -> CostBreakdown:
+        busy_share = self._busy_share()
+        if busy_share is not None:
+            # GPU-hour prices charge the call's share of the endpoint's busy time, not its own
+            # duration (``pricing.busy_time``) -- a failed call kept the GPUs busy too, a blocked
+            # one never reached them.
+            guarded = self._budget
+            if guarded is not None and guarded.decision.blocked:
+                return _NO_RESPONSE
+            if result is None or result.billable:
+                duration = busy_share
+                if result is None:
+                    result = CallResult()
         if result is None:
             return _NO_RESPONSE
         if not result.billable:
@@ -479,8 +544,14 @@ def _provider_reported(catalog_cost: CostBreakdown, reported: float) -> CostBrea
 
 
 _NO_PARENT_KNOWN = object()
+# Span ids of routing calls in flight (``GenAICall.routes_other_calls``); set add/discard are atomic
+# under the GIL, and the set is empty unless LiteLLM is in use.
+_routers: set[int] = set()
 _NO_RESPONSE = CostBreakdown.unpriced(Status.NO_USAGE, "the call failed before a response arrived")
 _NOT_BILLED = CostBreakdown.unpriced(Status.NO_USAGE, "the operation bills no tokens")
+_INSIDE_ANOTHER_CALL = CostBreakdown.unpriced(
+    Status.DUPLICATE, "made inside another traced call (genai_cost.duplicate_of), which carries the price"
+)
 
 
 def _qualified_type(error: BaseException) -> str:
@@ -761,12 +832,21 @@ class AsyncStream(wrapt.ObjectProxy):  # type: ignore[misc]
         try:
             # SDK stream objects close with close(); async generators (google-genai) with aclose().
             close = getattr(self.__wrapped__, "close", None) or self.__wrapped__.aclose
-            await close()
+            closing = close()
+            if inspect.isawaitable(closing):  # LiteLLM's wrapper closes synchronously
+                await closing
         finally:
             await self._self_state.aend("the caller closed the stream before it completed")
 
     async def aclose(self) -> None:
-        await self.close()
+        aclose = getattr(self.__wrapped__, "aclose", None)
+        if aclose is None:
+            await self.close()
+            return
+        try:
+            await aclose()
+        finally:
+            await self._self_state.aend("the caller closed the stream before it completed")
 
     async def __aenter__(self) -> AsyncStream:
         await self.__wrapped__.__aenter__()

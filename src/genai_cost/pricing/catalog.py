@@ -21,6 +21,7 @@ from typing import Any
 
 from genai_cost.attributes import Status
 from genai_cost.pricing.breakdown import CostBreakdown
+from genai_cost.pricing.busy_time import BusyClock, busy_clock
 from genai_cost.pricing.overrides import CustomPrice, PriceOverrides
 from genai_cost.pricing.plan import PricePlan, exact_breakdown, scale
 from genai_cost.pricing.resolve import (
@@ -112,6 +113,9 @@ class PriceCatalog:
         self._load_lock = threading.Lock()
         self._loader: threading.Thread | None = None
         self._resolutions: dict[tuple[str | None, str | None, str], _Resolution | CostBreakdown] = {}
+        # Whether any price is per GPU-hour: calls then note their endpoint's busy time; when
+        # none is, that costs the call path one attribute read.
+        self.has_time_prices = any(c.is_time_based for c in self.overrides.custom_models)
 
     # -- data loading ----------------------------------------------------------------------
     def warm_up(self) -> None:
@@ -219,25 +223,24 @@ class PriceCatalog:
         """Price one call. Never raises for bad input: the status says what went wrong."""
         if not model:
             return _NO_MODEL
+        if usage is None and not self.has_time_prices:
+            # Nothing billed by tokens was reported (a request the provider rejected, such as an
+            # Azure content-filter 400): that is the status, whether or not the model is known --
+            # an unknown deployment name must not turn a failed call into an "unknown model".
+            return _NO_USAGE
         resolution = self._resolutions.get((provider_name, server_address, model))
         if resolution is None:
             resolution = self.resolve(model, provider_name, server_address)
+        if usage is None and (isinstance(resolution, CostBreakdown) or not _is_time_priced(resolution)):
+            return _NO_USAGE
         if isinstance(resolution, CostBreakdown):
             return resolution
-        if usage is None:
-            if resolution.custom is None or not resolution.custom.is_time_based:
-                return _NO_USAGE
+        if usage is None:  # a GPU-hour price needs no tokens
             usage = _EMPTY_USAGE
         custom = resolution.custom
         if custom is not None:
-            if custom.is_time_based and duration_s is None:
-                # Its price is GPU time: without the call's duration there is no amount, and
-                # reporting 0 would read as "free".
-                return CostBreakdown.unpriced(
-                    Status.NO_USAGE,
-                    f"{custom.model} is priced per GPU-hour ({custom.per_gpu_hour} {custom.currency} x {custom.gpus:g} "
-                    "GPUs) over the call's duration, and no duration was given",
-                )
+            if custom.is_time_based:
+                return _time_priced(custom, resolution.price_provider, usage, duration_s)
             return CostBreakdown.priced(
                 custom.amounts(usage, duration_s),
                 currency=custom.currency,
@@ -287,6 +290,20 @@ class PriceCatalog:
             resolution.source or self._source,
         )
 
+    def busy_clock(
+        self, model: str | None, provider_name: str | None, server_address: str | None, server_port: int | None
+    ) -> BusyClock | None:
+        """The busy-time clock of the self-hosted endpoint serving ``model``, when its price is per
+        GPU-hour (``None`` otherwise, at once when no price is). One clock per (endpoint, price):
+        the calls that share the GPUs share their cost."""
+        if not self.has_time_prices or not model:
+            return None
+        resolution = self.resolve(model, provider_name, server_address)
+        custom = getattr(resolution, "custom", None)
+        if custom is None or not custom.is_time_based:
+            return None
+        return busy_clock((server_address, server_port, custom.provider, custom.model))
+
     def known_models(self) -> list[tuple[str, str, str | None]]:
         """(provider id, model id, name) for everything priced, overrides first."""
         rows: list[tuple[str, str, str | None]] = [
@@ -309,6 +326,36 @@ class PriceCatalog:
             if key in variant.when
         }
         return sorted(values)
+
+
+def _is_time_priced(resolution: _Resolution) -> bool:
+    return resolution.custom is not None and resolution.custom.is_time_based
+
+
+def _time_priced(
+    custom: CustomPrice, price_provider: str | None, usage: TokenUsage, busy_s: float | None
+) -> CostBreakdown:
+    """A GPU-hour price applied to the call's share of its endpoint's busy time (``busy_time``):
+    an estimate, since the tokens do not set the price -- and said so, never a silent 0."""
+    if busy_s is None:
+        return CostBreakdown.unpriced(
+            Status.NO_USAGE,
+            f"{custom.model!r} is priced per GPU-hour and this call's busy time is not known; "
+            "price it from a traced call, or give it a per-token price (input_per_mtok)",
+        )
+    gpus = f"{custom.gpus:g} GPU{'s' if custom.gpus != 1 else ''}"
+    return CostBreakdown.priced(
+        custom.amounts(usage, busy_s),
+        currency=custom.currency,
+        price_model=custom.model,
+        price_provider=price_provider,
+        source="override",
+        status=Status.ESTIMATED,
+        detail=(
+            f"{custom.per_gpu_hour:g} {custom.currency}/GPU-hour x {gpus} x {busy_s:.6f} s: "
+            "the call's share of its endpoint's busy time"
+        ),
+    )
 
 
 _NO_MODEL = CostBreakdown.unpriced(Status.UNKNOWN_MODEL, "the span names no model")

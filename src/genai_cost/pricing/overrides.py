@@ -27,7 +27,8 @@ class CustomPrice:
     """A price the user states for a model the catalog lacks (fine-tune, private deployment).
 
     Either per-token prices (money per million tokens) or a time-based price for self-hosted
-    models: money per GPU-hour times the number of GPUs, charged for the call's duration.
+    models: money per GPU-hour times the number of GPUs, charged for the call's share of its
+    endpoint's busy time (``pricing.busy_time``; the catalog marks such prices ``estimated``).
     """
 
     model: str
@@ -49,7 +50,8 @@ class CustomPrice:
 
     def amounts(self, usage: TokenUsage, duration_s: float | None) -> Amounts:
         if self.per_gpu_hour is not None:
-            # Self-hosted capacity is paid by time, not tokens: the call's share is its duration.
+            # Self-hosted capacity is paid by time, not tokens: ``duration_s`` is the call's share
+            # of the endpoint's busy time.
             compute = self.per_gpu_hour * self.gpus * (duration_s or 0.0) / 3600.0
             return (compute, 0.0, 0.0, 0.0, 0.0, 0.0)
         rate_in = self.input_per_mtok / _MTOK

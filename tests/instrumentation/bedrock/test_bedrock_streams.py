@@ -256,3 +256,56 @@ def test_anthropic_stream_cache_writes_by_ttl(client: Any, stub: StubProvider, s
     assert start["message"]["usage"]["cache_creation"]["ephemeral_1h_input_tokens"] == 2500
     a = attrs(only_span(span_exporter))
     assert_priced(a, model, {**genai_prices_usage(200, 10, cache_write=2500), "cache_write_1h_tokens": 2500})
+
+
+# --- a guardrail that intervened in the model's output -----------------------------------------
+
+# What Bedrock sends when a guardrail intervenes in a streamed Claude answer: the model's start
+# (input counts), then the guardrail's replacement text in a content_block_delta that also carries
+# the guardrail action and trace and Bedrock's final invocation metrics -- the only place the
+# output count of the tokens the model generated (and was billed for) appears.
+GUARDRAIL_INTERVENED = [
+    {
+        "chunk": {
+            "type": "message_start",
+            "message": {
+                "id": "msg_bdrk_guarded",
+                "type": "message",
+                "role": "assistant",
+                "model": "claude-3-5-haiku-20241022",
+                "content": [],
+                "stop_reason": None,
+                "usage": {"input_tokens": 120, "output_tokens": 1},
+            },
+        }
+    },
+    {"chunk": {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}},
+    {
+        "chunk": {
+            "type": "content_block_delta",
+            "index": 0,
+            "delta": {"type": "text_delta", "text": "Sorry, the model cannot answer this question."},
+            "amazon-bedrock-guardrailAction": "INTERVENED",
+            "amazon-bedrock-trace": {"guardrail": {"outputs": [{"topicPolicy": {"topics": [{"action": "BLOCKED"}]}}]}},
+            "amazon-bedrock-invocationMetrics": {
+                "inputTokenCount": 120,
+                "outputTokenCount": 48,
+                "invocationLatency": 900,
+                "firstByteLatency": 300,
+            },
+        }
+    },
+]
+
+
+def test_a_stream_a_guardrail_intervened_in_keeps_its_token_counts(
+    client: Any, stub: StubProvider, span_exporter: Any
+) -> None:
+    stub.enqueue(path(CLAUDE, "invoke-with-response-stream"), sse_events=GUARDRAIL_INTERVENED)
+    response = client.invoke_model_with_response_stream(modelId=CLAUDE, body=json.dumps(INVOKE_BODIES[CLAUDE]))
+    chunks = chunks_of(response["body"])
+    assert chunks[-1]["amazon-bedrock-guardrailAction"] == "INTERVENED"  # the caller sees it unchanged
+    a = attrs(only_span(span_exporter))
+    assert (a["gen_ai.usage.input_tokens"], a["gen_ai.usage.output_tokens"]) == (120, 48)
+    assert a["gen_ai.response.finish_reasons"] == ("guardrail_intervened",)
+    assert_priced(a, CLAUDE, genai_prices_usage(120, 48))

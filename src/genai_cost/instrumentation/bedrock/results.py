@@ -18,7 +18,8 @@ application-inference-profile ARN is read as well as ``anthropic.claude-...``:
   ``completion_tokens``;
 * Mistral (text completion) and Cohere: no counts in the body; the
   ``x-amzn-bedrock-*-token-count`` headers;
-* every streamed family: ``amazon-bedrock-invocationMetrics`` in the last chunk, which is final.
+* every streamed family: ``amazon-bedrock-invocationMetrics`` in the last chunk, which is final --
+  also when a guardrail intervened and that chunk is a text delta with the guardrail's message.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from genai_cost.instrumentation.lifecycle import CallResult
 from genai_cost.usage import TokenUsage
 
 _INVOCATION_METRICS = "amazon-bedrock-invocationMetrics"
+_GUARDRAIL_ACTION = "amazon-bedrock-guardrailAction"
 
 # Response headers (botocore lower-cases them) with the call's counts.
 _HEADER_COUNTS = (
@@ -257,6 +259,8 @@ def read_document(tally: Tally, doc: Any) -> None:
         for item in generations if isinstance(generations, list) else ():
             if isinstance(item, dict):
                 tally.finish(item.get("finish_reason"))
+    if doc.get(_GUARDRAIL_ACTION) == "INTERVENED":  # as Converse reports it (stopReason)
+        tally.finish("guardrail_intervened")
     metrics = doc.get(_INVOCATION_METRICS)
     # Bedrock's own final counts, after the model's, so they win.
     read_counts(tally, metrics, _METRICS_KEYS)

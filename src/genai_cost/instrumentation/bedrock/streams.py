@@ -66,9 +66,11 @@ class InvokeStreamObserver(_Observer):
         chunk = event.get("chunk")
         if chunk is not None:
             data = chunk.get("bytes")
-            # Anthropic's and Nova's text deltas (most chunks) carry no counts: skip parsing them.
+            # Anthropic's and Nova's text deltas (most chunks) carry no counts: skip parsing them
+            # -- unless Bedrock added its own keys: a guardrail that intervened sends its text as a
+            # delta that also carries the final invocation metrics, the only output count there is.
             # (The markers cannot occur inside a JSON string, where quotes are escaped.)
-            if data and not data.startswith(_TEXT_DELTAS):
+            if data and (not data.startswith(_TEXT_DELTAS) or _BEDROCK_KEYS in data):
                 # Other families' counts ride in every chunk (Llama's, Titan's): parse them, so a
                 # stream that stops early still reports what it had used.
                 read_document(self.tally, json.loads(data))
@@ -76,3 +78,4 @@ class InvokeStreamObserver(_Observer):
 
 
 _TEXT_DELTAS = (b'{"type":"content_block_delta"', b'{"contentBlockDelta"')
+_BEDROCK_KEYS = b'"amazon-bedrock-'  # invocation metrics, guardrail action and trace
