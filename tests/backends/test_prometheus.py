@@ -71,6 +71,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Prometheus
         ],
         open_ledger("memory"),
     )
+    # The gateway reads the ledger for /metrics at most every 15 s by default; this run looks sooner.
+    mp = pytest.MonkeyPatch()
+    mp.setenv("GENAI_COST_BUDGET_STATUS_MAX_AGE", "0.5")
     with OtlpReceiver() as downstream:
         config = GatewayConfig(http_port=0, grpc_port=None, downstream=downstream.endpoint, account_prepriced=True)
         gateway = Gateway(config, budget_guard=guard).start()
@@ -106,6 +109,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Prometheus
                 prometheus.stop()
             gateway.shutdown()
             guard.close()
+            mp.undo()
 
 
 def test_the_gateway_series_total_equals_what_the_app_sent(stack: tuple[Prometheus, Gateway, AppRun]) -> None:
