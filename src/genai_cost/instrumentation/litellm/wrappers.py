@@ -18,7 +18,7 @@ from typing import Any
 
 from opentelemetry.trace import Tracer
 
-from genai_cost.budget.hook import BudgetAsk
+from genai_cost.instrumentation.budget_hook import BudgetAsk
 from genai_cost.instrumentation import lifecycle
 from genai_cost.instrumentation.base import Patch
 from genai_cost.instrumentation.lifecycle import GenAICall, log_once
