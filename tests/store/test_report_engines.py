@@ -8,6 +8,7 @@ forwarded, priced OTLP lands in the real ClickHouse engine (chdb) in the clickho
 from __future__ import annotations
 
 import math
+import sys
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -164,3 +165,115 @@ def test_clickhouse_store_is_read_only(filled):
 
     with pytest.raises(StoreError, match="clickhouseexporter"):
         filled[1].write([])
+
+
+# --- FinOps FOCUS export -----------------------------------------------------------------
+NOT_NULL = {
+    "BilledCost",
+    "BillingAccountId",
+    "BillingCurrency",
+    "BillingPeriodEnd",
+    "BillingPeriodStart",
+    "ChargeCategory",
+    "ChargePeriodEnd",
+    "ChargePeriodStart",
+    "ContractedCost",
+    "EffectiveCost",
+    "InvoiceIssuerName",
+    "ListCost",
+    "ProviderName",
+    "PublisherName",
+    "ServiceCategory",
+    "ServiceName",
+}  # FOCUS 1.2: "Allows nulls: False"
+
+
+def test_focus_csv_has_every_mandatory_column_typed_and_sums_to_the_store(store, filled, tmp_path):
+    import csv
+    from decimal import Decimal
+
+    from genai_cost.reports.focus import MANDATORY_COLUMNS, export_focus
+
+    output = tmp_path / "focus.csv"
+    count, unpriced = export_focus(store, str(output))
+    assert unpriced == 1
+    with output.open(newline="") as file:
+        rows = list(csv.DictReader(file))
+    assert len(rows) == count > 0
+    assert set(MANDATORY_COLUMNS) <= set(rows[0])
+    for row in rows:
+        for name, kind in MANDATORY_COLUMNS.items():
+            value = row[name]
+            if name in NOT_NULL:
+                assert value != "", name
+            if value == "":
+                continue
+            if kind == "Decimal":
+                Decimal(value)
+            elif kind == "DateTime":
+                assert datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ")
+        assert row["ServiceCategory"] == "AI and Machine Learning"
+        assert row["ChargeCategory"] == "Usage"
+        assert row["BillingPeriodStart"] <= row["ChargePeriodStart"] < row["ChargePeriodEnd"] <= row["BillingPeriodEnd"]
+        assert (row["PricingQuantity"] == "") == (row["PricingUnit"] == "")
+    assert abs(float(sum(Decimal(r["BilledCost"]) for r in rows)) - sum(filled[2])) <= 1e-9
+    skus: dict[str, set] = {}
+    for row in rows:
+        skus.setdefault(row["SkuId"], set()).add((row["x_Model"], row["x_TokenType"]))
+    assert all(len(v) == 1 for v in skus.values())  # one SKU per model and token type
+    assert {r["x_TokenType"] for r in rows} >= {"input", "output", "cached-input"}
+    assert {r["x_Team"] for r in rows} == {"search", "checkout", ""}
+    assert sum(int(r["x_Calls"]) for r in rows) == 6
+    tokens = sum(
+        Decimal(r["PricingQuantity"]) for r in rows if r["x_TokenType"] in ("input", "cached-input", "cache-write")
+    )
+    priced_input = sum(c[5] for c in CALLS if c[3] != "no-such-model-xyz")
+    assert tokens == priced_input
+
+
+def test_focus_parquet_types(store, filled, tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from genai_cost.reports.focus import MANDATORY_COLUMNS, export_focus
+
+    output = tmp_path / "focus.parquet"
+    export_focus(store, str(output))
+    table = pq.read_table(output)
+    for name, kind in MANDATORY_COLUMNS.items():
+        field = table.schema.field(name)
+        if kind == "Decimal":
+            assert pa.types.is_decimal(field.type), name
+        elif kind == "DateTime":
+            assert pa.types.is_timestamp(field.type) and field.type.tz == "UTC", name
+        else:
+            assert pa.types.is_string(field.type), name
+        if name in NOT_NULL:
+            assert table.column(name).null_count == 0, name
+    assert abs(float(sum(table.column("BilledCost").to_pylist())) - sum(filled[2])) <= 1e-9
+
+
+def test_focus_export_errors_are_clear(filled, tmp_path):
+    from genai_cost.reports.focus import FocusExportError, export_focus
+
+    with pytest.raises(FocusExportError, match=r"\.csv or \.parquet"):
+        export_focus(filled[0], str(tmp_path / "f.xlsx"))
+    with pytest.raises(FocusExportError, match="f.csv"):
+        export_focus(filled[0], str(tmp_path / "missing-dir" / "f.csv"))
+
+
+def test_parquet_without_pyarrow_says_how_to_get_it(filled, tmp_path, monkeypatch):
+    from genai_cost.reports.focus import FocusExportError, export_focus
+
+    monkeypatch.setitem(sys.modules, "pyarrow", None)  # as if the extra were not installed
+    with pytest.raises(FocusExportError, match=r"genai-cost\[parquet\]"):
+        export_focus(filled[0], str(tmp_path / "f.parquet"))
+
+
+def test_export_focus_command(filled, tmp_path, capsys):
+    from genai_cost.cli import main
+
+    path = filled[0].url
+    assert main(["export", "focus", "--store", path, "--output", str(tmp_path / "f.csv")]) == 0
+    out = capsys.readouterr().out
+    assert "FOCUS row(s) written" in out and "1 unpriced call(s) left out" in out
