@@ -258,7 +258,7 @@ def test_focus_export_errors_are_clear(filled, tmp_path):
 
     with pytest.raises(FocusExportError, match=r"\.csv or \.parquet"):
         export_focus(filled[0], str(tmp_path / "f.xlsx"))
-    with pytest.raises(FocusExportError, match="f.csv"):
+    with pytest.raises(FocusExportError, match=r"f\.csv"):
         export_focus(filled[0], str(tmp_path / "missing-dir" / "f.csv"))
 
 
