@@ -186,3 +186,20 @@ def test_write_failures_are_retried_not_lost(tmp_path):
     writer.close()
     assert writer.stats.failed_writes == 2
     assert len(inner.calls()) == 10
+
+
+def test_awkward_values_round_trip_exactly(tmp_path):
+    store = open_store(str(tmp_path / "s.duckdb"))
+    team = 'a,"b"\nc — ü'
+    amount = 0.1 + 0.2  # not a short decimal: must come back bit for bit
+    values, _ = row(1, amount=amount, team=team, trace=bytes(range(16)))
+    values = list(values)
+    values[COLUMN_NAMES.index("span_id")] = 2**64 - 1
+    assert store.write([(tuple(values), {"prompt_version": "v,1\n'x'"})]) == 1
+    [call] = store.calls()
+    assert call["team"] == team
+    assert call["amount"] == amount
+    assert call["trace_id"] == bytes(range(16)).hex()
+    assert call["span_id"] == "ffffffffffffffff"
+    assert call["dim_prompt_version"] == "v,1\n'x'"
+    assert call["feature"] is None

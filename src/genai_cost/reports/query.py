@@ -27,6 +27,7 @@ Stores implement two methods (``totals`` returning tuples in ``store.sql.MEASURE
 from __future__ import annotations
 
 import re
+from contextlib import nullcontext
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
@@ -236,7 +237,20 @@ def spend(
     Ordering: by amount, highest first; with a time bucket, by bucket then amount, and ``top``
     keeps the N highest groups of each bucket.
     """
-    by = tuple(by)
+    reading = getattr(store, "reading", None)
+    with reading() if reading is not None else nullcontext():
+        return _spend(store, tuple(by), since, until, where, top, compare)
+
+
+def _spend(
+    store: Any,
+    by: tuple[str, ...],
+    since: datetime | None,
+    until: datetime | None,
+    where: Mapping[str, str] | None,
+    top: int | None,
+    compare: bool,
+) -> SpendReport:
     buckets = [name for name in by if name in TIME_BUCKETS]
     if len(buckets) > 1:
         raise ValueError(f"--by: one time bucket at a time, got {', '.join(buckets)}")

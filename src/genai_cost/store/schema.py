@@ -121,6 +121,23 @@ def _value(raw: Any, convert: type) -> Any:
         return None  # a foreign span's odd value is "not known", never a reason to lose the row
 
 
+# Where each attribute-read column sits in a row (after the 5 span fields), for readers that
+# walk a span's attributes once (the OTLP path) instead of looking each key up.
+ATTRIBUTE_INDEX: Final = {key: 5 + i for i, (key, _) in enumerate(_READERS)}
+STATUS_INDEX: Final = ATTRIBUTE_INDEX[attr.COST_STATUS]
+_CONVERTERS = tuple((5 + i, convert) for i, (_, convert) in enumerate(_READERS))
+
+
+def finish_row(row: list[Any]) -> tuple[Any, ...]:
+    """Coerce a row's attribute values to their column types (a foreign span's odd value reads
+    as unknown rather than dropping the call)."""
+    for index, convert in _CONVERTERS:
+        value = row[index]
+        if value is not None and type(value) is not convert:
+            row[index] = _value(value, convert)
+    return tuple(row)
+
+
 def call_row(
     attributes: Mapping[str, Any],
     *,
@@ -133,14 +150,12 @@ def call_row(
     """The row for one stored call (``is_stored_call(attributes)`` already true).
 
     ``time`` is an integer of microseconds since the epoch (UTC); engines turn it into their own
-    timestamp type. Values of the wrong type read as unknown rather than dropping the call.
+    timestamp type.
     """
     get = attributes.get
     row: list[Any] = [start_ns // 1000, (end_ns - start_ns) / 1e6 if end_ns else None, trace_id, span_id, service]
-    for key, convert in _READERS:
-        raw = get(key)
-        row.append(None if raw is None else raw if type(raw) is convert else _value(raw, convert))
-    return tuple(row)
+    row.extend(get(key) for key, _ in _READERS)
+    return finish_row(row)
 
 
 def row_dimensions(attributes: Mapping[str, Any]) -> dict[str, str] | None:
