@@ -23,7 +23,7 @@ def row(
     amount: float | None = 0.001,
     team: str = "search",
     age: timedelta = timedelta(0),
-    trace=b"\x01" * 16,
+    trace="01" * 16,
 ):
     values = dict.fromkeys(COLUMN_NAMES)
     values.update(
@@ -53,7 +53,7 @@ WRITER = textwrap.dedent(
 
     def row(i):
         values = dict.fromkeys(COLUMN_NAMES)
-        values.update(time=now - i, trace_id=i.to_bytes(16, "big"), span_id=i, amount=1e-6 * i, status="priced")
+        values.update(time=now - i, trace_id=f"{i:032x}", span_id=i, amount=1e-6 * i, status="priced")
         return tuple(values[n] for n in COLUMN_NAMES), None
 
     writer = StoreWriter(open_store(path), lambda i: [row(i)], interval=0.01, max_batch=97)
@@ -96,7 +96,7 @@ def test_retried_rows_are_skipped_in_one_batch_and_across_batches(tmp_path):
     store = open_store(str(tmp_path / "s.duckdb"))
     assert store.write([row(1), row(1), row(2)]) == 2
     assert store.write([row(2), row(3)]) == 1
-    assert store.write([row(3, trace=b"\x02" * 16)]) == 1  # same span id, another trace: another call
+    assert store.write([row(3, trace="02" * 16)]) == 1  # same span id, another trace: another call
     assert len(store.calls()) == 4
 
 
@@ -192,7 +192,7 @@ def test_awkward_values_round_trip_exactly(tmp_path):
     store = open_store(str(tmp_path / "s.duckdb"))
     team = 'a,"b"\nc — ü'
     amount = 0.1 + 0.2  # not a short decimal: must come back bit for bit
-    values, _ = row(1, amount=amount, team=team, trace=bytes(range(16)))
+    values, _ = row(1, amount=amount, team=team, trace=bytes(range(16)).hex())
     values = list(values)
     values[COLUMN_NAMES.index("span_id")] = 2**64 - 1
     assert store.write([(tuple(values), {"prompt_version": "v,1\n'x'"})]) == 1

@@ -187,13 +187,14 @@ class EmbeddedStore:
     # -- writing ---------------------------------------------------------------------------
     def write(self, calls: Sequence[tuple[tuple[Any, ...], Mapping[str, str] | None]]) -> int:
         """Store ``(row, dimensions)`` pairs; returns how many were new (retries are skipped)."""
-        unique: dict[tuple[Any, Any, Any], tuple[tuple[Any, ...], Mapping[str, str] | None]] = {}
-        for call in calls:
-            row = call[0]
-            unique[(row[0], row[2], row[3])] = call
+        # One batch may hold the same call twice (a retry queued behind its first copy).
+        unique = {(call[0][0], call[0][2], call[0][3]): call for call in calls}
         if not unique:
             return 0
         with self._session(write=True) as con:
+            # One thread: the writer is a background task beside the app or gateway, and DuckDB's
+            # parallel CSV parse costs more CPU in coordination than it saves at batch sizes.
+            con.execute("SET threads = 1")
             self._check(con)
             wanted = self._dimensions_in(unique.values())
             new = [d for d in wanted if d not in self._dimensions]
@@ -232,36 +233,30 @@ class EmbeddedStore:
             name: ("BIGINT" if name == "time" else "VARCHAR" if kind == "BLOB" else kind) for name, kind in COLUMNS
         }
         kinds.update({f"dim_{d}": "VARCHAR" for d in dims})
-        trace = COLUMN_NAMES.index("trace_id")
         times = [row[0] for row, _ in calls]
         handle, csv_path = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".csv", dir=self.path.parent)
         try:
             with os.fdopen(handle, "w", newline="", encoding="utf-8") as file:
                 writer = csv.writer(file, lineterminator="\n")
                 if dims:
-                    writer.writerows(
-                        (*row[:trace], row[trace].hex(), *row[trace + 1 :], *((d or {}).get(n) for n in dims))
-                        for row, d in calls
-                    )
+                    writer.writerows((*row, *((d or {}).get(n) for n in dims)) for row, d in calls)
                 else:
-                    writer.writerows((*row[:trace], row[trace].hex(), *row[trace + 1 :]) for row, _ in calls)
+                    writer.writerows(row for row, _ in calls)
             columns = ", ".join(f"'{name}': '{kinds[name]}'" for name in names)
             quoted = ", ".join(f'"{name}"' for name in names)
-            con.execute(
-                "CREATE OR REPLACE TEMP TABLE genai_cost_batch AS SELECT * REPLACE "
-                "(make_timestamp(time) AS time, unhex(trace_id) AS trace_id) "
+            source = (
+                "SELECT * REPLACE (make_timestamp(time) AS time, unhex(trace_id) AS trace_id) "
                 f"FROM read_csv({self._literal(csv_path)}, auto_detect = false, header = false, delim = ',', "
                 f"quote = '\"', escape = '\"', comment = '', columns = {{{columns}}})"
             )
+            inserted = con.execute(
+                f"INSERT INTO {_TABLE} ({quoted}) SELECT {quoted} FROM ({source}) AS b WHERE NOT EXISTS "
+                f"(SELECT 1 FROM {_TABLE} AS s WHERE s.time BETWEEN make_timestamp({min(times)}) "
+                f"AND make_timestamp({max(times)}) AND s.time = b.time AND s.span_id = b.span_id "
+                "AND s.trace_id = b.trace_id)"
+            ).fetchone()
         finally:
             os.unlink(csv_path)
-        inserted = con.execute(
-            f"INSERT INTO {_TABLE} ({quoted}) SELECT {quoted} FROM genai_cost_batch AS b WHERE NOT EXISTS "
-            f"(SELECT 1 FROM {_TABLE} AS s WHERE s.time BETWEEN make_timestamp({min(times)}) "
-            f"AND make_timestamp({max(times)}) AND s.time = b.time AND s.span_id = b.span_id "
-            "AND s.trace_id = b.trace_id)"
-        ).fetchone()
-        con.execute("DROP TABLE genai_cost_batch")
         return int(inserted[0]) if inserted else 0
 
     @staticmethod

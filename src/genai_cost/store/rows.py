@@ -23,6 +23,7 @@ from genai_cost.store.schema import (
 
 StoredCall = tuple[tuple[Any, ...], Mapping[str, str] | None]
 _SERVICE_NAME = "service.name"
+_DIMENSION_BYTES = DIMENSION_PREFIX.encode()
 
 
 def _service(resource_attributes: Iterable[Any]) -> str | None:
@@ -47,6 +48,8 @@ def calls_from_otlp(payload: bytes) -> Iterator[StoredCall]:
     status_index = STATUS_INDEX
     width = len(COLUMN_NAMES)
     prefix = DIMENSION_PREFIX
+    # No dimension key anywhere in the bytes: skip the per-attribute prefix test.
+    has_dimensions = _DIMENSION_BYTES in payload
     skipped = Status.DUPLICATE
     for resource_spans in request.resource_spans:
         service = _service(resource_spans.resource.attributes)
@@ -61,7 +64,7 @@ def calls_from_otlp(payload: bytes) -> Iterator[StoredCall]:
                         value = kv.value
                         kind = value.WhichOneof("value")
                         row[index] = getattr(value, kind) if kind is not None else None
-                    elif key.startswith(prefix):
+                    elif has_dimensions and key.startswith(prefix):
                         value = kv.value
                         kind = value.WhichOneof("value")
                         if kind is not None:
@@ -74,7 +77,7 @@ def calls_from_otlp(payload: bytes) -> Iterator[StoredCall]:
                 start, end = span.start_time_unix_nano, span.end_time_unix_nano
                 row[0] = start // 1000
                 row[1] = (end - start) / 1e6 if end else None
-                row[2] = span.trace_id
+                row[2] = span.trace_id.hex()
                 row[3] = from_bytes(span.span_id, "big")
                 row[4] = service
                 yield finish_row(row), dimensions
@@ -98,7 +101,7 @@ def calls_from_spans(spans: Iterable[Any]) -> Iterator[StoredCall]:
             attributes,
             start_ns=span.start_time or 0,
             end_ns=span.end_time or 0,
-            trace_id=context.trace_id.to_bytes(16, "big"),
+            trace_id=format(context.trace_id, "032x"),
             span_id=context.span_id,
             service=str(service) if service is not None else None,
         )

@@ -31,7 +31,7 @@ MAX_DIMENSIONS: Final = 16
 COLUMNS: Final = (
     ("time", "TIMESTAMP"),  # span start, UTC, microseconds
     ("duration_ms", "DOUBLE"),
-    ("trace_id", "BLOB"),
+    ("trace_id", "BLOB"),  # rows carry 32 hex digits; stored as 16 bytes
     ("span_id", "UBIGINT"),
     ("service", "VARCHAR"),
     ("provider", "VARCHAR"),
@@ -143,14 +143,14 @@ def call_row(
     *,
     start_ns: int,
     end_ns: int,
-    trace_id: bytes,
+    trace_id: str,
     span_id: int,
     service: str | None,
 ) -> tuple[Any, ...]:
     """The row for one stored call (``is_stored_call(attributes)`` already true).
 
-    ``time`` is an integer of microseconds since the epoch (UTC); engines turn it into their own
-    timestamp type.
+    ``time`` is an integer of microseconds since the epoch (UTC) and ``trace_id`` 32 hex digits;
+    engines turn them into their own types (the embedded store keeps 16 bytes).
     """
     get = attributes.get
     row: list[Any] = [start_ns // 1000, (end_ns - start_ns) / 1e6 if end_ns else None, trace_id, span_id, service]
