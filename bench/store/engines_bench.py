@@ -241,7 +241,10 @@ def chdb_engine(rows: list[tuple], folder: Path) -> dict:
     by_day = "SELECT response_model, intDiv(time, 86400000000) AS day, count(), sum(amount) FROM calls GROUP BY ALL"
     report = median_time(lambda: sess.query(BY_TEAM, "CSV"))
     report_day = median_time(lambda: sess.query(by_day, "CSV"))
-    data = size_of(path / "store" / "data") if (path / "store" / "data").exists() else size_of(path)
+    # The table's parts only (a chdb session directory also holds its own system logs).
+    data = int(
+        sess.query("SELECT sum(bytes_on_disk) FROM system.parts WHERE table = 'calls' AND active", "CSV").bytes()
+    )
     sess.close()
     return {
         "ingest": rate,

@@ -14,7 +14,8 @@ with SQL of its own, so the rules below hold everywhere:
   none; ``unpriced_calls`` counts the rest, so "unknown" never reads as "free".
 * ``compare=True`` fills ``previous_amount`` and ``change``: with a time bucket in ``by``, against
   the same group's previous bucket (day over day, week over week, month over month); without one,
-  against the period of the same length just before ``since``.
+  against the period of the same length just before ``since``. With a time bucket, ``since`` is
+  moved back to the start of its bucket, so the first bucket is whole (the last may be running).
 * ``totals(store, by, since, until, where)``: the raw groups, no comparison or ordering.
 * ``calls(store, since, until, where, limit)``: per-call rows (dicts keyed by ``store.schema``
   column names, ``dim_<name>`` for custom dimensions), oldest first: what detectors and exports
@@ -255,6 +256,8 @@ def _spend(
     if len(buckets) > 1:
         raise ValueError(f"--by: one time bucket at a time, got {', '.join(buckets)}")
     bucket = buckets[0] if buckets else None
+    if bucket is not None and since is not None:
+        since = _bucket_start(bucket, since)  # whole buckets: the first one is not cut short
     query_since = _previous_start(bucket, since) if compare and bucket and since is not None else since
     groups = totals(store, by, query_since, until, where)
     overall = totals(store, (), since, until, where)
