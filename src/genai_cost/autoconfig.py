@@ -77,9 +77,7 @@ def _store_processor(settings: Settings) -> SpanProcessor:
     assert settings.store is not None
     try:
         retention = parse_retention(settings.store_retention) if settings.store_retention else None
-        store = open_store(settings.store, retention=retention)
-        if not getattr(store, "writable", True):
-            raise StoreError(f"{settings.store}: {store.read_only_reason}")
+        store = open_store(settings.store, retention=retention, writer=True)
     except (StoreError, ValueError) as exc:
         raise ConfigError(f"store: {exc}") from None
     return StoreSpanProcessor(store)  # type: ignore[return-value]

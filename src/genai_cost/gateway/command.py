@@ -76,9 +76,10 @@ def _store_writer(url: str, retention: str | None) -> Any:
     from genai_cost.store.rows import calls_from_otlp
     from genai_cost.store.writer import StoreWriter
 
-    store = open_store(url, retention=parse_retention(retention) if retention else None)
-    if not getattr(store, "writable", True):
-        raise StoreError(f"--store {url}: {store.read_only_reason}")
+    try:
+        store = open_store(url, retention=parse_retention(retention) if retention else None, writer=True)
+    except (StoreError, ValueError) as exc:
+        raise StoreError(f"--store: {exc}") from None
     return StoreWriter(store, calls_from_otlp)
 
 

@@ -36,9 +36,14 @@ def parse_retention(value: str) -> timedelta:
     return timedelta(**{{"d": "days", "h": "hours", "w": "weeks"}[unit]: amount})
 
 
-def open_store(url: str, *, retention: timedelta | None = None, create: bool = True) -> Any:
-    """The store at ``url`` (see the module docstring); ``StoreError`` if it cannot be used."""
+def open_store(url: str, *, retention: timedelta | None = None, create: bool = True, writer: bool = False) -> Any:
+    """The store at ``url`` (see the module docstring); ``StoreError`` if it cannot be used
+    (``writer=True``: as a writer, which a ClickHouse URL never is)."""
     if url.startswith(("clickhouse://", "clickhouses://")):
+        if writer:
+            from genai_cost.store.clickhouse import READ_ONLY_REASON
+
+            raise StoreError(f"{url.split('@')[-1]}: {READ_ONLY_REASON}")
         from genai_cost.store.clickhouse import ClickHouseStore
 
         return ClickHouseStore.from_url(url)

@@ -87,15 +87,17 @@ def _time(value: Any) -> datetime:
     return parsed.replace(microsecond=int((fraction + "000000")[:6])) if fraction else parsed
 
 
+READ_ONLY_REASON = (
+    "ClickHouse's otel_traces is written by the OpenTelemetry Collector's clickhouseexporter; point the "
+    "gateway's --downstream at that Collector and use this URL with `genai-cost report`"
+)
+
+
 class ClickHouseStore:
     """Read-only spend store over ``otel_traces``; ``runner`` executes SQL and returns row tuples."""
 
     engine = "clickhouse"
     writable = False
-    read_only_reason = (
-        "ClickHouse's otel_traces is written by the OpenTelemetry Collector's clickhouseexporter; point the "
-        "gateway's --downstream at that Collector and use this URL with `genai-cost report`"
-    )
     dimensions: tuple[str, ...] = ()  # any genai_cost.dim.<name> attribute can be asked for
 
     def __init__(self, runner: Runner, *, table: str = "otel_traces", url: str = "clickhouse") -> None:
@@ -127,7 +129,7 @@ class ClickHouseStore:
         return cls(lambda query: list(client.query(query).result_rows), table=table, url=url)
 
     def write(self, calls: Sequence[Any]) -> int:
-        raise StoreError(f"{self.url}: {self.read_only_reason}")
+        raise StoreError(f"{self.url.split('@')[-1]}: {READ_ONLY_REASON}")
 
     def totals(
         self,
