@@ -269,8 +269,9 @@ def _spend(
         position = by.index(bucket)
         for group in groups:
             key = list(group.keys.values())
-            if key[position] is not None:
-                key[position] = _previous_bucket_key(bucket, key[position])
+            current = key[position]
+            if current is not None:
+                key[position] = _previous_bucket_key(bucket, current)
                 earlier = by_key.get(tuple(key))
                 group.previous_amount = earlier.amount if earlier is not None else None
         if since is not None:

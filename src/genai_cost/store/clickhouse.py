@@ -17,6 +17,7 @@ ClickHouse engine in process (chdb) against the exporter's own table DDL.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -126,7 +127,7 @@ class ClickHouseStore:
         except Exception as exc:
             safe = f"{parts.scheme}://{parts.hostname}:{parts.port or 8123}/{database}"
             raise StoreError(f"{safe}: cannot connect to ClickHouse: {exc}") from None
-        return cls(lambda query: list(client.query(query).result_rows), table=table, url=url)
+        return cls(lambda query: [tuple(row) for row in client.query(query).result_rows], table=table, url=url)
 
     def write(self, calls: Sequence[Any]) -> int:
         raise StoreError(f"{self.url.split('@')[-1]}: {READ_ONLY_REASON}")
@@ -151,7 +152,14 @@ class ClickHouseStore:
     ) -> list[dict[str, Any]]:
         dims = _requested_dimensions(list(where or {}))
         dialect = _dialect(self.table, dims)
-        dialect.columns["dims"] = f"mapFilter((k, v) -> startsWith(k, '{DIMENSION_PREFIX}'), SpanAttributes)"
+        # Every custom dimension a call carries, whichever were asked for.
+        dialect = replace(
+            dialect,
+            columns={
+                **dialect.columns,
+                "dims": f"mapFilter((k, v) -> startsWith(k, '{DIMENSION_PREFIX}'), SpanAttributes)",
+            },
+        )
         names = [*COLUMN_NAMES, "dims"]
         rows = self._run(sql.calls_sql(dialect, names, since, until, where, dims, _time_literal, limit))
         out = []
