@@ -181,7 +181,11 @@ def pre_instrument() -> None:
             _configure_sdk_from_environment()
             provider = trace.get_tracer_provider()
         if isinstance(provider, TracerProvider):
-            install_cost_processor(provider, settings)
+            try:
+                install_cost_processor(provider, settings)
+            except ConfigError as exc:  # an unusable spend store must not cost the app its prices
+                _log.error("genai-cost: calls are priced but not stored: %s", exc)
+                install_cost_processor(provider, Settings(**{**settings.__dict__, "store": None}))
     except Exception:
         _log.exception("genai-cost: setting up under opentelemetry-instrument failed; spans are not priced")
 

@@ -4,6 +4,12 @@ from the export path, with the attribution of cost_context."""
 from __future__ import annotations
 
 import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
 
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
@@ -13,7 +19,7 @@ from genai_cost import attributes as attr
 from genai_cost.autoconfig import configure
 from genai_cost.config import ConfigError, Settings, load_settings
 from genai_cost.reports import query
-from genai_cost.store import open_store
+from genai_cost.store import StoreError, open_store
 
 
 def test_configure_store_writes_priced_spans_in_the_background(tmp_path):
@@ -76,3 +82,31 @@ def test_store_settings_from_the_environment_and_the_file(tmp_path):
         assert "store.retention" in str(exc) and "forever" in str(exc)
     else:
         raise AssertionError("a bad retention must fail")
+
+
+def test_without_duckdb_the_store_says_which_extra_to_install(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "duckdb", None)  # as if the `store` extra were not installed
+    with pytest.raises(StoreError, match=r"genai-cost\[store\]"):
+        open_store(str(tmp_path / "s.duckdb"))
+
+
+def test_zero_code_with_an_unusable_store_still_prices(tmp_path, monkeypatch):
+    """Under opentelemetry-instrument a bad store is logged; the app keeps its priced spans."""
+    (tmp_path / "f").write_text("x")
+    app = tmp_path / "app.py"
+    app.write_text(
+        "from opentelemetry import trace\n"
+        "p = trace.get_tracer_provider()\n"
+        "print(type(p._active_span_processor._span_processors[0]).__name__)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "GENAI_COST_"))}
+    env.update(
+        GENAI_COST_STORE=str(tmp_path / "f" / "s.duckdb"), OTEL_TRACES_EXPORTER="none", OTEL_METRICS_EXPORTER="none"
+    )
+    instrument = Path(sys.executable).with_name("opentelemetry-instrument")
+    done = subprocess.run(
+        [str(instrument), sys.executable, str(app)], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "CostSpanProcessor"
+    assert "priced but not stored" in done.stderr and "s.duckdb" in done.stderr
