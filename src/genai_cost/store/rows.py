@@ -11,12 +11,12 @@ from typing import Any
 
 from genai_cost.attributes import Status
 from genai_cost.store.schema import (
-    ATTRIBUTE_INDEX,
+    ATTRIBUTE_FIELDS,
     COLUMN_NAMES,
     DIMENSION_PREFIX,
     STATUS_INDEX,
     call_row,
-    finish_row,
+    coerce,
     is_stored_call,
     row_dimensions,
 )
@@ -44,7 +44,7 @@ def calls_from_otlp(payload: bytes) -> Iterator[StoredCall]:
     request = ExportTraceServiceRequest()
     request.ParseFromString(payload)
     from_bytes = int.from_bytes
-    wanted = ATTRIBUTE_INDEX
+    fields = ATTRIBUTE_FIELDS
     status_index = STATUS_INDEX
     width = len(COLUMN_NAMES)
     prefix = DIMENSION_PREFIX
@@ -59,11 +59,16 @@ def calls_from_otlp(payload: bytes) -> Iterator[StoredCall]:
                 dimensions: dict[str, str] | None = None
                 for kv in span.attributes:
                     key = kv.key
-                    index = wanted.get(key)
-                    if index is not None:
+                    field = fields.get(key)
+                    if field is not None:
                         value = kv.value
-                        kind = value.WhichOneof("value")
-                        row[index] = getattr(value, kind) if kind is not None else None
+                        # A well-typed value is read from its own field in one step. An empty
+                        # read is a default or another type: the oneof says which, then coerce.
+                        found = getattr(value, field[1])
+                        if not found:
+                            kind = value.WhichOneof("value")
+                            found = coerce(getattr(value, kind), field[2]) if kind is not None else None
+                        row[field[0]] = found
                     elif has_dimensions and key.startswith(prefix):
                         value = kv.value
                         kind = value.WhichOneof("value")
@@ -80,7 +85,7 @@ def calls_from_otlp(payload: bytes) -> Iterator[StoredCall]:
                 row[2] = span.trace_id.hex()
                 row[3] = from_bytes(span.span_id, "big")
                 row[4] = service
-                yield finish_row(row), dimensions
+                yield tuple(row), dimensions
 
 
 def _dimensions(attributes: Mapping[str, Any]) -> Mapping[str, str] | None:

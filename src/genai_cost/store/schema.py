@@ -112,6 +112,11 @@ def is_stored_call(attributes: Mapping[str, Any]) -> bool:
     return status is not None and status != _SKIPPED
 
 
+def coerce(raw: Any, convert: type) -> Any:
+    """``raw`` as the column type ``convert``; None (unknown) when it cannot be."""
+    return raw if raw is None or type(raw) is convert else _value(raw, convert)
+
+
 def _value(raw: Any, convert: type) -> Any:
     if raw is None:
         return None
@@ -125,6 +130,11 @@ def _value(raw: Any, convert: type) -> Any:
 # walk a span's attributes once (the OTLP path) instead of looking each key up.
 ATTRIBUTE_INDEX: Final = {key: 5 + i for i, (key, _) in enumerate(_READERS)}
 STATUS_INDEX: Final = ATTRIBUTE_INDEX[attr.COST_STATUS]
+# key -> (row index, the OTLP AnyValue field a well-typed value sits in, the column's type)
+_ANY_VALUE_FIELDS = {int: "int_value", float: "double_value", str: "string_value"}
+ATTRIBUTE_FIELDS: Final = {
+    key: (ATTRIBUTE_INDEX[key], _ANY_VALUE_FIELDS[convert], convert) for key, convert in _READERS
+}
 _CONVERTERS = tuple((5 + i, convert) for i, (_, convert) in enumerate(_READERS))
 
 
