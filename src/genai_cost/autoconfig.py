@@ -26,6 +26,7 @@ from genai_cost import runtime
 from genai_cost.backend_view import BackendView
 from genai_cost.config import ConfigError, Settings, load_file, load_settings, port_from_env
 from genai_cost.context import set_default_attribution
+from genai_cost.context import set_dimensions
 from genai_cost.metrics import CostMetrics, set_cost_metrics
 from genai_cost.pricing import PriceCatalog, catalog, set_catalog
 from genai_cost.processor import CostSpanProcessor
@@ -39,6 +40,7 @@ def apply_settings(settings: Settings) -> None:
     # and the import lock; configure() and pre_instrument() start it when they are done.
     set_catalog(PriceCatalog(settings.overrides))
     set_default_attribution(settings.attribution)
+    set_dimensions(settings.dimensions)
     set_cost_metrics(CostMetrics(user_id=settings.metrics_user_id))
     runtime.amount_aliases = settings.amount_aliases
     runtime.anthropic_sdk_tracing = settings.anthropic_sdk_tracing
@@ -59,12 +61,29 @@ def install_cost_processor(provider: TracerProvider, settings: Settings | None =
         if isinstance(processor, CostSpanProcessor):
             return processor
     settings = settings or Settings()
+    downstream = list(current)
+    if settings.store:
+        downstream.append(_store_processor(settings))
     cost_processor = CostSpanProcessor(
-        list(current), amount_aliases=settings.amount_aliases, max_open_traces=settings.max_open_traces
+        downstream, amount_aliases=settings.amount_aliases, max_open_traces=settings.max_open_traces
     )
     with active._lock:
         active._span_processors = (cost_processor,)
     return cost_processor
+
+
+def _store_processor(settings: Settings) -> SpanProcessor:
+    """The in-process spend store writer: beside the exporters, so it sees spans once priced."""
+    from genai_cost.store import StoreError, open_store, parse_retention
+    from genai_cost.store.writer import StoreSpanProcessor
+
+    assert settings.store is not None
+    try:
+        retention = parse_retention(settings.store_retention) if settings.store_retention else None
+        store = open_store(settings.store, retention=retention, writer=True)
+    except (StoreError, ValueError) as exc:
+        raise ConfigError(f"store: {exc}") from None
+    return StoreSpanProcessor(store)  # type: ignore[return-value]
 
 
 def configure(
@@ -80,6 +99,7 @@ def configure(
     ledger: str | None = None,
     budget_fail_mode: str | None = None,
     prometheus_port: int | None = None,
+    store: str | None = None,
 ) -> TracerProvider:
     """Set up tracing with cost in one call; returns the ``TracerProvider`` in use.
 
@@ -95,6 +115,7 @@ def configure(
     * ``prometheus_port`` (or ``GENAI_COST_PROMETHEUS_PORT``): serve the SDK's metrics for
       Prometheus on this port (0: any free one), for apps without a gateway or Collector; needs
       the ``prometheus`` extra (opentelemetry-exporter-prometheus).
+    * ``store``: write one row per GenAI call to this spend store (a path), in the background.
     """
     if settings is None:
         settings = load_settings()
@@ -112,6 +133,8 @@ def configure(
         except InvalidBudget as exc:
             raise ConfigError(f"configure(): {exc}") from None
         settings = Settings(**{**settings.__dict__, "budgets": in_code})
+    if store is not None:
+        settings = Settings(**{**settings.__dict__, "store": store})
     apply_settings(settings)
 
     provider = tracer_provider
@@ -186,7 +209,11 @@ def pre_instrument() -> None:
             _configure_sdk_from_environment()
             provider = trace.get_tracer_provider()
         if isinstance(provider, TracerProvider):
-            install_cost_processor(provider, settings)
+            try:
+                install_cost_processor(provider, settings)
+            except ConfigError as exc:  # an unusable spend store must not cost the app its prices
+                _log.error("genai-cost: calls are priced but not stored: %s", exc)
+                install_cost_processor(provider, Settings(**{**settings.__dict__, "store": None}))
         catalog().warm_up()  # in the background, while the instrumentors and the app load
     except Exception:
         _log.exception("genai-cost: setting up under opentelemetry-instrument failed; spans are not priced")

@@ -32,6 +32,8 @@ File layout::
         - {name: search, match: {team: search}, limit: 20, window: day,
            thresholds: [50, 80, 95], action: downgrade, downgrade_to: gpt-4o-mini}
         - {name: per-user, per: user, limit: 2, window: day, action: warn}
+    store: {url: /var/lib/genai-cost/spend.duckdb, retention: 400d}   # one row per call (`genai-cost report`)
+    dimensions: [prompt_version, experiment]               # cost_context(prompt_version="v3") -> report --by
     alerts:                                                # budget threshold crossings and blocks
       webhooks:
         - {url: "https://hooks.slack.com/services/T0/B0/x", format: slack}   # or format: json
@@ -50,7 +52,15 @@ from genai_cost.attributes import ATTRIBUTION_KEYS, BACKENDS, DEFAULT_BACKENDS, 
 from genai_cost.budget.alerts import AlertSettings, InvalidWebhook, Webhook
 from genai_cost.budget.ledger import url_problem
 from genai_cost.errors import ConfigError  # re-exported: genai_cost.config.ConfigError
-from genai_cost.budget.policy import ACTIONS, SCOPE_DIMENSIONS, WINDOWS, BudgetPolicy, BudgetSettings, InvalidBudget
+from genai_cost.budget.policy import (
+    ACTIONS,
+    SCOPE_DIMENSIONS,
+    WINDOWS,
+    BudgetPolicy,
+    BudgetSettings,
+    InvalidBudget,
+    is_scope_dimension,
+)
 from genai_cost.pricing.overrides import CustomPrice, Discount, PriceOverrides
 
 if TYPE_CHECKING:
@@ -78,6 +88,9 @@ class Settings:
     duplicate_usage: str = "move"
     # Serve the SDK's metrics for Prometheus on this port (opentelemetry-exporter-prometheus).
     prometheus_port: int | None = None
+    store: str | None = None  # spend store written in process (path or URL); GENAI_COST_STORE
+    store_retention: str | None = None  # e.g. "400d"; GENAI_COST_STORE_RETENTION
+    dimensions: tuple[str, ...] = ()  # custom attribution dimensions cost_context accepts; GENAI_COST_DIMENSIONS
 
 
 # --- a tiny schema walker: each reader gets (value, where) and returns the parsed value ------
@@ -222,13 +235,41 @@ def _choice(*allowed: str) -> Reader:
     return read
 
 
+def _scope_dimension(value: Any, where: str) -> str:
+    text = _string(value, where)
+    if not is_scope_dimension(text):
+        raise _fail(where, f"expected one of {', '.join(SCOPE_DIMENSIONS)} or dim.<name>, got {text!r}")
+    return text
+
+
+def _scope_match(value: Any, where: str) -> dict[str, str]:
+    if not isinstance(value, Mapping):
+        raise _fail(where, f"expected a mapping, got {type(value).__name__}")
+    for key in value:
+        if not isinstance(key, str) or not is_scope_dimension(key):
+            raise _fail(f"{where}.{key}", f"unknown key; expected one of {', '.join(SCOPE_DIMENSIONS)}, dim.<name>")
+    return {key: _string(item, f"{where}.{key}") for key, item in value.items()}
+
+
+def _dimension_names(value: Any, where: str) -> tuple[str, ...]:
+    from genai_cost.context import MAX_DIMENSIONS, dimension_problem
+
+    names = _string_list(value, where)
+    for name in names:
+        if (problem := dimension_problem(name)) is not None:
+            raise _fail(where, problem)
+    if len(set(names)) > MAX_DIMENSIONS:
+        raise _fail(where, f"at most {MAX_DIMENSIONS} custom dimensions (each is a store column), got {len(names)}")
+    return names
+
+
 _BUDGET_POLICY = _section(
     {
         "name": _string,
         "limit": _number(),
         "window": _choice(*WINDOWS),
-        "match": _section({key: _string for key in SCOPE_DIMENSIONS}),
-        "per": _choice(*SCOPE_DIMENSIONS),
+        "match": _scope_match,
+        "per": _scope_dimension,
         "thresholds": _list_of(_number(0.0, 100.0)),
         "action": _choice(*ACTIONS),
         "downgrade_to": _string,
@@ -283,6 +324,17 @@ def _backend_list(value: Any, where: str) -> tuple[str, ...]:
     return names
 
 
+def _retention(value: Any, where: str) -> str:
+    from genai_cost.store import parse_retention  # store/__init__ imports nothing heavy
+
+    text = _string(value, where)
+    try:
+        parse_retention(text)
+    except ValueError as exc:
+        raise _fail(where, str(exc)) from None
+    return text
+
+
 _FILE_SCHEMA = _section(
     {
         "enabled": _boolean,
@@ -306,6 +358,8 @@ _FILE_SCHEMA = _section(
         "budgets": _budgets,
         "alerts": _section({"webhooks": _list_of(_webhook), "queue_size": _integer(1), "shutdown_timeout": _number()}),
         "instrumentation": _section({"anthropic": _section({"sdk_tracing": _sdk_tracing})}),
+        "store": _section({"url": _string, "retention": _retention}),
+        "dimensions": _dimension_names,
     }
 )
 
@@ -352,6 +406,9 @@ def parse_settings(document: Any, source: str = "<config>") -> Settings:
         backends=spans.get("backends", DEFAULT_BACKENDS),
         duplicate_usage=spans.get("duplicate_usage", "move"),
         prometheus_port=data.get("metrics", {}).get("prometheus_port"),
+        store=data.get("store", {}).get("url"),
+        store_retention=data.get("store", {}).get("retention"),
+        dimensions=data.get("dimensions", ()),
     )
 
 
@@ -429,6 +486,14 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         backends=_backends_from_env(env, settings.backends),
         duplicate_usage=settings.duplicate_usage,
         prometheus_port=port_from_env(env, "GENAI_COST_PROMETHEUS_PORT", settings.prometheus_port),
+        store=env.get("GENAI_COST_STORE", "").strip() or settings.store,
+        store_retention=_retention_from_env(env, settings.store_retention),
+        dimensions=_dimension_names(
+            [name.strip() for name in env["GENAI_COST_DIMENSIONS"].split(",") if name.strip()],
+            "environment variable GENAI_COST_DIMENSIONS",
+        )
+        if env.get("GENAI_COST_DIMENSIONS", "").strip()
+        else settings.dimensions,
     )
 
 
@@ -439,6 +504,8 @@ def price_catalog(config_file: str | None = None) -> PriceCatalog:
 
     settings = load_file(config_file) if config_file else load_settings()
     return PriceCatalog(settings.overrides)
+
+
 def _backends_from_env(env: Mapping[str, str], default: tuple[str, ...]) -> tuple[str, ...]:
     """``GENAI_COST_BACKENDS=phoenix,mlflow`` (empty: none) over the file's ``spans.backends``."""
     raw = env.get("GENAI_COST_BACKENDS")
@@ -460,3 +527,8 @@ def port_from_env(env: Mapping[str, str], name: str, default: int | None) -> int
     if not raw.isdigit() or int(raw) > 65535:
         raise ConfigError(f"environment variable {name}: expected a port number, got {raw!r}")
     return int(raw)
+
+
+def _retention_from_env(env: Mapping[str, str], default: str | None) -> str | None:
+    raw = env.get("GENAI_COST_STORE_RETENTION", "").strip()
+    return _retention(raw, "environment variable GENAI_COST_STORE_RETENTION") if raw else default

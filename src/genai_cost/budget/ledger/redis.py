@@ -127,6 +127,7 @@ return out
 
 _NEEDS_REDIS_PY = "the Redis budget ledger needs redis-py: pip install 'genai-cost[redis]'"
 
+
 class RedisLedger:
     """Budget spend in Redis (``redis://host:port/db``)."""
 
