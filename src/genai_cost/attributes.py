@@ -34,6 +34,7 @@ REQUEST_STOP_SEQUENCES: Final = "gen_ai.request.stop_sequences"
 REQUEST_FREQUENCY_PENALTY: Final = "gen_ai.request.frequency_penalty"
 REQUEST_PRESENCE_PENALTY: Final = "gen_ai.request.presence_penalty"
 EMBEDDINGS_DIMENSION_COUNT: Final = "gen_ai.embeddings.dimension.count"
+AGENT_ID: Final = "gen_ai.agent.id"  # invoke_agent spans (Mistral agents.complete)
 # fetch_response spans (retrieving a stored response): its lifecycle status and resume cursor.
 RESPONSE_STATUS: Final = "gen_ai.response.status"
 REQUEST_STREAM_CURSOR: Final = "gen_ai.request.stream_cursor"

@@ -1351,7 +1351,11 @@ class StubProvider:
 #: Provider wire formats kept in modules of their own (this file stays OpenAI + Anthropic). Each
 #: module's ``WIRE`` has ``handles(path) -> bool`` and ``respond(request, script, stub) -> _Outgoing``;
 #: a scripted ``json``/``body`` is still sent verbatim, the rest is the module's to answer.
-WIRE_MODULES: tuple[str, ...] = ("genai_cost.testing.bedrock_wire", "genai_cost.testing.gemini_wire")
+WIRE_MODULES: tuple[str, ...] = (
+    "genai_cost.testing.bedrock_wire",
+    "genai_cost.testing.gemini_wire",
+    "genai_cost.testing.mistral_wire",
+)
 _wires: list[Any] = []
 
 

@@ -1,0 +1,39 @@
+"""genai-cost instrumentation for the ``mistralai`` SDK (1.x to 3.x; sync and async).
+
+    from genai_cost.instrumentation.mistral import MistralInstrumentor
+
+    MistralInstrumentor().instrument(tracer_provider=provider)
+
+Traced, one CLIENT span per call, ``gen_ai.provider.name=mistral_ai``: ``chat.complete`` /
+``stream`` (and ``parse`` / ``parse_stream`` through them), ``fim.complete`` / ``stream``
+(``text_completion``), ``agents.complete`` / ``stream`` (``invoke_agent``, priced by the model the
+agent answered with), ``embeddings.create``, each with its ``_async`` twin.
+
+mistralai 3.x's own tracing (``configure_telemetry``) and OpenLLMetry's mistralai instrumentation
+may run beside this one: their spans of the same call are marked ``duplicate`` by the processor.
+
+Modules: ``request`` (endpoint and request attributes), ``response`` (usage and results),
+``streams`` (the stream observer), ``content`` (opt-in message content), ``wrappers`` (the
+wrappers and the method list). Nothing here imports ``mistralai`` until ``instrument()``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from genai_cost.instrumentation.base import GenAIInstrumentor, Patch
+
+
+class MistralInstrumentor(GenAIInstrumentor):
+    # 1.0 is the first SDK with the Mistral client and its chat/fim/agents/embeddings resources.
+    instruments = ("mistralai >= 1.0",)
+
+    def patches(self) -> Sequence[Patch]:
+        from genai_cost.instrumentation.mistral.wrappers import patches
+
+        # BaseInstrumentor is a singleton per class; its flag tells a wrapper that outlived
+        # uninstrument() to step aside.
+        return patches(lambda: bool(self.is_instrumented_by_opentelemetry))
+
+
+__all__ = ["MistralInstrumentor"]
