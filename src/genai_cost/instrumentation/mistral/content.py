@@ -72,10 +72,5 @@ def request_content(operation: str, kwargs: Mapping[str, Any], attributes: dict[
         attributes[attr.SYSTEM_INSTRUCTIONS] = to_json(system)
 
 
-def output_messages(choices: list[tuple[str, list[dict[str, Any]], str | None]]) -> str:
-    """``gen_ai.output.messages`` from (role, parts, finish reason) per choice."""
-    return to_json([{"role": role, "parts": parts, "finish_reason": finish or ""} for role, parts, finish in choices])
-
-
 def choice_parts(message: Any) -> list[dict[str, Any]]:
     return _parts(get(message, "content")) + tool_call_parts(get(message, "tool_calls"))

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from genai_cost import attributes as attr
+from genai_cost.instrumentation._chat_shape import Choice, output_messages, read_choices
 from genai_cost.instrumentation._read import get, read_usage
 from genai_cost.instrumentation.lifecycle import CallResult
 from genai_cost.instrumentation.mistral import content
@@ -47,7 +48,7 @@ def completion_result(
     response_id: Any,
     finish_reasons: tuple[str, ...],
     usage: Any,
-    choices: list[tuple[str, list[dict[str, Any]], str | None]] | None = None,
+    choices: list[Choice] | None = None,
 ) -> CallResult:
     """A chat / FIM / agent completion, whole or as a stream assembled it so far."""
     token_counts, status = read_usage(token_usage, usage)
@@ -59,7 +60,7 @@ def completion_result(
         status=status,
     )
     if request.capture_content and choices is not None:
-        result.attributes[attr.OUTPUT_MESSAGES] = content.output_messages(choices)
+        result.attributes[attr.OUTPUT_MESSAGES] = output_messages(choices)
     return result
 
 
@@ -67,20 +68,12 @@ def response_result(response: Any, request: Request) -> CallResult:
     """A whole response: ``ChatCompletionResponse``, ``FIMCompletionResponse`` or ``EmbeddingResponse``."""
     if request.operation == EMBEDDINGS:
         return embeddings_result(response)
-    finishes: list[str] = []
-    choices: list[tuple[str, list[dict[str, Any]], str | None]] = []
-    for choice in get(response, "choices") or ():
-        finish = _text(get(choice, "finish_reason"))
-        if finish:
-            finishes.append(finish)
-        if request.capture_content:
-            message = get(choice, "message")
-            choices.append((get(message, "role") or "assistant", content.choice_parts(message), finish))
+    finishes, choices = read_choices(response, request.capture_content, content.choice_parts)
     return completion_result(
         request,
         model=get(response, "model"),
         response_id=get(response, "id"),
-        finish_reasons=tuple(finishes),
+        finish_reasons=finishes,
         usage=get(response, "usage"),
         choices=choices,
     )
