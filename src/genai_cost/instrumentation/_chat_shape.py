@@ -9,9 +9,9 @@ the choices and, when content capture is on, assembling what each choice said.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
+from genai_cost import attributes as attr
 from genai_cost.instrumentation._content import function_tool_calls, to_json
 from genai_cost.instrumentation._read import get
 
@@ -23,14 +23,58 @@ def _text_parts(content: Any) -> list[dict[str, Any]]:
     return [{"type": "text", "content": content}] if isinstance(content, str) and content else []
 
 
+def content_parts(value: Any) -> list[dict[str, Any]]:
+    """Message content as semconv parts: a string, or a list of ``text`` / ``image_url`` parts (and
+    Mistral's ``thinking``). Images by URL only: a span is no place for base64."""
+    if not isinstance(value, list | tuple):
+        return _text_parts(value)
+    parts: list[dict[str, Any]] = []
+    for chunk in value:
+        kind = get(chunk, "type")
+        if kind == "text":
+            parts.append({"type": "text", "content": get(chunk, "text")})
+        elif kind == "thinking":
+            thought = "".join(str(p.get("content") or "") for p in content_parts(get(chunk, "thinking")))
+            parts.append({"type": "reasoning", "content": thought})
+        elif kind == "image_url":
+            url = get(chunk, "image_url")
+            url = url if isinstance(url, str) else get(url, "url")
+            if isinstance(url, str) and not url.startswith("data:"):
+                parts.append({"type": "uri", "modality": "image", "uri": url})
+            else:
+                parts.append({"type": "blob", "modality": "image"})
+    return parts
+
+
 def message_parts(message: Any) -> list[dict[str, Any]]:
-    """A message's text and tool calls as semconv parts (content as a plain string)."""
-    return _text_parts(get(message, "content")) + function_tool_calls(get(message, "tool_calls"), get)
+    """A message's content and tool calls as semconv parts."""
+    return content_parts(get(message, "content")) + function_tool_calls(get(message, "tool_calls"), get)
 
 
-def read_choices(
-    response: Any, capture: bool, parts: Callable[[Any], list[dict[str, Any]]] = message_parts
-) -> tuple[tuple[str, ...], list[Choice] | None]:
+def request_messages(messages: Any, attributes: dict[str, Any]) -> None:
+    """``gen_ai.input.messages`` and ``gen_ai.system_instructions`` (system messages) from a
+    request's messages, as the caller wrote them (dicts) or as SDK objects."""
+    system: list[dict[str, Any]] = []
+    others: list[dict[str, Any]] = []
+    for message in messages if isinstance(messages, list | tuple) else ():
+        role = get(message, "role")
+        if role == "system":
+            system += content_parts(get(message, "content"))
+        elif role == "tool":
+            response = {
+                "type": "tool_call_response",
+                "id": get(message, "tool_call_id"),
+                "response": get(message, "content"),
+            }
+            others.append({"role": role, "parts": [response]})
+        else:
+            others.append({"role": role or "user", "parts": message_parts(message)})
+    attributes[attr.INPUT_MESSAGES] = to_json(others)
+    if system:
+        attributes[attr.SYSTEM_INSTRUCTIONS] = to_json(system)
+
+
+def read_choices(response: Any, capture: bool) -> tuple[tuple[str, ...], list[Choice] | None]:
     """A whole response's finish reasons, and its choices when content capture is on."""
     finishes: list[str] = []
     choices: list[Choice] | None = [] if capture else None
@@ -41,7 +85,7 @@ def read_choices(
             finishes.append(finish)
         if choices is not None:
             message = get(choice, "message")
-            choices.append((get(message, "role") or "assistant", parts(message), finish))
+            choices.append((get(message, "role") or "assistant", message_parts(message), finish))
     return tuple(finishes), choices
 
 

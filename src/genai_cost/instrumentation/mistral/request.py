@@ -98,7 +98,7 @@ def describe(operation: str, kwargs: Mapping[str, Any], capture: bool, *, stream
     elif isinstance(stop, list | tuple) and stop and all(isinstance(s, str) for s in stop):
         attributes[attr.REQUEST_STOP_SEQUENCES] = list(stop)
     if capture and operation != EMBEDDINGS:
-        content.request_content(operation, kwargs, attributes)
+        content.request_content(kwargs, attributes)
     return request
 
 

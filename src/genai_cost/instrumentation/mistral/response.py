@@ -14,7 +14,6 @@ from genai_cost import attributes as attr
 from genai_cost.instrumentation._chat_shape import Choice, output_messages, read_choices
 from genai_cost.instrumentation._read import get, read_usage
 from genai_cost.instrumentation.lifecycle import CallResult
-from genai_cost.instrumentation.mistral import content
 from genai_cost.instrumentation.mistral.request import EMBEDDINGS, Request
 from genai_cost.usage import TokenUsage
 
@@ -68,7 +67,7 @@ def response_result(response: Any, request: Request) -> CallResult:
     """A whole response: ``ChatCompletionResponse``, ``FIMCompletionResponse`` or ``EmbeddingResponse``."""
     if request.operation == EMBEDDINGS:
         return embeddings_result(response)
-    finishes, choices = read_choices(response, request.capture_content, content.choice_parts)
+    finishes, choices = read_choices(response, request.capture_content)
     return completion_result(
         request,
         model=get(response, "model"),
