@@ -35,7 +35,7 @@ __all__ = ["aclient", "client", "instrumented", "no_content_capture"]
 
 
 def test_chat(client: groq.Groq, stub: StubProvider, span_exporter: Any) -> None:
-    response = client.chat.completions.create(model=MODEL, messages=MESSAGES, max_completion_tokens=64, seed=7)
+    response = client.chat.completions.create(model=MODEL, messages=MESSAGES, max_tokens=64, seed=7)
     span = only_span(span_exporter)
     a = attrs(span)
     assert span.name == f"chat {MODEL}"

@@ -21,6 +21,7 @@ from mistral_support import (
     client,
     genai_spans,
     instrumented,
+    needs_stream_close,
     no_content_capture,
     only_span,
     server_url,
@@ -138,6 +139,7 @@ async def test_async_stream(client: Any, stub: StubProvider, span_exporter: Any)
 # --- every way a stream can end early ----------------------------------------------------------
 
 
+@needs_stream_close
 def test_break_then_close(client: Any, stub: StubProvider, span_exporter: Any) -> None:
     stub.enqueue("/mistral/v1/chat/completions", text=LONG)
     stream = chat_stream(client)
@@ -202,6 +204,7 @@ def test_never_consumed(client: Any, stub: StubProvider, span_exporter: Any) -> 
     assert_unpriced_partial(attrs(only_span(span_exporter)), "abandoned")
 
 
+@needs_stream_close
 def test_ends_exactly_once(client: Any, stub: StubProvider, span_exporter: Any) -> None:
     stream = chat_stream(client)
     list(stream)
@@ -213,6 +216,7 @@ def test_ends_exactly_once(client: Any, stub: StubProvider, span_exporter: Any) 
     assert only_span(span_exporter)
 
 
+@needs_stream_close
 async def test_async_early_endings(client: Any, stub: StubProvider, span_exporter: Any) -> None:
     stub.enqueue("/mistral/v1/chat/completions", text=LONG)
     stream = await client.chat.stream_async(model=MODEL, messages=MESSAGES)

@@ -1,4 +1,4 @@
-"""genai-cost instrumentation for the ``mistralai`` SDK (1.x to 3.x; sync and async).
+"""genai-cost instrumentation for the ``mistralai`` SDK (1.9.3 to 3.x; sync and async).
 
     from genai_cost.instrumentation.mistral import MistralInstrumentor
 
@@ -25,8 +25,9 @@ from genai_cost.instrumentation.base import GenAIInstrumentor, Patch
 
 
 class MistralInstrumentor(GenAIInstrumentor):
-    # 1.0 is the first SDK with the Mistral client and its chat/fim/agents/embeddings resources.
-    instruments = ("mistralai >= 1.0",)
+    # 1.9.3 is the first SDK that keeps usage fields it does not model (extra="allow"): earlier
+    # ones drop prompt_tokens_details, so a prompt-cache hit would be priced as uncached input.
+    instruments = ("mistralai >= 1.9.3",)
 
     def patches(self) -> Sequence[Patch]:
         from genai_cost.instrumentation.mistral.wrappers import patches
