@@ -1356,6 +1356,7 @@ WIRE_MODULES: tuple[str, ...] = (
     "genai_cost.testing.gemini_wire",
     "genai_cost.testing.mistral_wire",
     "genai_cost.testing.groq_wire",
+    "genai_cost.testing.cohere_wire",
 )
 _wires: list[Any] = []
 
