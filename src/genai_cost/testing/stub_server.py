@@ -1357,6 +1357,7 @@ WIRE_MODULES: tuple[str, ...] = (
     "genai_cost.testing.mistral_wire",
     "genai_cost.testing.groq_wire",
     "genai_cost.testing.cohere_wire",
+    "genai_cost.testing.together_wire",
 )
 _wires: list[Any] = []
 

@@ -42,24 +42,33 @@ def base_url(stub: StubProvider) -> str:
     return f"{stub.url}{PREFIX}"
 
 
+def make(client_type: type, stub: StubProvider) -> Any:
+    """A client that never retries (a retry would consume a scripted error); SDKs before
+    max_retries= take it per request only, and the stub then scripts the error for each attempt."""
+    try:
+        return client_type(api_key=API_KEY, base_url=base_url(stub), max_retries=0)
+    except TypeError:
+        return client_type(api_key=API_KEY, base_url=base_url(stub))
+
+
 @pytest.fixture
 def v2(stub: StubProvider) -> Any:
-    return cohere.ClientV2(api_key=API_KEY, base_url=base_url(stub), max_retries=0)
+    return make(cohere.ClientV2, stub)
 
 
 @pytest.fixture
 def av2(stub: StubProvider) -> Any:
-    return cohere.AsyncClientV2(api_key=API_KEY, base_url=base_url(stub), max_retries=0)
+    return make(cohere.AsyncClientV2, stub)
 
 
 @pytest.fixture
 def v1(stub: StubProvider) -> Any:
-    return cohere.Client(api_key=API_KEY, base_url=base_url(stub), max_retries=0)
+    return make(cohere.Client, stub)
 
 
 @pytest.fixture
 def av1(stub: StubProvider) -> Any:
-    return cohere.AsyncClient(api_key=API_KEY, base_url=base_url(stub), max_retries=0)
+    return make(cohere.AsyncClient, stub)
 
 
 def billed_units(stub: StubProvider) -> dict[str, Any]:

@@ -5,6 +5,7 @@ end ends its span exactly once."""
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import json
 from typing import Any
@@ -21,7 +22,7 @@ from cohere_support import (
     attrs,
     av1,
     av2,
-    base_url,
+    make,
     billed_units,
     genai_spans,
     instrumented,
@@ -54,7 +55,7 @@ def assert_unpriced_partial(a: dict[str, Any], why: str) -> None:
 def test_v2_stream_sees_exactly_the_uninstrumented_events(span_exporter: Any) -> None:
     def run() -> list[Any]:
         with StubProvider() as fresh:
-            client = cohere.ClientV2(api_key="t", base_url=base_url(fresh), max_retries=0)
+            client = make(cohere.ClientV2, fresh)
             return [e.dict() for e in client.chat_stream(model=MODEL, messages=MESSAGES)]
 
     with uninstrumented():
@@ -128,7 +129,8 @@ def test_break_then_close(v2: Any, stub: StubProvider, span_exporter: Any) -> No
     for _ in stream:
         break
     assert genai_spans(span_exporter) == []
-    stream.close()
+    with contextlib.suppress(RuntimeError):  # cohere 5.9's stream generators ignore GeneratorExit
+        stream.close()
     assert_unpriced_partial(attrs(only_span(span_exporter)), "closed the stream")
 
 
@@ -172,7 +174,8 @@ async def test_async_early_endings(av2: Any, stub: StubProvider, span_exporter: 
     stream = av2.chat_stream(model=MODEL, messages=MESSAGES)
     async for _ in stream:
         break
-    await stream.aclose()
+    with contextlib.suppress(RuntimeError):  # as above
+        await stream.aclose()
     assert_unpriced_partial(attrs(only_span(span_exporter)), "closed the stream")
 
     span_exporter.clear()

@@ -11,9 +11,9 @@ also through ``with_raw_response``. (Groq's SDK has no legacy completions endpoi
 OpenLLMetry's groq instrumentation may run beside this one: its spans of the same call are marked
 ``duplicate`` by the processor.
 
-Modules: ``request`` (endpoint and request attributes), ``response`` (usage and results),
-``streams`` (the stream observer), ``wrappers`` (the wrappers and the method list); chat content
-is OpenAI-shaped (``_chat_shape``). Nothing here imports ``groq`` until ``instrument()``.
+Groq's SDK is OpenAI-compatible: requests, responses and streams are read by ``_compatible``;
+``streams`` reads what Groq's chunks add (``x_groq``), ``wrappers`` lists the methods. Nothing here
+imports ``groq`` until ``instrument()``.
 """
 
 from __future__ import annotations
