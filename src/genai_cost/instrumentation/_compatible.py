@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any
 
 from opentelemetry.trace import Tracer
@@ -26,6 +25,7 @@ from genai_cost.budget.hook import BudgetAsk
 from genai_cost.instrumentation import lifecycle
 from genai_cost.instrumentation._chat_shape import ChunkReader, output_messages, read_choices, request_messages
 from genai_cost.instrumentation._read import get, given, put_given, read_usage
+from genai_cost.instrumentation._server import Server, server_from_base_url
 from genai_cost.instrumentation.lifecycle import CallResult, GenAICall, log_once
 from genai_cost.usage import TokenUsage
 
@@ -35,27 +35,9 @@ EMBEDDINGS = "embeddings"
 RAW_RESPONSE_HEADER = "x-stainless-raw-response"
 
 
-@dataclass(frozen=True, slots=True)
-class Server:
-    provider_name: str
-    address: str | None
-    port: int | None
-
-
-@lru_cache(maxsize=256)
-def _server(provider: str, host: str | None, port: int | None, scheme: str) -> Server:
-    if port is None:
-        port = 443 if scheme == "https" else 80 if scheme == "http" else None
-    return Server(provider, host, port)
-
-
 def server_of(resource: Any, provider: str) -> Server:
     """The endpoint behind an SDK resource (``client.chat.completions`` ...)."""
-    base_url = getattr(getattr(resource, "_client", None), "base_url", None)
-    if base_url is None:
-        return Server(provider, None, None)
-    host = getattr(base_url, "host", None) or None
-    return _server(provider, host, getattr(base_url, "port", None), str(getattr(base_url, "scheme", "") or ""))
+    return server_from_base_url(provider, getattr(getattr(resource, "_client", None), "base_url", None))
 
 
 @dataclass(slots=True)
@@ -152,7 +134,7 @@ def _text(value: Any) -> str | None:
 
 
 def completion_result(
-    request: Request,
+    capture: bool,
     *,
     model: Any,
     response_id: Any,
@@ -160,7 +142,8 @@ def completion_result(
     usage: Any,
     choices: list[Any] | None,
 ) -> CallResult:
-    """A chat or legacy completion, whole or as a stream assembled it so far."""
+    """A chat or legacy completion, whole or as a stream assembled it so far (its output messages
+    only with content ``capture`` on). Also Mistral's, whose usage is OpenAI-shaped."""
     token_counts, status = read_usage(token_usage, usage)
     result = CallResult(
         response_model=_text(model),
@@ -169,7 +152,7 @@ def completion_result(
         usage=token_counts,
         status=status,
     )
-    if request.capture_content and choices is not None:
+    if capture and choices is not None:
         result.attributes[attr.OUTPUT_MESSAGES] = output_messages(choices)
     return result
 
@@ -194,7 +177,7 @@ def response_result(response: Any, request: Request) -> CallResult:
             for choice in get(response, "choices") or ()
         ]
     return completion_result(
-        request,
+        request.capture_content,
         model=get(response, "model"),
         response_id=get(response, "id"),
         finish_reasons=finishes,
@@ -246,7 +229,7 @@ class ChunkObserver:
                 ("assistant", [{"type": "text", "content": text}] if text else [], finishes[0] if finishes else None)
             ]
         return completion_result(
-            self.request,
+            self.request.capture_content,
             model=chunks.model,
             response_id=chunks.response_id,
             finish_reasons=finishes,

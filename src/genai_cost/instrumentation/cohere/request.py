@@ -9,15 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any
-from urllib.parse import urlsplit
 
 from genai_cost import attributes as attr
 from genai_cost.budget.estimate import count_input_tokens
 from genai_cost.instrumentation._chat_shape import request_messages
 from genai_cost.instrumentation._content import to_json
 from genai_cost.instrumentation._read import get, given, put_given
+from genai_cost.instrumentation._server import Server, server_from_url
 
 COHERE = "cohere"  # semconv's well-known gen_ai.provider.name
 CHAT = "chat"
@@ -26,29 +25,13 @@ EMBEDDINGS = "embeddings"
 RERANK = "rerank"
 
 
-@dataclass(frozen=True, slots=True)
-class Server:
-    provider_name: str
-    address: str | None
-    port: int | None
-
-
-@lru_cache(maxsize=256)
-def _server(url: str) -> Server:
-    try:
-        parts = urlsplit(url)
-        port = parts.port or (443 if parts.scheme == "https" else 80 if parts.scheme == "http" else None)
-        return Server(COHERE, parts.hostname or None, port)
-    except ValueError:
-        return Server(COHERE, None, None)
-
-
 def server_of(client: Any) -> Server:
     """The endpoint behind a client (``Client``, ``ClientV2``, ``AsyncClient`` ...)."""
     try:
-        return _server(str(client._client_wrapper.get_base_url()))
+        url = str(client._client_wrapper.get_base_url())
     except Exception:  # a client whose wrapper we do not know
         return Server(COHERE, None, None)
+    return server_from_url(COHERE, url)
 
 
 @dataclass(slots=True)

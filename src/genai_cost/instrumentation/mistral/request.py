@@ -9,13 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any
-from urllib.parse import urlsplit
 
 from genai_cost import attributes as attr
 from genai_cost.budget.estimate import count_input_tokens
 from genai_cost.instrumentation._read import given, put_given
+from genai_cost.instrumentation._server import Server, server_from_url
 from genai_cost.instrumentation.mistral import content
 
 MISTRAL_AI = "mistral_ai"  # semconv's well-known gen_ai.provider.name
@@ -27,23 +26,6 @@ EMBEDDINGS = "embeddings"
 INVOKE_AGENT = "invoke_agent"  # agents.complete: the agent picks the model (Mistral's own tracing says so too)
 
 
-@dataclass(frozen=True, slots=True)
-class Server:
-    provider_name: str
-    address: str | None
-    port: int | None
-
-
-@lru_cache(maxsize=256)
-def _server(url: str) -> Server:
-    try:
-        parts = urlsplit(url)
-        port = parts.port or (443 if parts.scheme == "https" else 80 if parts.scheme == "http" else None)
-        return Server(MISTRAL_AI, parts.hostname or None, port)
-    except ValueError:
-        return Server(MISTRAL_AI, None, None)
-
-
 def server_of(resource: Any, kwargs: Mapping[str, Any]) -> Server:
     """The endpoint behind an SDK resource (``client.chat``, ``client.fim`` ...) for this call."""
     url = given(kwargs.get("server_url"))
@@ -52,7 +34,7 @@ def server_of(resource: Any, kwargs: Mapping[str, Any]) -> Server:
             url = resource.sdk_configuration.get_server_details()[0]
         except Exception:  # an SDK whose configuration we do not know: the default server
             url = DEFAULT_SERVER_URL
-    return _server(str(url))
+    return server_from_url(MISTRAL_AI, str(url))
 
 
 @dataclass(slots=True)

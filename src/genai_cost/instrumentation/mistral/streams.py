@@ -9,10 +9,10 @@ from __future__ import annotations
 from typing import Any
 
 from genai_cost.instrumentation._chat_shape import ChunkReader
+from genai_cost.instrumentation._compatible import completion_result
 from genai_cost.instrumentation._read import get
 from genai_cost.instrumentation.lifecycle import CallResult
 from genai_cost.instrumentation.mistral.request import Request
-from genai_cost.instrumentation.mistral.response import completion_result
 
 
 class CompletionStreamObserver:
@@ -33,7 +33,7 @@ class CompletionStreamObserver:
     def result(self) -> CallResult:
         chunks = self.chunks
         return completion_result(
-            self.request,
+            self.request.capture_content,
             model=chunks.model,
             response_id=chunks.response_id,
             finish_reasons=chunks.finish_reasons,
