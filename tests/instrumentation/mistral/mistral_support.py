@@ -25,10 +25,10 @@ from genai_cost.instrumentation.mistral import MistralInstrumentor
 from genai_cost.testing import StubProvider
 from genai_cost.testing.mistral_wire import PREFIX
 
-try:  # mistralai 3.x
+try:  # mistralai 2.0 and later
     from mistralai.client import Mistral
     from mistralai.client.utils import eventstreaming
-except ImportError:  # 1.x and 2.x
+except ImportError:  # 1.x
     from mistralai import Mistral  # type: ignore[attr-defined,no-redef]
     from mistralai.utils import eventstreaming  # type: ignore[no-redef]
 

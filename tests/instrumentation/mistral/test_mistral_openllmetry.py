@@ -1,6 +1,6 @@
 """OpenLLMetry's mistralai instrumentation active beside ours: each call is still priced exactly
-once. It wraps ``mistralai.chat`` / ``mistralai.embeddings``, modules mistralai 3.x no longer has,
-so this runs on mistralai 1.x and 2.x (e.g. the oldest-version run) and is skipped on 3.x."""
+once. It wraps ``mistralai.chat`` / ``mistralai.embeddings``, modules mistralai 2.0 and later no longer have,
+so this runs on mistralai 1.x (e.g. the oldest-version run) and is skipped from 2.0 on."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ __all__ = ["client", "instrumented", "no_content_capture"]
 pytestmark = pytest.mark.skipif(
     importlib.util.find_spec("opentelemetry.instrumentation.mistralai") is None
     or importlib.util.find_spec("mistralai.chat") is None,
-    reason="needs opentelemetry-instrumentation-mistralai and a mistralai (< 3) that it can wrap",
+    reason="needs opentelemetry-instrumentation-mistralai and a mistralai (1.x) that it can wrap",
 )
 
 

@@ -14,7 +14,7 @@ from genai_cost.testing import StubProvider
 
 __all__ = ["client", "instrumented", "no_content_capture"]
 
-observability = pytest.importorskip("mistralai.extra.observability", reason="mistralai < 3 has no tracing of its own")
+observability = pytest.importorskip("mistralai.extra.observability", reason="this mistralai has no tracing of its own")
 
 
 def sdk_spans(span_exporter: Any) -> list[Any]:

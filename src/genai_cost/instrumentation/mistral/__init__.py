@@ -29,6 +29,19 @@ class MistralInstrumentor(GenAIInstrumentor):
     # ones drop prompt_tokens_details, so a prompt-cache hit would be priced as uncached input.
     instruments = ("mistralai >= 1.9.3",)
 
+    @property
+    def sdk_module(self) -> str:  # type: ignore[override]
+        """The module whose import means the app uses the SDK (patches wait for it, see ``base``).
+        From 2.0 ``mistralai`` is a namespace package, whose import fires no post-import hook:
+        the client lives in ``mistralai.client``. Read from metadata: nothing is imported."""
+        from importlib.metadata import version
+
+        try:
+            major = int(version("mistralai").split(".", 1)[0])
+        except Exception:  # absent or unreadable: the instrumentor stands down anyway
+            major = 1
+        return "mistralai" if major < 2 else "mistralai.client"
+
     def patches(self) -> Sequence[Patch]:
         from genai_cost.instrumentation.mistral.wrappers import patches
 

@@ -114,7 +114,7 @@ _RESOURCES = (
     ("agents", "Agents", INVOKE_AGENT, True),
     ("embeddings", "Embeddings", EMBEDDINGS, False),
 )
-# mistralai 1.x and 2.x keep their resources at the package root, 3.x under ``mistralai.client``.
+# mistralai 1.x keeps its resources at the package root, 2.0 and later under ``mistralai.client``.
 _PACKAGES = ("mistralai.client", "mistralai")
 
 
