@@ -16,11 +16,14 @@ Who prices what:
 One provider call = one priced span: when two instrumentations saw the same call, the first to
 end keeps the amount and the other gets ``genai_cost.status=duplicate``. "The same call" is the
 same response id reported by a *different* instrumentation scope in the same trace, or a GenAI
-span nested directly in another for the same usage (embeddings carry no id). Across traces, only
-two *foreign* root spans can be one call (the official OpenAI and OpenLLMetry instrumentations put
-Responses API spans in separate traces, see docs/foreign-spans.md): one of our own spans is never
-the duplicate of a span in another trace, because stubs and replays reuse response ids and a
-replayed export must not turn a new call into a duplicate. A span nested inside one of our own
+span nested directly in another for the same usage (embeddings carry no id). Across traces, a
+root span can be one call with another root: two *foreign* roots (the official OpenAI and
+OpenLLMetry instrumentations put Responses API spans in separate traces, see
+docs/foreign-spans.md), or a foreign root around one of our own roots while ours ran (OpenLLMetry's
+groq instrumentation starts its span without making it current), matched by response id, or
+without one by provider, model and usage. One of our own spans is never the duplicate of a span in
+another trace, because stubs and replays reuse response ids and a replayed export must not turn a
+new call into a duplicate. A span nested inside one of our own
 in-flight calls is always the duplicate, because ours carries the budget decision.
 """
 
