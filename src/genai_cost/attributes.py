@@ -34,6 +34,7 @@ REQUEST_STOP_SEQUENCES: Final = "gen_ai.request.stop_sequences"
 REQUEST_FREQUENCY_PENALTY: Final = "gen_ai.request.frequency_penalty"
 REQUEST_PRESENCE_PENALTY: Final = "gen_ai.request.presence_penalty"
 EMBEDDINGS_DIMENSION_COUNT: Final = "gen_ai.embeddings.dimension.count"
+AGENT_ID: Final = "gen_ai.agent.id"  # invoke_agent spans (Mistral agents.complete)
 # fetch_response spans (retrieving a stored response): its lifecycle status and resume cursor.
 RESPONSE_STATUS: Final = "gen_ai.response.status"
 REQUEST_STREAM_CURSOR: Final = "gen_ai.request.stream_cursor"
@@ -65,6 +66,8 @@ LLM_TOTAL_TOKENS: Final = "llm.usage.total_tokens"
 LLM_CACHE_READ_TOKENS: Final = "llm.usage.cache_read_input_tokens"
 LLM_REQUEST_TYPE: Final = "llm.request.type"
 OPENAI_API_BASE: Final = "gen_ai.openai.api_base"  # OpenLLMetry's stand-in for server.address
+# Cohere bills rerank per search unit (a query over up to 100 documents).
+COHERE_SEARCH_UNITS: Final = "cohere.usage.search_units"
 ANTHROPIC_CACHE_WRITE_5M: Final = "anthropic.usage.cache_creation.ephemeral_5m_input_tokens"
 ANTHROPIC_CACHE_WRITE_1H: Final = "anthropic.usage.cache_creation.ephemeral_1h_input_tokens"
 ANTHROPIC_WEB_SEARCH_REQUESTS: Final = "anthropic.usage.server_tool_use.web_search_requests"

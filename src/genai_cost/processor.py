@@ -16,11 +16,14 @@ Who prices what:
 One provider call = one priced span: when two instrumentations saw the same call, the first to
 end keeps the amount and the other gets ``genai_cost.status=duplicate``. "The same call" is the
 same response id reported by a *different* instrumentation scope in the same trace, or a GenAI
-span nested directly in another for the same usage (embeddings carry no id). Across traces, only
-two *foreign* root spans can be one call (the official OpenAI and OpenLLMetry instrumentations put
-Responses API spans in separate traces, see docs/foreign-spans.md): one of our own spans is never
-the duplicate of a span in another trace, because stubs and replays reuse response ids and a
-replayed export must not turn a new call into a duplicate. A span nested inside one of our own
+span nested directly in another for the same usage (embeddings carry no id). Across traces, a
+root span can be one call with another root: two *foreign* roots (the official OpenAI and
+OpenLLMetry instrumentations put Responses API spans in separate traces, see
+docs/foreign-spans.md), or a foreign root around one of our own roots while ours ran (OpenLLMetry's
+groq instrumentation starts its span without making it current), matched by response id, or
+without one by provider, model and usage. One of our own spans is never the duplicate of a span in
+another trace, because stubs and replays reuse response ids and a replayed export must not turn a
+new call into a duplicate. A span nested inside one of our own
 in-flight calls is always the duplicate, because ours carries the budget decision.
 """
 
@@ -145,6 +148,12 @@ class CostDecider:
         # response id -> (span id, scope, trace id) of a foreign root span: the one cross-trace
         # pairing (two instrumentations that each started a trace for the same call).
         self.foreign_roots = _BoundedDict(max_open_traces)
+        # response id, and (provider, model, input, output) -> (span id, trace id, start, end) of
+        # one of our own root spans: a foreign root in another trace reporting that id while ours
+        # ran -- or, without an id, the same call and usage around ours -- is the same call
+        # (OpenLLMetry's groq instrumentation starts its span without making it current, so
+        # without an app span around the call, its span and ours are two roots).
+        self.our_roots = _BoundedDict(max_open_traces)
         # parent span id -> (span id, input, output) of a priced GenAI child, to catch an
         # instrumentation whose span wraps another's for the same call without a response id.
         self.priced_children = _BoundedDict(max_open_traces)
@@ -199,7 +208,17 @@ class CostDecider:
             duplicate_of = (
                 None
                 if status == Status.DUPLICATE
-                else self._register(attributes, scope, trace_id, span_id, parent_span_id, amount, ours, is_local_root)
+                else self._register(
+                    attributes,
+                    scope,
+                    trace_id,
+                    span_id,
+                    parent_span_id,
+                    amount,
+                    ours,
+                    is_local_root,
+                    (start_ns, end_ns),
+                )
             )
             totals = self.traces.pop(trace_id, None) if is_local_root else None
         if duplicate_of is not None:
@@ -250,6 +269,7 @@ class CostDecider:
         amount: Any,
         ours: bool,
         is_local_root: bool,
+        times: tuple[int | None, int | None] = (None, None),
     ) -> int | None:
         """Record a finished GenAI call; return the span id it duplicates, if it is a duplicate.
         Called with the lock held. A local root's amount is left to the caller, which takes its
@@ -262,6 +282,10 @@ class CostDecider:
             if enclosing is not None:
                 return enclosing  # inside our own in-flight call of the same model, which prices it
         foreign_root = response_id is not None and not ours and parent_span_id is None
+        if response_id is None and not ours and parent_span_id is None and self.our_roots:
+            ours_root = self.our_roots.get(_call_key(attributes, usage_key))
+            if ours_root is not None and _contains(times, ours_root[2:]):
+                return ours_root[0]
         if response_id is not None:
             # The same scope reporting an id again is a new call (a server reusing ids).
             first = self.responses.get((trace_id, response_id))
@@ -271,6 +295,9 @@ class CostDecider:
                 other = self.foreign_roots.get(response_id)
                 if other is not None and other[1] != scope and other[2] != trace_id:
                     return other[0]
+                ours_root = self.our_roots.get(response_id)
+                if ours_root is not None and ours_root[1] != trace_id and _overlap(times, ours_root[2:]):
+                    return ours_root[0]
         child = self.priced_children.pop(span_id, None)
         if child is not None and (usage_key == child[1] or usage_key == (None, None)):
             return child[0]  # this span wraps another instrumentation's span of the same call
@@ -278,6 +305,10 @@ class CostDecider:
             self.responses.put((trace_id, response_id), (span_id, scope))
             if foreign_root:
                 self.foreign_roots.put(response_id, (span_id, scope, trace_id))
+            elif ours and parent_span_id is None:
+                self.our_roots.put(response_id, (span_id, trace_id, *times))
+        if ours and parent_span_id is None:
+            self.our_roots.put(_call_key(attributes, usage_key), (span_id, trace_id, *times))
         if parent_span_id is not None:
             self.priced_children.put(parent_span_id, (span_id, usage_key))
         if not is_local_root and _is_amount(amount):
@@ -410,6 +441,29 @@ def _enclosing_open_call(attributes: Any, trace_id: int, parent_span_id: int | N
         if open_trace == trace_id and open_model == model and str(provider).lower() == open_provider:
             return span_id
     return None
+
+
+def _overlap(times: tuple[int | None, int | None], other: tuple[int | None, int | None]) -> bool:
+    """Whether two spans' [start, end] intervals meet (unknown times never do)."""
+    start, end = times
+    other_start, other_end = other
+    if start is None or end is None or other_start is None or other_end is None:
+        return False
+    return start <= other_end and other_start <= end
+
+
+def _contains(times: tuple[int | None, int | None], inner: tuple[int | None, int | None]) -> bool:
+    """Whether a span's [start, end] interval holds another's (unknown times never do)."""
+    start, end = times
+    inner_start, inner_end = inner
+    if start is None or end is None or inner_start is None or inner_end is None:
+        return False
+    return start <= inner_start and inner_end <= end
+
+
+def _call_key(attributes: Any, usage_key: tuple[Any, Any]) -> tuple[Any, ...]:
+    provider = attributes.get(attr.PROVIDER_NAME) or attributes.get(attr.LEGACY_SYSTEM)
+    return ("call", str(provider).lower(), attributes.get(attr.REQUEST_MODEL), *usage_key)
 
 
 def _is_amount(amount: Any) -> bool:

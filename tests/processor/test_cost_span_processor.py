@@ -420,3 +420,44 @@ def test_two_foreign_roots_in_different_traces_are_still_one_call(pipeline):
     assert spans["official"].context.trace_id != spans["openllmetry"].context.trace_id
     assert spans["official"].attributes[attr.COST_STATUS] == "priced"
     assert spans["openllmetry"].attributes[attr.COST_STATUS] == "duplicate"
+
+
+def _foreign_root_around(provider, name, response_id, inner):
+    """A foreign root span started before and ended after ``inner()``, without making itself
+    current (as OpenLLMetry's groq instrumentation does): a root in a trace of its own."""
+    span = provider.get_tracer("opentelemetry.instrumentation.groq").start_span(name, context=context.Context())
+    inner()
+    values = {
+        attr.OPERATION_NAME: "chat",
+        attr.PROVIDER_NAME: "openai",
+        attr.REQUEST_MODEL: "gpt-4o-mini",
+        attr.USAGE_INPUT_TOKENS: 100,
+        attr.USAGE_OUTPUT_TOKENS: 10,
+    }
+    if response_id:
+        values[attr.RESPONSE_ID] = response_id
+    span.set_attributes(values)
+    span.end()
+
+
+@pytest.mark.parametrize("response_id", ["resp-around", None])
+def test_a_foreign_root_around_our_root_call_is_its_duplicate(pipeline, response_id):
+    provider, exporter, _ = pipeline
+    _foreign_root_around(
+        provider, "foreign", response_id, lambda: _our_chat(provider.get_tracer("genai_cost"), "ours", "resp-around")
+    )
+    spans = {s.name: s for s in exporter.get_finished_spans()}
+    assert spans["foreign"].context.trace_id != spans["ours"].context.trace_id
+    assert spans["ours"].attributes[attr.COST_STATUS] == "priced"
+    assert spans["foreign"].attributes[attr.COST_STATUS] == "duplicate"
+
+
+@pytest.mark.parametrize("response_id", ["resp-later", None])
+def test_a_foreign_root_after_our_call_is_another_call(pipeline, response_id):
+    # Same id (a stub's) or same usage, but not while ours ran: two calls.
+    provider, exporter, _ = pipeline
+    _our_chat(provider.get_tracer("genai_cost"), "ours", "resp-later")
+    _foreign_root_around(provider, "foreign", response_id, lambda: None)
+    spans = {s.name: s.attributes for s in exporter.get_finished_spans()}
+    assert spans["ours"][attr.COST_STATUS] == "priced"
+    assert spans["foreign"][attr.COST_STATUS] == "priced"

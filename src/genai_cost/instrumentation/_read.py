@@ -78,3 +78,11 @@ def read_usage(
         return read(source), None
     except (InvalidUsage, TypeError, ValueError, OverflowError) as exc:
         return None, (Status.INVALID_USAGE, f"the response's usage is malformed: {exc}")
+
+
+def put_given(attributes: dict[str, Any], key: str, value: Any, kinds: type | tuple[type, ...]) -> None:
+    """``attributes[key] = value`` when the caller gave a value of one of ``kinds`` (never a bool
+    taken for a number; SDK sentinels such as ``NOT_GIVEN`` / ``UNSET`` are of no kind)."""
+    value = given(value)
+    if isinstance(value, kinds) and not isinstance(value, bool):
+        attributes[key] = value

@@ -34,6 +34,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import os
+import sys
 import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -557,10 +558,18 @@ _INSIDE_ANOTHER_CALL = CostBreakdown.unpriced(
 def _qualified_type(error: BaseException) -> str:
     cls = type(error)
     module = cls.__module__
-    # openai.RateLimitError rather than openai._exceptions.RateLimitError: what users import.
-    top = module.split(".", 1)[0]
-    if top != module and getattr(__import__(top), cls.__name__, None) is cls:
-        module = top
+    # openai.RateLimitError rather than openai._exceptions.RateLimitError: what users import --
+    # the shortest enclosing package that exports the class (mistralai.client.errors.SDKError).
+    parts = module.split(".")
+    for depth in range(1, len(parts)):
+        package = sys.modules.get(".".join(parts[:depth]))
+        try:  # a package's lazy __getattr__ may raise more than AttributeError
+            exported = getattr(package, cls.__name__, None) if package is not None else None
+        except Exception:
+            exported = None
+        if exported is cls:
+            module = ".".join(parts[:depth])
+            break
     return cls.__name__ if module == "builtins" else f"{module}.{cls.__name__}"
 
 

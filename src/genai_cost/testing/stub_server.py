@@ -1355,6 +1355,10 @@ WIRE_MODULES: tuple[str, ...] = (
     "genai_cost.testing.bedrock_wire",
     "genai_cost.testing.gemini_wire",
     "genai_cost.testing.ollama_wire",
+    "genai_cost.testing.mistral_wire",
+    "genai_cost.testing.groq_wire",
+    "genai_cost.testing.cohere_wire",
+    "genai_cost.testing.together_wire",
 )
 _wires: list[Any] = []
 
