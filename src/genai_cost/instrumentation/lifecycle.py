@@ -65,6 +65,9 @@ from genai_cost.usage import TokenUsage
 PROCESS_CONTROL = (KeyboardInterrupt, SystemExit, GeneratorExit, asyncio.CancelledError)
 
 
+_DECIDED_UNPRICED = frozenset({Status.INVALID_USAGE, Status.UNKNOWN_MODEL})
+
+
 def end_span(span: Any) -> None:
     """``span.end()``, whose span processors (``on_end``) may raise: that must neither replace the
     provider's exception on its way to the caller nor stop a stream the caller is iterating."""
@@ -489,7 +492,9 @@ class GenAICall:
             return _NO_RESPONSE
         if not result.billable:
             return _NOT_BILLED
-        if usage is None and result.status is not None and result.status[0] == Status.INVALID_USAGE:
+        if usage is None and result.status is not None and result.status[0] in _DECIDED_UNPRICED:
+            # The provider module already knows why there is no price (malformed usage; a unit no
+            # price source knows, such as Cohere's rerank search units): that is the status.
             return CostBreakdown.unpriced(*result.status)
         attributes = self.attributes
         cost = catalog().price(

@@ -64,7 +64,10 @@ def result_of(
         result = CallResult(response_id=_text(response_id), price_model=request.model)
         if isinstance(units, int) and units:
             result.attributes[attr.COHERE_SEARCH_UNITS] = units
-        result.status = (Status.NO_USAGE, f"rerank is billed per search unit ({units}); no per-unit price is known")
+        result.status = (
+            Status.UNKNOWN_MODEL,
+            f"rerank is billed per search unit ({units}); no per-unit price is known",
+        )
         return result
     token_counts, status = read_usage(token_usage, billed)
     finish = _text(finish_reason)
