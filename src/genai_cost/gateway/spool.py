@@ -201,6 +201,7 @@ class Spool:
             size = 0
         path.unlink(missing_ok=True)
         self._maybe_sent.discard(path)
+        self._failed_at = None  # room was freed: the next write may succeed
         with self._lock:
             self._bytes -= size
             self._spans -= _spans_in(path)
