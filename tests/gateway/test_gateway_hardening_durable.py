@@ -90,7 +90,9 @@ def test_a_full_disk_is_a_503_with_retry_after_and_nothing_acknowledged_is_lost(
     with running_gateway(endpoint, spool_dir=spool, max_queue_spans=1, grpc_port=None, retry_after=2) as gateway:
         for batch in range(40):
             tag = f"f{batch:02d}"
-            status, headers, _ = _post(gateway.http_port, spans_request(tag, 4, attribute_bytes=1500).SerializeToString())
+            status, headers, _ = _post(
+                gateway.http_port, spans_request(tag, 4, attribute_bytes=1500).SerializeToString()
+            )
             if status != 200:
                 break
             accepted.append(tag)
@@ -113,8 +115,20 @@ def test_an_unwritable_spool_directory_is_a_one_line_error_at_start(tmp_path):
     not_a_directory = tmp_path / "file"
     not_a_directory.write_text("")
     process = subprocess.run(
-        [sys.executable, "-m", "genai_cost.cli", "gateway", "--downstream", "http://127.0.0.1:9"]
-        + ["--grpc-port", "off", "--http-port", "0", "--spool-dir", str(not_a_directory / "spool")],
+        [
+            sys.executable,
+            "-m",
+            "genai_cost.cli",
+            "gateway",
+            "--downstream",
+            "http://127.0.0.1:9",
+            "--grpc-port",
+            "off",
+            "--http-port",
+            "0",
+            "--spool-dir",
+            str(not_a_directory / "spool"),
+        ],
         capture_output=True,
         text=True,
         timeout=60,

@@ -26,9 +26,11 @@ _WORKERS = 8
 
 
 def grpc_available() -> bool:
-    import importlib.util
-
-    return importlib.util.find_spec("grpc") is not None
+    try:
+        import grpc  # noqa: F401  (imported now: serving gRPC needs it anyway)
+    except ImportError:
+        return False
+    return True
 
 
 def serve_grpc(gateway: Gateway, host: str, port: int) -> tuple[Any, int]:

@@ -156,6 +156,7 @@ def serve_http(
             pass
 
         def _reply(self, status: int, body: bytes, content_type: str, headers: dict[str, str] | None = None) -> None:
+            self.request.settimeout(config.body_timeout)  # not what was left of the read deadline
             self.send_response(status)
             self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(body)))
@@ -222,8 +223,11 @@ def serve_http(
                 try:
                     held.grow(length)
                 except MemoryExhausted as exc:
-                    self.close_connection = True
                     gateway.stats.add(requests_over_memory_limit=1)
+                    self._reader.deadline = time.monotonic() + config.body_timeout + length / 65536
+                    # Read past the body in small pieces (memory is what is short, not time), so
+                    # the client gets to read the 503 rather than a reset mid-send.
+                    self._discard(length)
                     self._error(503, str(exc), kind, self._retry_hint())
                     return
                 # The body has its own deadline: a floor, plus time for its size at a slow 64 kB/s.
@@ -233,6 +237,14 @@ def serve_http(
                     self.close_connection = True
                     return  # the client went away mid-body: nobody to answer
                 self._export(body, kind, held)
+
+        def _discard(self, length: int) -> None:
+            while length > 0:
+                piece = self.rfile.read(min(length, 65536))
+                if not piece:
+                    self.close_connection = True
+                    return
+                length -= len(piece)
 
         def _export(self, body: bytes, kind: str, held: Any) -> None:
             try:

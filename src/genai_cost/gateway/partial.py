@@ -28,7 +28,6 @@ _SCOPE_SPANS = 2
 _SPANS = 2
 _SPAN_ID = 2
 _LENGTH_DELIMITED = 2
-_WHY = "not decodable (invalid UTF-8 in a string, values nested past protobuf's depth limit, or a malformed field)"
 
 
 class Decoded(NamedTuple):
@@ -96,11 +95,16 @@ def _entry(number: int, payload: bytes) -> bytes:
 
 
 def _decodes(request_bytes: bytes) -> bool:
+    return _decode_error(request_bytes) is None
+
+
+def _decode_error(request_bytes: bytes) -> str | None:
+    """Why upb refuses these bytes ("String field had bad UTF-8", "...MaxDepth"), None if it takes them."""
     try:
         ExportTraceServiceRequest.FromString(request_bytes)
-    except DecodeError:
-        return False
-    return True
+    except DecodeError as exc:
+        return str(exc).rsplit("': ", 1)[-1]
+    return None
 
 
 def _count_spans(scope_spans_payload: bytes) -> int:
@@ -133,7 +137,8 @@ class _Rejections:
     def message(self) -> str:
         if not self.spans:
             return ""
-        return f"{self.spans} span(s) rejected, {_WHY}: " + "; ".join(self.examples)
+        more = ", ..." if self.spans > len(self.examples) else ""
+        return f"{self.spans} span(s) rejected as undecodable: " + "; ".join(self.examples) + more
 
 
 def split_protobuf(body: bytes) -> Decoded:
@@ -180,10 +185,11 @@ def _split_resource_spans(payload: bytes, index: int, rejections: _Rejections) -
             continue
         good = bytearray(scope_envelope)
         for span in spans:
-            if _decodes(in_place(scope_envelope + span.entry)):
+            error = _decode_error(in_place(scope_envelope + span.entry))
+            if error is None:
                 good += span.entry
             else:
-                rejections.add(1, f"span {_span_id(span.payload)}")
+                rejections.add(1, f"span {_span_id(span.payload)}: {error}")
         kept += _entry(_SCOPE_SPANS, bytes(good))
     return bytes(kept)
 

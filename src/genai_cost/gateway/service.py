@@ -101,6 +101,12 @@ class Gateway:
             initial_backoff=config.initial_backoff,
             max_backoff=config.max_backoff,
         )
+        if self.forwarder.durable and config.rollup_wait is not None:
+            _log.warning(
+                "genai-cost gateway: durable spool with --rollup-wait: traces held for roll-up are in memory "
+                "until released (%gs); a crash loses what is held",
+                config.rollup_wait,
+            )
         self.assembler = (
             TraceAssembler(self._forward_held, wait=config.rollup_wait, max_spans=config.max_held_spans)
             if config.rollup_wait is not None
