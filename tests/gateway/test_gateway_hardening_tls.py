@@ -189,3 +189,14 @@ def test_metrics_can_be_protected_by_the_token():
             assert b"genai_cost_gateway_requests_total" in response.read()
         with urllib.request.urlopen(f"{gateway.http_endpoint}/healthz", timeout=10) as response:
             assert response.status == 200  # health checks stay open
+
+
+@pytest.mark.parametrize("listener", ["--http-port", "--grpc-port"])
+def test_an_unreadable_certificate_is_a_one_line_error(tmp_path, certs, listener):
+    other = "--grpc-port" if listener == "--http-port" else "--http-port"
+    missing = tmp_path / "missing.pem"
+    done = _command(listener, "0", other, "off", "--tls-cert", str(missing), "--tls-key", str(certs.server_key))
+    assert done.returncode in (1, 2)
+    assert "Traceback" not in done.stderr
+    [line] = done.stderr.strip().splitlines()
+    assert str(missing) in line

@@ -214,7 +214,7 @@ def run_gateway(args: argparse.Namespace, out: TextIO) -> int:
 
     try:
         gateway.run(ready=banner)
-    except (OSError, RuntimeError) as exc:  # a port in use, grpcio missing
+    except (OSError, RuntimeError, ValueError) as exc:  # a port in use, grpcio missing, an unreadable certificate
         print(f"genai-cost: gateway: {exc}", file=sys.stderr)
         return 1
     finally:

@@ -103,15 +103,6 @@ def decode_body(
     return parse_json(body) if kind == JSON else parse_protobuf_partial(body)
 
 
-def parse_protobuf(body: bytes) -> Any:
-    request = ExportTraceServiceRequest()
-    try:
-        request.ParseFromString(body)
-    except DecodeError as exc:
-        raise PayloadError(f"body is not a valid protobuf ExportTraceServiceRequest: {exc}") from None
-    return request
-
-
 def parse_protobuf_partial(body: bytes) -> Decoded:
     """Parse a request, keeping the spans that decode when some do not (OTLP partial success)."""
     request = ExportTraceServiceRequest()
