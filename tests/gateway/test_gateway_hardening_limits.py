@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import grpc
 import pytest
-from gateway_support import free_port, genai_attributes, running_gateway
+from gateway_support import eventually, free_port, genai_attributes, running_gateway
 from google.rpc.status_pb2 import Status
 from hardening_support import DiscardingSink, gateway_process, peak_rss_bytes, spans_request
 
@@ -121,12 +121,13 @@ def test_past_the_limit_http_requests_are_refused_with_retry_after_not_taken():
         finally:
             stop.set()
             watcher.join()
-        assert gateway.memory.in_flight == 0
+        assert eventually(lambda: gateway.memory.in_flight == 0)  # released once delivered
     statuses = [status for status, _, _ in answers]
     assert 200 in statuses and 503 in statuses, statuses
     assert all(headers.get("Retry-After") == "3" for status, headers, _ in answers if status == 503)
-    # one request may take the last room past the limit by at most one inflation step (1 MiB)
-    assert peak <= limit + 1024 * 1024
+    # a request is refused before it passes the limit; only a batch being queued (already
+    # accepted, counted until delivered) may overlap its request's own reservation briefly
+    assert peak <= limit + gateway.config.max_request_bytes
     assert gateway.stats.get("requests_over_memory_limit") == statuses.count(503)
 
 

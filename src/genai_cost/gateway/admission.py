@@ -7,6 +7,8 @@ its body as received, then each megabyte as it inflates, then the decoded messag
 and a reservation that would pass the limit is refused *before* the memory is taken: the
 receiver answers 503 + Retry-After (HTTP) or RESOURCE_EXHAUSTED with RetryInfo (gRPC), which
 exporters retry. As the Collector's memory_limiter, refusing early keeps the spans with the client.
+Batches waiting in the forwarder's memory queue are held here too (``hold``/``release``, never
+refused: they were acknowledged), so a slow downstream makes new requests wait, not memory grow.
 
 One lock guards a counter; nobody holds it while decoding.
 """
@@ -41,6 +43,14 @@ class MemoryLimiter:
 
     def reservation(self) -> Reservation:
         return Reservation(self)
+
+    def hold(self, size: int) -> None:
+        """Count ``size`` bytes that are already taken (a queued batch): never refused."""
+        with self._lock:
+            self.in_flight += size
+
+    def release(self, size: int) -> None:
+        self._give(size)
 
     def _take(self, size: int) -> bool:
         with self._lock:

@@ -170,6 +170,7 @@ class SpanRead(NamedTuple):
     """What ``read`` learned of one span without touching shared state."""
 
     span: Any
+    scope: str | None
     is_local_root: bool
     attributes: dict[str, Any] | None  # decoded values, for spans that carry a GenAI key
 
@@ -208,6 +209,7 @@ class Enricher:
         reads = []
         for resource_spans in request.resource_spans:
             for scope_spans in resource_spans.scope_spans:
+                scope = scope_spans.scope.name or None
                 for span in scope_spans.spans:
                     key_values = span.attributes
                     is_local_root = not span.parent_span_id or span.flags & _REMOTE_PARENT == _REMOTE_PARENT
@@ -216,7 +218,7 @@ class Enricher:
                     # without decoding a value.
                     if not markers.isdisjoint([kv.key for kv in key_values]):
                         attributes = _decode(key_values)
-                    reads.append(SpanRead(span, is_local_root, attributes))
+                    reads.append(SpanRead(span, scope, is_local_root, attributes))
         return reads
 
     def enrich(self, request: Any, reads: list[SpanRead] | None = None, *, defer: bool = False) -> EnrichCounts:
@@ -233,13 +235,7 @@ class Enricher:
         # Spans whose cost goes to the budget ledger: written back once the whole request is
         # accounted (one ledger operation per request, not per span).
         to_account: list[tuple[Any, dict[str, Any], dict[str, Any]]] = []
-        scopes = [
-            scope_spans.scope.name or None
-            for resource_spans in request.resource_spans
-            for scope_spans in resource_spans.scope_spans
-            for _ in scope_spans.spans
-        ]
-        for (span, is_local_root, attributes), scope in zip(reads or self.read(request), scopes, strict=True):
+        for span, scope, is_local_root, attributes in self.read(request) if reads is None else reads:
             counts.spans += 1
             parent = span.parent_span_id
             # A local root may owe a trace total though it is no GenAI span.

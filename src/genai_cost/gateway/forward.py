@@ -24,6 +24,7 @@ import time
 from collections import deque
 from pathlib import Path
 
+from genai_cost.gateway.admission import MemoryLimiter
 from genai_cost.gateway.senders import PermanentError, RetryableError, Sender
 from genai_cost.gateway.spool import Spool
 from genai_cost.gateway.stats import GatewayStats
@@ -43,8 +44,11 @@ class Forwarder:
         workers: int = 1,
         initial_backoff: float = 0.5,
         max_backoff: float = 30.0,
+        memory: MemoryLimiter | None = None,
     ) -> None:
         self._sender = sender
+        # Bytes queued in memory count against the receivers' in-flight limit until delivered.
+        self._memory = memory or MemoryLimiter(0)
         self._stats = stats
         self.max_queue_spans = max_queue_spans
         self.spool = spool
@@ -89,6 +93,7 @@ class Forwarder:
                 return False
             # An empty queue always takes one batch, however large: the limit bounds backlog.
             if force or self.queued_spans == 0 or self.queued_spans + spans <= self.max_queue_spans:
+                self._memory.hold(len(payload))
                 self._queue.append((payload, spans))
                 self.queued_spans += spans
                 self._ready.notify()
@@ -161,6 +166,8 @@ class Forwarder:
                 else:
                     self._save_or_drop(payload, spans)
             finally:
+                if spooled is None:
+                    self._memory.release(len(payload))
                 with self._ready:
                     self._in_flight -= 1
                     self._ready.notify_all()
@@ -242,6 +249,7 @@ class Forwarder:
             self._queue.clear()
             self.queued_spans = 0
         for payload, spans in leftovers:  # no worker ran (never started) or they stopped early
+            self._memory.release(len(payload))
             self._save_or_drop(payload, spans)
         self._sender.close()
         if self._lost_at_shutdown:

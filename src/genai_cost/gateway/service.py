@@ -100,6 +100,7 @@ class Gateway:
             workers=config.forward_workers,
             initial_backoff=config.initial_backoff,
             max_backoff=config.max_backoff,
+            memory=self.memory,
         )
         if self.forwarder.durable and config.rollup_wait is not None:
             _log.warning(
@@ -129,7 +130,9 @@ class Gateway:
         self.stats.gauge("spool_bytes", "bytes in the on-disk spool", lambda: spool.stored_bytes if spool else 0)
         self.stats.gauge("spool_spans", "spans in the on-disk spool", lambda: spool.spans if spool else 0)
         self.stats.gauge(
-            "inflight_bytes", "bytes of export requests being received and decoded", lambda: self.memory.in_flight
+            "inflight_bytes",
+            "bytes of export requests being received, decoded or queued in memory",
+            lambda: self.memory.in_flight,
         )
         self.stats.gauge(
             "held_spans",
