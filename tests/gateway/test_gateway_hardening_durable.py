@@ -139,10 +139,15 @@ def test_an_unwritable_spool_directory_is_a_one_line_error_at_start(tmp_path):
     assert "spool directory" in line and str(not_a_directory / "spool") in line and "Not a directory" in line
 
 
-def test_spool_files_and_directory_are_private(tmp_path):
-    with dead_endpoint() as endpoint, running_gateway(endpoint, spool_dir=tmp_path / "spool") as gateway:
+@pytest.mark.parametrize("existing", [False, True])
+def test_spool_files_and_directory_are_private(tmp_path, existing):
+    spool = tmp_path / "spool"
+    if existing:  # made beforehand with the usual umask: the gateway's own, so it is tightened
+        spool.mkdir(mode=0o755)
+        spool.chmod(0o755)
+    with dead_endpoint() as endpoint, running_gateway(endpoint, spool_dir=spool) as gateway:
         assert _post(gateway.http_port, spans_request("p", 3).SerializeToString())[0] == 200
-        files = list((tmp_path / "spool").iterdir())
+        files = list(spool.iterdir())
         assert files
-        assert stat.S_IMODE((tmp_path / "spool").stat().st_mode) == 0o700
+        assert stat.S_IMODE(spool.stat().st_mode) == 0o700
         assert {stat.S_IMODE(f.stat().st_mode) for f in files} == {0o600}

@@ -144,8 +144,9 @@ class Gateway:
     def ingest(self, request: Any) -> bool:
         """Price and queue one decoded export request; False = refused for now (backpressure).
 
-        Only the decisions run under the ingest lock; reading a big span's attributes, editing it
-        and serializing it happen outside, so one huge request does not stall the others."""
+        Only admission and the pricing decisions run under a lock (the decider, the dedupe window
+        and the ledger see one request at a time); reading a big span's attributes, editing it and
+        serializing it happen outside, so one huge request does not stall the others."""
         spans = sum(len(ss.spans) for rs in request.resource_spans for ss in rs.scope_spans)
         # What the batch will weigh once priced: a GenAI span gains ~300 bytes of attributes.
         size = request.ByteSize() + 320 * spans

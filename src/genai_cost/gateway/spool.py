@@ -93,13 +93,16 @@ class Spool:
             probe.unlink()
         except OSError as exc:
             raise SpoolError(f"spool directory {self.directory}: {exc.strerror or exc}") from None
-        mode = self.directory.stat().st_mode
-        if mode & 0o077:
-            _log.warning(
-                "genai-cost gateway: spool directory %s is readable by other users (mode %o); spans carry user ids",
-                self.directory,
-                mode & 0o777,
-            )
+        status = self.directory.stat()
+        if status.st_mode & 0o077:
+            if status.st_uid == os.geteuid():  # ours and dedicated to batches: close it
+                self.directory.chmod(0o700)
+            else:
+                _log.warning(
+                    "genai-cost gateway: spool directory %s is open to other users (mode %o); spans carry user ids",
+                    self.directory,
+                    status.st_mode & 0o777,
+                )
 
     @property
     def writable(self) -> bool:
