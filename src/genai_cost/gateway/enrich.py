@@ -166,13 +166,12 @@ def _events_since(span: Any, count: int) -> bytes:
     return b"".join(_length_delimited(_SPAN_EVENT, event.SerializeToString()) for event in span.events[count:])
 
 
-class SpanRead(NamedTuple):
-    """What ``read`` learned of one span without touching shared state."""
+class SpansRead(NamedTuple):
+    """``Enricher.read``: a request's spans, their scope names and decoded GenAI attributes."""
 
-    span: Any
-    scope: str | None
-    is_local_root: bool
-    attributes: dict[str, Any] | None  # decoded values, for spans that carry a GenAI key
+    spans: list[Any]
+    scopes: list[str | None]
+    decoded: list[dict[str, Any] | None]
 
 
 class PendingEdit(NamedTuple):
@@ -203,25 +202,29 @@ class Enricher:
         self.seen = seen  # recent GenAI spans' edits, so a retried export is not priced twice
         self._warned = False
 
-    def read(self, request: Any) -> list[SpanRead]:
-        """Decode the attribute values of every span that may be a GenAI call (no shared state)."""
+    def read(self, request: Any) -> SpansRead:
+        """Each span, its scope name, and the decoded attribute values of those that carry a GenAI
+        key (None for the others), in request order. No shared state: callers run this outside
+        their lock. Parallel lists rather than a tuple per span keep the collector's work down."""
         markers = GENAI_MARKER_KEYS
-        reads = []
+        spans: list[Any] = []
+        scopes: list[str | None] = []
+        decoded: list[dict[str, Any] | None] = []
         for resource_spans in request.resource_spans:
             for scope_spans in resource_spans.scope_spans:
                 scope = scope_spans.scope.name or None
                 for span in scope_spans.spans:
+                    spans.append(span)
+                    scopes.append(scope)
+                    # Most spans of a trace are HTTP, DB, queue spans: a key scan says "not
+                    # GenAI" without decoding a value.
                     key_values = span.attributes
-                    is_local_root = not span.parent_span_id or span.flags & _REMOTE_PARENT == _REMOTE_PARENT
-                    attributes = None
-                    # Most spans of a trace are HTTP, DB, queue spans: a key scan says "not GenAI"
-                    # without decoding a value.
-                    if not markers.isdisjoint([kv.key for kv in key_values]):
-                        attributes = _decode(key_values)
-                    reads.append(SpanRead(span, scope, is_local_root, attributes))
-        return reads
+                    decoded.append(
+                        _decode(key_values) if not markers.isdisjoint([kv.key for kv in key_values]) else None
+                    )
+        return SpansRead(spans, scopes, decoded)
 
-    def enrich(self, request: Any, reads: list[SpanRead] | None = None, *, defer: bool = False) -> EnrichCounts:
+    def enrich(self, request: Any, reads: SpansRead | None = None, *, defer: bool = False) -> EnrichCounts:
         """Add cost attributes to every GenAI span of ``request`` (in place); count what happened.
 
         ``reads``: ``read(request)``, done beforehand outside the caller's lock. ``defer``: leave
@@ -232,12 +235,14 @@ class Enricher:
         from_bytes = int.from_bytes
         accounting = self.accounting
         seen = self.seen
+        spans, scopes, decoded = self.read(request) if reads is None else reads
         # Spans whose cost goes to the budget ledger: written back once the whole request is
         # accounted (one ledger operation per request, not per span).
         to_account: list[tuple[Any, dict[str, Any], dict[str, Any]]] = []
-        for span, scope, is_local_root, attributes in self.read(request) if reads is None else reads:
-            counts.spans += 1
+        for span, scope, attributes in zip(spans, scopes, decoded, strict=True):
             parent = span.parent_span_id
+            is_local_root = not parent or span.flags & _REMOTE_PARENT == _REMOTE_PARENT
+            counts.spans += 1
             # A local root may owe a trace total though it is no GenAI span.
             candidate = attributes is not None or (is_local_root and decider.traces)
             # A root given its trace's total is remembered too: on a retry no total is left
