@@ -10,8 +10,16 @@ attributes each, four models, usage varying per span so no price is memoised):
   gateway process's CPU seconds (user + system, from /proc), i.e. per core; the same run with
   ``--no-pricing`` (same process, no enrichment) is the pass-through baseline.
 
+Transport rows (``--transport``): the loopback gateway, pricing on, with the memory limiter off
+(``--max-inflight-mib 0``), on (the default) and in durable mode (``--spool-dir``: every request
+fsync'd to disk before its 200), in spans per CPU second *and* per wall-clock second with one
+client (durable mode waits on the disk, which CPU time does not show). ``--baseline-src DIR``
+adds the same loopback row for another source tree (e.g. ``git archive`` of an earlier commit),
+run in alternation with this one so machine noise hits both alike.
+
     .venv/bin/python bench/gateway_bench.py            # ~1 minute
     .venv/bin/python bench/gateway_bench.py --quick
+    .venv/bin/python bench/gateway_bench.py --transport --baseline-src /tmp/old/src
 """
 
 from __future__ import annotations
@@ -160,7 +168,14 @@ def _spans_out(port: int) -> int:
     return 0
 
 
-def over_loopback(payloads: list[bytes], requests: int, pricing: bool) -> float:
+def over_loopback(
+    payloads: list[bytes],
+    requests: int,
+    pricing: bool,
+    extra_args: tuple[str, ...] = (),
+    pythonpath: str | None = None,
+) -> tuple[float, float]:
+    """(spans per CPU second of the gateway process, spans per wall-clock second)."""
     sink = ThreadingHTTPServer(("127.0.0.1", 0), _Sink)
     threading.Thread(target=sink.serve_forever, daemon=True).start()
     port = _free_port()
@@ -177,11 +192,13 @@ def over_loopback(payloads: list[bytes], requests: int, pricing: bool) -> float:
         f"http://127.0.0.1:{sink.server_address[1]}",
         "--log-level",
         "WARNING",
+        *extra_args,
     ]
     # The payloads repeat: without --dedupe-window-spans 0 the repeats would be replayed as
     # retries, not priced (the in-process rows measure the window).
     command += ["--dedupe-window-spans", "0"] if pricing else ["--no-pricing"]
-    gateway = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    env = {**os.environ, "PYTHONPATH": pythonpath} if pythonpath else None
+    gateway = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env)
     try:
         gateway.stdout.readline()  # the banner: listening
         import http.client
@@ -194,6 +211,7 @@ def over_loopback(payloads: list[bytes], requests: int, pricing: bool) -> float:
         while _spans_out(port) < 4 * BATCH:
             time.sleep(0.05)
         cpu_before = _cpu_seconds(gateway.pid)
+        wall_before = time.perf_counter()
         for index in range(requests):
             connection.request("POST", "/v1/traces", body=payloads[index % len(payloads)], headers=headers)
             response = connection.getresponse()
@@ -201,13 +219,46 @@ def over_loopback(payloads: list[bytes], requests: int, pricing: bool) -> float:
             if response.status != 200:
                 time.sleep(0.05)  # pushed back: the queue is full, let it drain
         while _spans_out(port) < (4 + requests) * BATCH:
-            time.sleep(0.02)
+            time.sleep(0.005)
+        wall = time.perf_counter() - wall_before
         cpu = _cpu_seconds(gateway.pid) - cpu_before
     finally:
         gateway.terminate()
         gateway.wait(30)
         sink.shutdown()
-    return requests * BATCH / cpu
+    return requests * BATCH / cpu, requests * BATCH / wall
+
+
+def transport(payloads: list[bytes], requests: int, rounds: int, baseline_src: str | None) -> None:
+    """The limiter and durable mode against each other (and a baseline tree), in alternation."""
+    import tempfile
+
+    variants: dict[str, tuple[tuple[str, ...], str | None]] = {
+        "limiter off, durable off": (("--max-inflight-mib", "0"), None),
+        "limiter on (default), durable off": ((), None),
+    }
+    spool_root = tempfile.mkdtemp(prefix="gateway-bench-spool-")
+    if baseline_src:
+        variants[f"baseline tree ({baseline_src})"] = ((), baseline_src)
+    results: dict[str, list[tuple[float, float]]] = {name: [] for name in variants}
+    results["durable mode (--spool-dir, fsync per request)"] = []
+    for round_index in range(rounds):
+        for name, (extra, pythonpath) in variants.items():
+            results[name].append(over_loopback(payloads, requests, True, extra, pythonpath))
+        spool = os.path.join(spool_root, f"round-{round_index}")
+        results["durable mode (--spool-dir, fsync per request)"].append(
+            over_loopback(payloads, requests, True, ("--spool-dir", spool))
+        )
+    reference = statistics.median(cpu for cpu, _ in results["limiter off, durable off"])
+    print(
+        f"| gateway over loopback, pricing on ({BATCH} spans per request) | spans/s per core | vs limiter off | "
+        "spans/s wall clock, 1 client |"
+    )
+    print("|---|---|---|---|")
+    for name, values in results.items():
+        cpu = statistics.median(c for c, _ in values)
+        wall = statistics.median(w for _, w in values)
+        print(f"| {name} | {cpu:,.0f} | {cpu / reference:.2f}× | {wall:,.0f} |")
 
 
 def _free_port() -> int:
@@ -221,16 +272,21 @@ def _free_port() -> int:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--transport", action="store_true", help="only the limiter / durable mode rows")
+    parser.add_argument("--baseline-src", help="with --transport: also run the gateway from this source tree")
     args = parser.parse_args()
     payloads = [make_request(seed) for seed in range(16)]
     rounds, requests = (3, 100) if args.quick else (7, 400)
+    if args.transport:
+        transport(payloads, requests, 1 if args.quick else 5, args.baseline_src)
+        return
     local = in_process(payloads, rounds)
     mixed = in_process([make_request(seed, genai_every=4) for seed in range(16)], rounds)
     loop_plain = statistics.median(
-        over_loopback(payloads, requests, pricing=False) for _ in range(3 if not args.quick else 1)
+        over_loopback(payloads, requests, pricing=False)[0] for _ in range(3 if not args.quick else 1)
     )
     loop_priced = statistics.median(
-        over_loopback(payloads, requests, pricing=True) for _ in range(3 if not args.quick else 1)
+        over_loopback(payloads, requests, pricing=True)[0] for _ in range(3 if not args.quick else 1)
     )
     rows = [
         ("in-process: parse + serialize (pass-through)", local["pass-through"], None),

@@ -52,6 +52,7 @@ def gateway_config(downstream: str, **overrides: Any) -> GatewayConfig:
         "max_backoff": 0.2,
         "retry_after": 1,
         "drain_timeout": 5.0,
+        "downstream_insecure": True,  # the test receivers speak plaintext gRPC (TLS is the default)
     }
     settings.update(overrides)
     return GatewayConfig(**settings)

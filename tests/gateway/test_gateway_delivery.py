@@ -21,6 +21,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 
 from genai_cost import attributes as attr
 from genai_cost.gateway.senders import GrpcSender, HttpSender, PermanentError, RetryableError, parse_retry_after
+from genai_cost.gateway.tls import DownstreamTLS
 from genai_cost.testing.otlp_receiver import OtlpReceiver
 
 
@@ -193,7 +194,7 @@ def test_senders_read_retry_hints_from_a_pushing_back_gateway():
         with pytest.raises(RetryableError) as over_http:
             sender.send(payload)
         assert over_http.value.retry_after == 4.0
-        sender = GrpcSender(full.grpc_endpoint)
+        sender = GrpcSender(full.grpc_endpoint, tls=DownstreamTLS(insecure=True))
         try:
             with pytest.raises(RetryableError) as over_grpc:
                 sender.send(payload)
@@ -222,7 +223,7 @@ def test_a_spooled_batch_removed_behind_its_back_is_counted_not_fatal(tmp_path):
     spool = Spool(tmp_path, 1_000_000, on_lost=lost.append)
     assert spool.put(b"first", 3) and spool.put(b"second", 4)
     sorted(tmp_path.glob("*.otlp"))[0].unlink()  # the older one
-    path, payload, spans = spool.take()
+    path, payload, spans, _ = spool.take()
     assert (payload, spans) == (b"second", 4) and lost == [3]
     spool.done(path)
     assert spool.stored_bytes == 0 and spool.spans == 0 and spool.take() is None

@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any, TextIO
 
 _TOKEN_ENV = "GENAI_COST_GATEWAY_TOKEN"
+_DEFAULT_GRPC_PORT = 4317
+_GRPC_DEFAULT = object()  # --grpc-port not given: gRPC is served if grpcio is installed
 
 
 def _port(value: str) -> int | None:
@@ -38,7 +40,12 @@ def add_command(commands: Any) -> None:
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: loopback only)")
     parser.add_argument("--http-port", type=_port, default=4318, help="OTLP/HTTP port, 'off' to disable")
-    parser.add_argument("--grpc-port", type=_port, default=4317, help="OTLP/gRPC port, 'off' to disable")
+    parser.add_argument(
+        "--grpc-port",
+        type=_port,
+        default=_GRPC_DEFAULT,
+        help=f"OTLP/gRPC port (default {_DEFAULT_GRPC_PORT} when grpcio is installed), 'off' to disable",
+    )
     parser.add_argument("--downstream", required=True, help="next OTLP endpoint, e.g. http://tempo:4318 or tempo:4317")
     parser.add_argument("--downstream-protocol", choices=("http/protobuf", "grpc"), default="http/protobuf")
     parser.add_argument("--downstream-header", type=_header, action="append", default=[], metavar="NAME=VALUE")
@@ -47,8 +54,18 @@ def add_command(commands: Any) -> None:
     )
     parser.add_argument("--max-request-bytes", type=int, default=8 * 1024 * 1024)
     parser.add_argument("--max-queue-spans", type=int, default=50_000)
-    parser.add_argument("--spool-dir", type=Path, help="spool batches here while the downstream is down")
+    parser.add_argument(
+        "--spool-dir",
+        type=Path,
+        help="durable mode: every batch is on disk (fsync'd) here before it is acknowledged, and survives a crash",
+    )
     parser.add_argument("--spool-max-bytes", type=int, default=256 * 1024 * 1024)
+    parser.add_argument(
+        "--spool-overflow-only",
+        dest="durable",
+        action="store_false",
+        help="with --spool-dir: spool only what overflows the queue or is left at shutdown (faster, not crash-safe)",
+    )
     parser.add_argument("--rollup-wait", type=float, help="hold each trace this many seconds and total it on its root")
     parser.add_argument(
         "--dedupe-window-spans",
@@ -67,6 +84,28 @@ def add_command(commands: Any) -> None:
     )
     parser.add_argument("--store", help="also write one row per GenAI call to this spend store (path; see `report`)")
     parser.add_argument("--retention", help="with --store: delete calls older than this (e.g. 400d)")
+    transport = parser.add_argument_group("transport limits and TLS (docs/security.md)")
+    transport.add_argument(
+        "--max-inflight-mib",
+        type=int,
+        default=128,
+        help="refuse (503 / RESOURCE_EXHAUSTED, retry hint) past this many MiB of requests in flight (0: off)",
+    )
+    transport.add_argument("--max-connections", type=int, default=256, help="open HTTP connections / gRPC calls")
+    transport.add_argument("--header-timeout", type=float, default=10.0, help="seconds for a request's headers")
+    transport.add_argument("--body-timeout", type=float, default=30.0, help="seconds for a body (+1 per 64 kB)")
+    transport.add_argument("--tls-cert", type=Path, help="serve TLS on both listeners with this PEM certificate")
+    transport.add_argument("--tls-key", type=Path, help="... and this PEM private key")
+    transport.add_argument("--tls-client-ca", type=Path, help="require client certificates signed by this CA (mTLS)")
+    transport.add_argument("--protect-metrics", action="store_true", help="GET /metrics needs the bearer token too")
+    transport.add_argument("--downstream-ca", type=Path, help="trust this CA for a TLS downstream")
+    transport.add_argument("--downstream-cert", type=Path, help="client certificate toward the downstream (mTLS)")
+    transport.add_argument("--downstream-key", type=Path, help="... and its private key")
+    transport.add_argument(
+        "--downstream-insecure",
+        action="store_true",
+        help="plaintext gRPC to a downstream given without a scheme (default: TLS, as the Collector's otlp exporter)",
+    )
     parser.add_argument("--log-level", default="INFO")
     parser.set_defaults(run=run_gateway)
 
@@ -83,6 +122,28 @@ def _store_writer(url: str, retention: str | None) -> Any:
     return StoreWriter(store, calls_from_otlp)
 
 
+def _grpc_port(requested: Any) -> int | bool | None:
+    """The gRPC port to serve; None = off. OTLP/HTTP needs nothing extra, so a missing grpcio only
+    turns gRPC off, with a notice — unless --grpc-port asked for it (then False: an error said)."""
+    from genai_cost.gateway.grpc_server import grpc_available
+
+    if requested is None or grpc_available():
+        return _DEFAULT_GRPC_PORT if requested is _GRPC_DEFAULT else requested
+    if requested is _GRPC_DEFAULT:
+        print(
+            "genai-cost gateway: grpcio is not installed: serving OTLP/HTTP only "
+            "(pip install 'genai-cost[gateway]' for OTLP/gRPC)",
+            file=sys.stderr,
+        )
+        return None
+    print(
+        f"genai-cost: --grpc-port {requested} needs grpcio: pip install 'genai-cost[gateway]', "
+        "or pass --grpc-port off to serve OTLP/HTTP only",
+        file=sys.stderr,
+    )
+    return False
+
+
 def run_gateway(args: argparse.Namespace, out: TextIO) -> int:
     from genai_cost.backend_view import BackendView
     from genai_cost.config import ENV_CONFIG_FILE, load_settings
@@ -92,19 +153,30 @@ def run_gateway(args: argparse.Namespace, out: TextIO) -> int:
 
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     token = os.environ.get(_TOKEN_ENV)
+    if token is not None and not token.strip():
+        print(f"genai-cost: ${_TOKEN_ENV} is set but empty: set a token or unset it", file=sys.stderr)
+        return 2
     if args.token_file is not None:
         try:
             token = args.token_file.read_text().strip()
         except OSError as exc:
             print(f"genai-cost: --token-file {args.token_file}: {exc.strerror}", file=sys.stderr)
             return 2
+        if not token:  # an empty file must not silently turn authentication off
+            print(
+                f"genai-cost: --token-file {args.token_file} is empty: refusing to run without a token", file=sys.stderr
+            )
+            return 2
+    grpc_port = _grpc_port(args.grpc_port)
+    if grpc_port is False:
+        return 2
     # --config is GENAI_COST_CONFIG: the GENAI_COST_* variables (the ledger, ...) apply on top, as in the SDK.
     settings = load_settings({**os.environ, ENV_CONFIG_FILE: str(args.config)}) if args.config else load_settings()
     try:
         config = GatewayConfig(
             host=args.host,
             http_port=args.http_port,
-            grpc_port=args.grpc_port,
+            grpc_port=grpc_port,
             token=token or None,
             max_request_bytes=args.max_request_bytes,
             downstream=args.downstream,
@@ -118,6 +190,19 @@ def run_gateway(args: argparse.Namespace, out: TextIO) -> int:
             dedupe_window_spans=args.dedupe_window_spans,
             pricing=args.pricing,
             account_prepriced=args.account_prepriced,
+            durable=args.durable,
+            max_inflight_bytes=args.max_inflight_mib * 1024 * 1024,
+            max_connections=args.max_connections,
+            header_timeout=args.header_timeout,
+            body_timeout=args.body_timeout,
+            tls_cert=args.tls_cert,
+            tls_key=args.tls_key,
+            tls_client_ca=args.tls_client_ca,
+            protect_metrics=args.protect_metrics,
+            downstream_ca=args.downstream_ca,
+            downstream_cert=args.downstream_cert,
+            downstream_key=args.downstream_key,
+            downstream_insecure=args.downstream_insecure,
         )
         price_catalog = PriceCatalog(settings.overrides)
         price_catalog.warm_up()
@@ -152,7 +237,7 @@ def run_gateway(args: argparse.Namespace, out: TextIO) -> int:
 
     try:
         gateway.run(ready=banner)
-    except (OSError, RuntimeError) as exc:  # a port in use, grpcio missing
+    except (OSError, RuntimeError, ValueError) as exc:  # a port in use, grpcio missing, an unreadable certificate
         print(f"genai-cost: gateway: {exc}", file=sys.stderr)
         return 1
     finally:

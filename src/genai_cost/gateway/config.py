@@ -35,9 +35,44 @@ class GatewayConfig:
     # GenAI spans whose edit is remembered so a client's retried export is not priced or accounted
     # twice (gateway/retries.py); ~0.6 KB each. 0 = off. Forgotten at restart.
     dedupe_window_spans: int = 50_000
+    # With a spool: every batch on disk (fsync'd) before the client hears 200, as the Collector's
+    # persistent queue; off: the spool takes only what overflows the memory queue or shutdown leaves.
+    durable: bool = True
+    # Transport limits (docs/security.md, "Gateway transport").
+    max_inflight_bytes: int = 128 * 1024 * 1024  # requests' bytes held at once, inflated and decoded; 0 = off
+    max_connections: int = 256  # open HTTP connections / concurrent gRPC calls
+    listen_backlog: int = 1024
+    header_timeout: float = 10.0  # request line and headers, in all (not per read)
+    body_timeout: float = 30.0  # plus one second per 64 kB of declared body
+    idle_timeout: float = 60.0  # a keep-alive connection waiting for its next request
+    # TLS on both listeners; client certificates required when a CA is given (mTLS).
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    tls_client_ca: Path | None = None
+    protect_metrics: bool = False  # GET /metrics needs the bearer token too (it names tenants and users)
+    # Toward the downstream: https:// and scheme-less gRPC are TLS (the Collector's default).
+    downstream_ca: Path | None = None
+    downstream_cert: Path | None = None
+    downstream_key: Path | None = None
+    downstream_insecure: bool = False  # plaintext gRPC to a scheme-less endpoint
 
     def __post_init__(self) -> None:
         problems = []
+        if self.token is not None and not self.token.strip():
+            problems.append("token: empty (an empty token would let anyone in; leave it unset to disable auth)")
+        if (self.tls_cert is None) != (self.tls_key is None):
+            problems.append("tls_cert/tls_key: give both or neither")
+        if self.tls_client_ca is not None and self.tls_cert is None:
+            problems.append("tls_client_ca: client certificates need TLS (tls_cert and tls_key)")
+        if (self.downstream_cert is None) != (self.downstream_key is None):
+            problems.append("downstream_cert/downstream_key: give both or neither")
+        if self.protect_metrics and not self.token:
+            problems.append("protect_metrics: needs a token")
+        for name in ("max_connections", "listen_backlog", "header_timeout", "body_timeout", "idle_timeout"):
+            if getattr(self, name) <= 0:
+                problems.append(f"{name}: must be positive, got {getattr(self, name)!r}")
+        if self.max_inflight_bytes < 0:
+            problems.append(f"max_inflight_bytes: must be >= 0 (0 = off), got {self.max_inflight_bytes!r}")
         if self.http_port is None and self.grpc_port is None:
             problems.append("http_port/grpc_port: at least one listener is needed")
         if self.downstream_protocol not in ("http/protobuf", "grpc"):

@@ -3,7 +3,8 @@
 Protobuf bodies are parsed by the official generated classes (upb), which keep unknown fields, so
 what we forward is what we received plus our attributes. OTLP/JSON differs from protobuf's
 canonical JSON mapping in one place that matters: trace and span ids are hex, not base64
-(OTLP spec, "JSON Protobuf Encoding"); they are converted before parsing.
+(OTLP spec, "JSON Protobuf Encoding"); they are converted before parsing. A request with some
+undecodable spans keeps the others (``partial.py``: OTLP partial success).
 """
 
 from __future__ import annotations
@@ -11,11 +12,14 @@ from __future__ import annotations
 import base64
 import json
 import zlib
+from collections.abc import Callable
 from typing import Any
 
 from google.protobuf import json_format
 from google.protobuf.message import DecodeError
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+from genai_cost.gateway.partial import Decoded, split_json, split_protobuf
 
 PROTOBUF = "application/x-protobuf"
 JSON = "application/json"
@@ -46,54 +50,106 @@ def media_type(content_type: str | None) -> str:
     )
 
 
-def gunzip(body: bytes, limit: int) -> bytes:
-    """Inflate a gzip body without ever holding more than ``limit`` bytes (a gzip bomb is a 413)."""
+_INFLATE_STEP = 1024 * 1024
+
+
+def gunzip(body: bytes, limit: int, hold: Callable[[int], None] | None = None) -> bytes:
+    """Inflate a gzip body without ever holding more than ``limit`` bytes (a gzip bomb is a 413).
+
+    ``hold`` is told each step's size before the next is inflated (the memory limiter's
+    reservation: it raises to stop inflating)."""
     inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+    pieces = []
+    size = 0
+    pending = body
     try:
-        out = inflater.decompress(body, limit + 1)
+        while True:
+            piece = inflater.decompress(pending, min(_INFLATE_STEP, limit + 1 - size))
+            pending = inflater.unconsumed_tail
+            size += len(piece)
+            pieces.append(piece)
+            if size > limit:
+                raise too_large("the decompressed body", limit)
+            if hold is not None:
+                hold(len(piece))
+            if inflater.eof or (not pending and not piece):
+                break
     except zlib.error as exc:
         raise PayloadError(f"body is not valid gzip: {exc}") from None
-    if len(out) > limit or inflater.unconsumed_tail:
-        raise too_large("the decompressed body", limit)
     if not inflater.eof:
         raise PayloadError("body is not valid gzip: truncated stream")
-    return out
+    return b"".join(pieces)
 
 
-def decode_body(body: bytes, content_type: str | None, content_encoding: str | None, limit: int) -> Any:
-    """Parse one OTLP/HTTP traces request body (``limit`` bounds the decompressed size)."""
+def decode_body(
+    body: bytes,
+    content_type: str | None,
+    content_encoding: str | None,
+    limit: int,
+    hold: Callable[[int], None] | None = None,
+) -> Decoded:
+    """Parse one OTLP/HTTP traces request body (``limit`` bounds the decompressed size; ``hold``
+    reserves memory as it inflates and, ``DECODED_FACTOR``-fold, before it decodes)."""
+    from genai_cost.gateway.admission import DECODED_FACTOR
+
     kind = media_type(content_type)
     encoding = (content_encoding or "identity").strip().lower()
     if encoding == "gzip":
-        body = gunzip(body, limit)
+        body = gunzip(body, limit, hold)
     elif encoding != "identity":
         raise PayloadError(f"unsupported Content-Encoding {content_encoding!r}: use gzip or none", 415)
-    return parse_json(body) if kind == JSON else parse_protobuf(body)
+    if hold is not None:
+        hold(DECODED_FACTOR * len(body))
+    return parse_json(body) if kind == JSON else parse_protobuf_partial(body)
 
 
-def parse_protobuf(body: bytes) -> Any:
+def parse_protobuf_partial(body: bytes) -> Decoded:
+    """Parse a request, keeping the spans that decode when some do not (OTLP partial success)."""
     request = ExportTraceServiceRequest()
     try:
         request.ParseFromString(body)
+        return Decoded(request)
     except DecodeError as exc:
-        raise PayloadError(f"body is not a valid protobuf ExportTraceServiceRequest: {exc}") from None
-    return request
+        first_error = exc
+    try:
+        decoded = split_protobuf(body)
+    except DecodeError:  # the framing itself is broken: nothing to keep
+        raise PayloadError(f"body is not a valid protobuf ExportTraceServiceRequest: {first_error}") from None
+    return _keeps_something(decoded, "protobuf")
 
 
-def parse_json(body: bytes) -> Any:
+def _keeps_something(decoded: Decoded, encoding: str) -> Decoded:
+    """A request none of whose spans decode is refused whole (400), as before partial success."""
+    if decoded.rejected_spans and not any(ss.spans for rs in decoded.request.resource_spans for ss in rs.scope_spans):
+        raise PayloadError(f"body is not a valid {encoding} ExportTraceServiceRequest: {decoded.error_message}")
+    return decoded
+
+
+def parse_json(body: bytes) -> Decoded:
     try:
         document = json.loads(body)
     except (ValueError, RecursionError) as exc:
         raise PayloadError(f"body is not valid JSON: {exc}") from None
     if not isinstance(document, dict):
         raise PayloadError("OTLP/JSON body must be an object with resourceSpans")
+    _hex_ids_to_base64(document)
+    json_rejected, json_message = 0, ""
     try:
-        _hex_ids_to_base64(document)
-        return json_format.ParseDict(document, ExportTraceServiceRequest(), ignore_unknown_fields=True)
-    except PayloadError:
-        raise
-    except (json_format.ParseError, TypeError, ValueError, AttributeError, RecursionError) as exc:
-        raise PayloadError(f"body is not a valid OTLP/JSON ExportTraceServiceRequest: {exc}") from None
+        request = json_format.ParseDict(document, ExportTraceServiceRequest(), ignore_unknown_fields=True)
+    except (json_format.ParseError, TypeError, ValueError, AttributeError, RecursionError):
+        request, rejections = split_json(document, _parse_dict)
+        json_rejected, json_message = rejections.spans, rejections.message()
+    # What JSON accepted must also be what protobuf takes downstream (depth, UTF-8): the forwarded
+    # form is checked here, not by the next hop, which would drop the whole batch.
+    decoded = parse_protobuf_partial(request.SerializeToString())
+    if not json_rejected:
+        return decoded
+    message = "; ".join(m for m in (json_message, decoded.error_message) if m)
+    return _keeps_something(Decoded(decoded.request, json_rejected + decoded.rejected_spans, message), "OTLP/JSON")
+
+
+def _parse_dict(document: dict[str, Any], message: Any) -> Any:
+    return json_format.ParseDict(document, message, ignore_unknown_fields=True)
 
 
 _ID_FIELDS = ("traceId", "spanId", "parentSpanId", "trace_id", "span_id", "parent_span_id")
@@ -134,3 +190,17 @@ def encode_status(message: str, code: int, kind: str) -> bytes:
     if kind == JSON:
         return json_format.MessageToJson(status, indent=None).encode()
     return status.SerializeToString()
+
+
+def encode_response(decoded: Decoded, kind: str) -> bytes:
+    """The ``ExportTraceServiceResponse`` for an accepted request: empty, or its partial success."""
+    if not decoded.rejected_spans:
+        return b"{}" if kind == JSON else b""
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
+
+    response = ExportTraceServiceResponse()
+    response.partial_success.rejected_spans = decoded.rejected_spans
+    response.partial_success.error_message = decoded.error_message
+    if kind == JSON:
+        return json_format.MessageToJson(response, indent=None).encode()
+    return response.SerializeToString()

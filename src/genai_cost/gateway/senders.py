@@ -16,6 +16,8 @@ from collections.abc import Mapping
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
+from genai_cost.gateway.tls import DownstreamTLS, client_context, grpc_channel_credentials
+
 TRACES_PATH = "/v1/traces"
 EXPORT_METHOD = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
 # The Python OTLP exporter reads a bare RetryInfo here; the standard place is inside the status details.
@@ -59,11 +61,20 @@ def parse_retry_after(value: str | None) -> float | None:
 class HttpSender:
     """OTLP/HTTP protobuf, one keep-alive connection per sending thread."""
 
-    def __init__(self, endpoint: str, *, headers: Mapping[str, str] | None = None, timeout: float = 10.0) -> None:
+    def __init__(
+        self,
+        endpoint: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        timeout: float = 10.0,
+        tls: DownstreamTLS | None = None,
+    ) -> None:
         parts = urlsplit(endpoint)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"downstream {endpoint!r} is not an http(s):// URL")
         self._https = parts.scheme == "https"
+        # https:// is verified TLS (the system's trust store unless a CA is given), never unverified.
+        self._tls_context = client_context(tls or DownstreamTLS()) if self._https else None
         self._host = parts.hostname
         self._port = parts.port
         path = parts.path.rstrip("/")
@@ -75,8 +86,13 @@ class HttpSender:
     def _connection(self) -> http.client.HTTPConnection:
         connection = getattr(self._local, "connection", None)
         if connection is None:
-            cls = http.client.HTTPSConnection if self._https else http.client.HTTPConnection
-            connection = self._local.connection = cls(self._host, self._port, timeout=self._timeout)
+            if self._https:
+                connection = http.client.HTTPSConnection(
+                    self._host, self._port, timeout=self._timeout, context=self._tls_context
+                )
+            else:
+                connection = http.client.HTTPConnection(self._host, self._port, timeout=self._timeout)
+            self._local.connection = connection
         return connection
 
     def send(self, payload: bytes) -> None:
@@ -151,17 +167,19 @@ class GrpcSender:
         *,
         headers: Mapping[str, str] | None = None,
         timeout: float = 10.0,
-        insecure: bool = True,
+        tls: DownstreamTLS | None = None,
     ) -> None:
         import grpc
         from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 
         self._grpc = grpc
+        tls = tls or DownstreamTLS()
         parts = urlsplit(target if "://" in target else f"grpc://{target}")
         address = parts.netloc or parts.path
-        secure = parts.scheme == "https" or (not insecure and parts.scheme != "http")
+        # As the Collector's otlp exporter: TLS unless http:// or insecure; https:// overrides insecure.
+        secure = parts.scheme == "https" or (not tls.insecure and parts.scheme != "http")
         self._channel = (
-            grpc.secure_channel(address, grpc.ssl_channel_credentials()) if secure else grpc.insecure_channel(address)
+            grpc.secure_channel(address, grpc_channel_credentials(tls)) if secure else grpc.insecure_channel(address)
         )
         self._export = self._channel.unary_unary(
             EXPORT_METHOD, request_serializer=None, response_deserializer=ExportTraceServiceResponse.FromString
@@ -206,8 +224,11 @@ def grpc_retry_delay(error: Any) -> float | None:
     return info.retry_delay.seconds + info.retry_delay.nanos / 1e9
 
 
-def retry_metadata(delay_s: float) -> tuple[tuple[str, bytes], ...]:
-    """Trailing metadata carrying a retry hint of ``delay_s`` seconds, both ways clients read it."""
+def retry_metadata(
+    delay_s: float, *, code: int = 14, message: str = "gateway queue full"
+) -> tuple[tuple[str, bytes], ...]:
+    """Trailing metadata carrying a retry hint of ``delay_s`` seconds, both ways clients read it
+    (``code``: the google.rpc.Code of the status it rides on, 14 UNAVAILABLE, 8 RESOURCE_EXHAUSTED)."""
     from google.protobuf.any_pb2 import Any as AnyMessage
     from google.protobuf.duration_pb2 import Duration
     from google.rpc.error_details_pb2 import RetryInfo
@@ -216,13 +237,15 @@ def retry_metadata(delay_s: float) -> tuple[tuple[str, bytes], ...]:
     info = RetryInfo(retry_delay=Duration(seconds=int(delay_s), nanos=int((delay_s % 1) * 1e9)))
     detail = AnyMessage()
     detail.Pack(info)
-    status = Status(code=14, message="gateway queue full", details=[detail])  # 14 = UNAVAILABLE
+    status = Status(code=code, message=message, details=[detail])
     return ((RETRY_INFO_KEY, info.SerializeToString()), (STATUS_DETAILS_KEY, status.SerializeToString()))
 
 
-def make_sender(endpoint: str, protocol: str, headers: Mapping[str, str], timeout: float) -> Sender:
+def make_sender(
+    endpoint: str, protocol: str, headers: Mapping[str, str], timeout: float, tls: DownstreamTLS | None = None
+) -> Sender:
     if protocol == "grpc":
-        return GrpcSender(endpoint, headers=headers, timeout=timeout)
+        return GrpcSender(endpoint, headers=headers, timeout=timeout, tls=tls)
     if protocol == "http/protobuf":
-        return HttpSender(endpoint, headers=headers, timeout=timeout)
+        return HttpSender(endpoint, headers=headers, timeout=timeout, tls=tls)
     raise ValueError(f"downstream protocol {protocol!r}: use grpc or http/protobuf")

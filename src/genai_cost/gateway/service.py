@@ -13,6 +13,7 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from genai_cost.gateway.admission import MemoryLimiter
 from genai_cost.gateway.config import GatewayConfig
 from genai_cost.gateway.enrich import EnrichCounts, Enricher
 from genai_cost.gateway.forward import Forwarder
@@ -24,6 +25,7 @@ from genai_cost.gateway.spend_metrics import SpendCounters
 from genai_cost.gateway.spool import Spool
 from genai_cost.gateway.stats import GatewayStats
 from genai_cost.backend_view import BackendView
+from genai_cost.gateway.tls import DownstreamTLS, server_context
 from genai_cost.metrics import CostMetrics
 from genai_cost.pricing import CostBreakdown, PriceCatalog
 from genai_cost.processor import CostDecider
@@ -87,14 +89,27 @@ class Gateway:
         self.stats.text_sections.append(self.spend.prometheus_lines)
         self._enricher = Enricher(self.decider, self.budgets, self.seen, self.spend)
         spool = (
-            Spool(config.spool_dir, config.spool_max_bytes, on_lost=lambda n: self.stats.add(spans_dropped=n))
+            Spool(
+                config.spool_dir,
+                config.spool_max_bytes,
+                on_lost=lambda n: self.stats.add(spans_dropped=n),
+                durable=config.durable,
+            )
             if config.spool_dir
             else None
         )
+        self.memory = MemoryLimiter(config.max_inflight_bytes)
+        self._tls = server_context(config.tls_cert, config.tls_key, config.tls_client_ca) if config.tls_cert else None
         self.forwarder = Forwarder(
             sender
             or make_sender(
-                config.downstream, config.downstream_protocol, config.downstream_headers, config.downstream_timeout
+                config.downstream,
+                config.downstream_protocol,
+                config.downstream_headers,
+                config.downstream_timeout,
+                DownstreamTLS(
+                    config.downstream_ca, config.downstream_cert, config.downstream_key, config.downstream_insecure
+                ),
             ),
             self.stats,
             max_queue_spans=config.max_queue_spans,
@@ -102,15 +117,26 @@ class Gateway:
             workers=config.forward_workers,
             initial_backoff=config.initial_backoff,
             max_backoff=config.max_backoff,
+            memory=self.memory,
         )
+        if self.forwarder.durable and config.rollup_wait is not None:
+            _log.warning(
+                "genai-cost gateway: durable spool with --rollup-wait: traces held for roll-up are in memory "
+                "until released (%gs); a crash loses what is held",
+                config.rollup_wait,
+            )
         self.assembler = (
             TraceAssembler(self._forward_held, wait=config.rollup_wait, max_spans=config.max_held_spans)
             if config.rollup_wait is not None
             else None
         )
-        # One request at a time from admission to queue: the decider's state (duplicates, trace
-        # totals) must only see a batch that is then accepted, or a client's retry counts twice.
+        # Admission and shutdown: a request admitted is counted in ``_ingesting`` until queued,
+        # and shutdown waits for those before it drains the forwarder.
         self._ingest_lock = threading.Lock()
+        self._idle = threading.Condition(self._ingest_lock)
+        self._ingesting = 0
+        # The decider's, the dedupe window's and the ledger's state: one request's decisions at a time.
+        self._decide_lock = threading.Lock()
         self._http: Any = None
         self._grpc: Any = None
         self.http_port: int | None = None
@@ -121,6 +147,11 @@ class Gateway:
         self.stats.gauge("spool_bytes", "bytes in the on-disk spool", lambda: spool.stored_bytes if spool else 0)
         self.stats.gauge("spool_spans", "spans in the on-disk spool", lambda: spool.spans if spool else 0)
         self.stats.gauge(
+            "inflight_bytes",
+            "bytes of export requests being received, decoded or queued in memory",
+            lambda: self.memory.in_flight,
+        )
+        self.stats.gauge(
             "held_spans",
             "spans held for cross-service roll-up",
             lambda: self.assembler.held_spans if self.assembler else 0,
@@ -128,25 +159,51 @@ class Gateway:
 
     # -- the pipeline ----------------------------------------------------------------------
     def ingest(self, request: Any) -> bool:
-        """Price and queue one decoded export request; False = refused for now (backpressure)."""
+        """Price and queue one decoded export request; False = refused for now (backpressure).
+
+        Only admission and the pricing decisions run under a lock (the decider, the dedupe window
+        and the ledger see one request at a time); reading a big span's attributes, editing it and
+        serializing it happen outside, so one huge request does not stall the others."""
         spans = sum(len(ss.spans) for rs in request.resource_spans for ss in rs.scope_spans)
+        # What the batch will weigh once priced: a GenAI span gains ~300 bytes of attributes.
+        size = request.ByteSize() + 320 * spans
+        reads = self._enricher.read(request) if self.config.pricing else None
         with self._ingest_lock:
-            # What the batch will weigh once priced: a GenAI span gains ~300 bytes of attributes.
-            if not self.healthy or not self.forwarder.has_room(spans, request.ByteSize() + 320 * spans):
+            if not self.healthy or not self.forwarder.has_room(spans, size):
                 return False
-            counts = self._enricher.enrich(request) if self.config.pricing else _NOTHING_PRICED
-            if self.assembler is not None:
-                # A full hold releases its oldest traces early (into the forwarder, whose room was
-                # just checked): degraded roll-up rather than refused spans.
-                self.assembler.add(request)
-            else:
-                payload = request.SerializeToString()
+            self._ingesting += 1
+        try:
+            return self._ingest_admitted(request, spans, reads)
+        finally:
+            with self._ingest_lock:
+                self._ingesting -= 1
+                if not self._ingesting:
+                    self._idle.notify_all()
+
+    def _ingest_admitted(self, request: Any, spans: int, reads: Any) -> bool:
+        with self._decide_lock:
+            counts = self._enricher.enrich(request, reads, defer=True) if reads is not None else _NOTHING_PRICED
+        if counts.pending:
+            remembered = self._enricher.apply(counts.pending)
+            if remembered:
+                with self._decide_lock:
+                    self._enricher.remember(remembered)
+        if self.assembler is not None:
+            # A full hold releases its oldest traces early (into the forwarder, whose room was
+            # just checked): degraded roll-up rather than refused spans.
+            self.assembler.add(request)
+        else:
+            payload = request.SerializeToString()
+            if not self.forwarder.submit(payload, spans):
+                if self.forwarder.durable:
+                    # The disk refused it (full): the client is told to retry, and its retry is
+                    # given the same edit (the dedupe window), not priced or accounted again.
+                    return False
                 # Admission was checked above on an estimate; a batch that turns out bigger than
                 # the spool's remaining room is queued in memory rather than refused after pricing.
-                if not self.forwarder.submit(payload, spans):
-                    self.forwarder.submit(payload, spans, force=True)
-                if self.store_writer is not None:
-                    self.store_writer.offer(payload, spans)
+                self.forwarder.submit(payload, spans, force=True)
+            if self.store_writer is not None:
+                self.store_writer.offer(payload, spans)
         self.stats.add(
             requests=1,
             spans_in=spans,
@@ -158,6 +215,13 @@ class Gateway:
             spans_retried=counts.retried,
         )
         return True
+
+    @property
+    def refusal(self) -> str:
+        """Why a request was refused for now (the 503 / UNAVAILABLE message)."""
+        if self.forwarder.durable:
+            return "gateway spool full or not writable: retry later"
+        return "gateway queue full: retry later"
 
     def _forward_held(self, request: Any, spans: int) -> None:
         payload = request.SerializeToString()
@@ -175,7 +239,7 @@ class Gateway:
         if config.http_port is not None:
             from genai_cost.gateway.http_server import serve_http
 
-            self._http, _ = serve_http(self, config.host, config.http_port)
+            self._http, _ = serve_http(self, config.host, config.http_port, self._tls)
             self.http_port = self._http.server_address[1]
         if config.grpc_port is not None:
             from genai_cost.gateway.grpc_server import serve_grpc
@@ -185,7 +249,8 @@ class Gateway:
 
     @property
     def http_endpoint(self) -> str:
-        return f"http://{self.config.host}:{self.http_port}"
+        scheme = "https" if self._tls is not None else "http"
+        return f"{scheme}://{self.config.host}:{self.http_port}"
 
     @property
     def grpc_endpoint(self) -> str:
@@ -198,6 +263,7 @@ class Gateway:
         self._stopped.set()
         with self._ingest_lock:
             self.healthy = False
+            self._idle.wait_for(lambda: not self._ingesting, timeout=self.config.drain_timeout)
         if self._grpc is not None:
             self._grpc.stop(grace=2).wait()
         if self._http is not None:

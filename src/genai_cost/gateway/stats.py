@@ -24,6 +24,10 @@ COUNTERS = {
     "enrich_errors": "spans forwarded unpriced because pricing them raised",
     "spans_budget_recorded": "priced spans whose cost was added to the budget ledger",
     "spans_budget_unrecorded": "priced spans whose cost the budget ledger could not take (unreachable)",
+    "spans_rejected": "spans refused as undecodable while the rest of their request was kept (OTLP partial success)",
+    "spans_redelivered": "spans sent again after a restart: a crash came between delivery and removal from the spool",
+    "requests_over_memory_limit": "requests refused (503 / RESOURCE_EXHAUSTED) because in-flight bytes hit the limit",
+    "connections_refused": "connections closed at once because the gateway had its maximum open",
 }
 
 
