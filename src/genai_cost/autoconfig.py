@@ -57,12 +57,31 @@ def install_cost_processor(provider: TracerProvider, settings: Settings | None =
         if isinstance(processor, CostSpanProcessor):
             return processor
     settings = settings or Settings()
+    downstream = list(current)
+    if settings.store:
+        downstream.append(_store_processor(settings))
     cost_processor = CostSpanProcessor(
-        list(current), amount_aliases=settings.amount_aliases, max_open_traces=settings.max_open_traces
+        downstream, amount_aliases=settings.amount_aliases, max_open_traces=settings.max_open_traces
     )
     with active._lock:
         active._span_processors = (cost_processor,)
     return cost_processor
+
+
+def _store_processor(settings: Settings) -> SpanProcessor:
+    """The in-process spend store writer: beside the exporters, so it sees spans once priced."""
+    from genai_cost.store import StoreError, open_store, parse_retention
+    from genai_cost.store.writer import StoreSpanProcessor
+
+    assert settings.store is not None
+    try:
+        retention = parse_retention(settings.store_retention) if settings.store_retention else None
+        store = open_store(settings.store, retention=retention)
+        if not getattr(store, "writable", True):
+            raise StoreError(f"{settings.store}: {store.read_only_reason}")
+    except (StoreError, ValueError) as exc:
+        raise ConfigError(f"store: {exc}") from None
+    return StoreSpanProcessor(store)  # type: ignore[return-value]
 
 
 def configure(
@@ -77,6 +96,7 @@ def configure(
     budgets: Sequence[Any] | None = None,
     ledger: str | None = None,
     budget_fail_mode: str | None = None,
+    store: str | None = None,
 ) -> TracerProvider:
     """Set up tracing with cost in one call; returns the ``TracerProvider`` in use.
 
@@ -89,6 +109,7 @@ def configure(
     * ``budgets``: ``BudgetPolicy`` objects or mappings of their fields (replacing the file's);
       ``ledger``: ``memory``, ``sqlite:///path`` or ``redis://...``; ``budget_fail_mode``:
       ``open`` or ``closed``. A bad budget raises ``ConfigError`` naming the budget and key.
+    * ``store``: write one row per GenAI call to this spend store (a path), in the background.
     """
     if settings is None:
         settings = load_settings()
@@ -106,6 +127,8 @@ def configure(
         except InvalidBudget as exc:
             raise ConfigError(f"configure(): {exc}") from None
         settings = Settings(**{**settings.__dict__, "budgets": in_code})
+    if store is not None:
+        settings = Settings(**{**settings.__dict__, "store": store})
     apply_settings(settings)
 
     provider = tracer_provider

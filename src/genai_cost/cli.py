@@ -138,6 +138,10 @@ def build_parser() -> argparse.ArgumentParser:
     from genai_cost.gateway.collector_config import add_command as add_collector_config_command
 
     add_collector_config_command(commands)
+
+    from genai_cost.reports.command import add_commands as add_report_commands
+
+    add_report_commands(commands)
     return parser
 
 

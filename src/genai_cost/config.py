@@ -29,6 +29,7 @@ File layout::
         - {name: search, match: {team: search}, limit: 20, window: day,
            thresholds: [50, 80, 95], action: downgrade, downgrade_to: gpt-4o-mini}
         - {name: per-user, per: user, limit: 2, window: day, action: warn}
+    store: {url: /var/lib/genai-cost/spend.duckdb, retention: 400d}   # one row per call (`genai-cost report`)
     alerts:                                                # budget threshold crossings and blocks
       webhooks:
         - {url: "https://hooks.slack.com/services/T0/B0/x", format: slack}   # or format: json
@@ -69,6 +70,8 @@ class Settings:
     # What becomes of anthropic's own spans while ours are on: "duplicate" (kept, no amount) or "off".
     anthropic_sdk_tracing: str = "duplicate"
     source: str | None = None  # the file the settings came from, for messages
+    store: str | None = None  # spend store written in process (path or URL); GENAI_COST_STORE
+    store_retention: str | None = None  # e.g. "400d"; GENAI_COST_STORE_RETENTION
 
 
 # --- a tiny schema walker: each reader gets (value, where) and returns the parsed value ------
@@ -266,6 +269,17 @@ def _sdk_tracing(value: Any, where: str) -> str:
     return "off" if value is False else _choice(*SDK_TRACING_MODES)(value, where)
 
 
+def _retention(value: Any, where: str) -> str:
+    from genai_cost.store import parse_retention  # store/__init__ imports nothing heavy
+
+    text = _string(value, where)
+    try:
+        parse_retention(text)
+    except ValueError as exc:
+        raise _fail(where, str(exc)) from None
+    return text
+
+
 _FILE_SCHEMA = _section(
     {
         "enabled": _boolean,
@@ -282,6 +296,7 @@ _FILE_SCHEMA = _section(
         "budgets": _budgets,
         "alerts": _section({"webhooks": _list_of(_webhook), "queue_size": _integer(1), "shutdown_timeout": _number()}),
         "instrumentation": _section({"anthropic": _section({"sdk_tracing": _sdk_tracing})}),
+        "store": _section({"url": _string, "retention": _retention}),
     }
 )
 
@@ -325,6 +340,8 @@ def parse_settings(document: Any, source: str = "<config>") -> Settings:
         budgets=data.get("budgets", BudgetSettings()),
         anthropic_sdk_tracing=data.get("instrumentation", {}).get("anthropic", {}).get("sdk_tracing", "duplicate"),
         source=source,
+        store=data.get("store", {}).get("url"),
+        store_retention=data.get("store", {}).get("retention"),
     )
 
 
@@ -399,6 +416,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         budgets=_budgets_from_env(env, settings.budgets),
         anthropic_sdk_tracing=_sdk_tracing_from_env(env, settings.anthropic_sdk_tracing),
         source=settings.source,
+        store=env.get("GENAI_COST_STORE", "").strip() or settings.store,
+        store_retention=_retention_from_env(env, settings.store_retention),
     )
 
 
@@ -409,3 +428,8 @@ def price_catalog(config_file: str | None = None) -> PriceCatalog:
 
     settings = load_file(config_file) if config_file else load_settings()
     return PriceCatalog(settings.overrides)
+
+
+def _retention_from_env(env: Mapping[str, str], default: str | None) -> str | None:
+    raw = env.get("GENAI_COST_STORE_RETENTION", "").strip()
+    return _retention(raw, "environment variable GENAI_COST_STORE_RETENTION") if raw else default

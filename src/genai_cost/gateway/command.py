@@ -65,14 +65,28 @@ def add_command(commands: Any) -> None:
         action="store_true",
         help="with budgets: also account spans that arrive priced without a budget decision (apps without budgets)",
     )
+    parser.add_argument("--store", help="also write one row per GenAI call to this spend store (path; see `report`)")
+    parser.add_argument("--retention", help="with --store: delete calls older than this (e.g. 400d)")
     parser.add_argument("--log-level", default="INFO")
     parser.set_defaults(run=run_gateway)
+
+
+def _store_writer(url: str, retention: str | None) -> Any:
+    from genai_cost.store import StoreError, open_store, parse_retention
+    from genai_cost.store.rows import calls_from_otlp
+    from genai_cost.store.writer import StoreWriter
+
+    store = open_store(url, retention=parse_retention(retention) if retention else None)
+    if not getattr(store, "writable", True):
+        raise StoreError(f"--store {url}: {store.read_only_reason}")
+    return StoreWriter(store, calls_from_otlp)
 
 
 def run_gateway(args: argparse.Namespace, out: TextIO) -> int:
     from genai_cost.config import ENV_CONFIG_FILE, load_settings
     from genai_cost.gateway import Gateway, GatewayConfig
     from genai_cost.pricing import PriceCatalog
+    from genai_cost.store import StoreError
 
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     token = os.environ.get(_TOKEN_ENV)
@@ -111,9 +125,13 @@ def run_gateway(args: argparse.Namespace, out: TextIO) -> int:
 
             guard = start_budgets(settings.budgets, settings.alerts)  # a ledger it cannot open: ConfigError
         gateway = Gateway(
-            config, price_catalog=price_catalog, amount_aliases=tuple(settings.amount_aliases), budget_guard=guard
+            config,
+            price_catalog=price_catalog,
+            amount_aliases=tuple(settings.amount_aliases),
+            budget_guard=guard,
+            store_writer=_store_writer(args.store, args.retention) if args.store else None,
         )
-    except ValueError as exc:
+    except (ValueError, StoreError) as exc:
         print(f"genai-cost: {exc}", file=sys.stderr)
         return 2
     gateway.stats.register_instruments()
@@ -123,6 +141,8 @@ def run_gateway(args: argparse.Namespace, out: TextIO) -> int:
         if running.grpc_port is not None:
             listening.append(f"OTLP/gRPC {config.host}:{running.grpc_port}")
         print(f"genai-cost gateway: {', '.join(listening)} -> {config.downstream}", file=out, flush=True)
+        if running.store_writer is not None:
+            print(f"genai-cost gateway: spend store {running.store_writer.store.url}", file=out, flush=True)
         if guard is not None:
             ledger = _ledger_name(guard.ledger.url)
             print(f"genai-cost gateway: {len(guard.policies)} budget(s), ledger {ledger}", file=out, flush=True)

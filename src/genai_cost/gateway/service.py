@@ -27,6 +27,7 @@ from genai_cost.processor import CostDecider
 
 if TYPE_CHECKING:
     from genai_cost.budget.guard import BudgetGuard
+    from genai_cost.store.writer import StoreWriter
 
 _log = logging.getLogger(__name__)
 
@@ -46,12 +47,16 @@ class Gateway:
         spend_sink: SpendSink | None = None,
         sender: Sender | None = None,
         budget_guard: BudgetGuard | None = None,
+        store_writer: StoreWriter | None = None,
     ) -> None:
         """``budget_guard``: account the spend of priced spans in its ledger (``gateway.budgets``);
-        the caller owns it (and its alert sinks) and closes it after ``shutdown``."""
+        the caller owns it (and its alert sinks) and closes it after ``shutdown``.
+        ``store_writer``: gets every priced batch as forwarded (written to the spend store in the
+        background); the gateway closes it at ``shutdown``."""
         from genai_cost import runtime
 
         self.config = config
+        self.store_writer = store_writer
         self.stats = GatewayStats()
         self.decider = CostDecider(
             price_catalog=price_catalog,
@@ -128,6 +133,8 @@ class Gateway:
                 # the spool's remaining room is queued in memory rather than refused after pricing.
                 if not self.forwarder.submit(payload, spans):
                     self.forwarder.submit(payload, spans, force=True)
+                if self.store_writer is not None:
+                    self.store_writer.offer(payload, spans)
         self.stats.add(
             requests=1,
             spans_in=spans,
@@ -141,7 +148,10 @@ class Gateway:
         return True
 
     def _forward_held(self, request: Any, spans: int) -> None:
-        self.forwarder.submit(request.SerializeToString(), spans, force=True)
+        payload = request.SerializeToString()
+        self.forwarder.submit(payload, spans, force=True)
+        if self.store_writer is not None:
+            self.store_writer.offer(payload, spans)
 
     # -- life cycle ------------------------------------------------------------------------
     def start(self) -> Gateway:
@@ -184,6 +194,8 @@ class Gateway:
         if self.assembler is not None:
             self.assembler.flush()
         self.forwarder.shutdown(self.config.drain_timeout)
+        if self.store_writer is not None:
+            self.store_writer.close(self.config.drain_timeout)
         _log.info("genai-cost gateway stopped: %s", self.stats.snapshot())
 
     def __enter__(self) -> Gateway:
