@@ -33,6 +33,7 @@ from urllib.parse import urlsplit
 
 from genai_cost.budget.policy import BLOCK, DOWNGRADE
 from genai_cost.budget.state import BudgetAlert as Alert
+from genai_cost.channels.email import EmailChannel
 
 log = logging.getLogger("genai_cost.budget")
 
@@ -90,6 +91,7 @@ class AlertSettings:
     webhooks: tuple[Webhook, ...] = ()
     queue_size: int = 1000
     shutdown_timeout: float = 5.0
+    email: EmailChannel | None = None
 
 
 def redact(url: str) -> str:

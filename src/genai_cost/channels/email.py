@@ -36,7 +36,7 @@ class EmailNotSent(RuntimeError):
 
 
 def _address(value: str, key: str) -> str:
-    name, address = parseaddr(value)
+    _, address = parseaddr(value)
     if not isinstance(value, str) or "@" not in address or any(c in value for c in "\r\n"):
         raise InvalidEmail(key, f"expected an e-mail address, got {value!r}")
     return value

@@ -8,8 +8,9 @@ Detectors (each can be switched off or tuned in the config file's ``anomalies:``
   same weekday of earlier weeks when the baseline holds two or more of them (weekly seasonality:
   Monday's traffic is not Sunday's), else with the baseline's daily mean.
 * ``expensive_call`` — any single call above ``call_threshold`` ($1).
-* ``call_outlier`` — a call costing more than ``outlier_factor`` × the p95 of its feature and model
-  over the baseline (with at least ``outlier_min_calls`` calls behind that p95).
+* ``call_outlier`` — calls costing more than ``outlier_factor`` × the p95 of their feature and model
+  over the baseline (with at least ``outlier_min_calls`` calls behind that p95, and each call above
+  ``outlier_min_amount``), one finding per feature, model and day.
 * ``spend_rate`` — an hour's spend above ``rate_factor`` × its usual for that hour of the day (of
   the week, with two or more weeks of baseline).
 * ``new_model`` / ``new_key`` — a model or API-key fingerprint never seen in the baseline.
@@ -68,6 +69,7 @@ class AnomalySettings:
     call_threshold: float = 1.0
     outlier_factor: float = 2.0
     outlier_min_calls: int = 50
+    outlier_min_amount: float = 0.01  # a call under a cent is not worth a page, whatever its ratio
     rate_factor: float = 2.0
     unpriced_factor: float = 2.0
     unpriced_min_calls: int = 10
@@ -82,8 +84,15 @@ class AnomalySettings:
                 raise InvalidAnomalySettings(name, f"expected a whole number >= 1, got {value!r}")
         if self.min_baseline_days > self.baseline_days:
             raise InvalidAnomalySettings("min_baseline_days", "cannot exceed baseline_days")
-        for name in ("min_amount", "daily_increase", "call_threshold", "outlier_factor", "rate_factor",
-                     "unpriced_factor"):
+        for name in (
+            "min_amount",
+            "daily_increase",
+            "call_threshold",
+            "outlier_factor",
+            "outlier_min_amount",
+            "rate_factor",
+            "unpriced_factor",
+        ):
             value = getattr(self, name)
             if not isinstance(value, int | float) or isinstance(value, bool) or not value >= 0:
                 raise InvalidAnomalySettings(name, f"expected a number >= 0, got {value!r}")
@@ -219,9 +228,7 @@ def _baseline_days(days: Mapping[str, query.Group], day: str, settings: AnomalyS
     weekday of earlier weeks when there are two or more, else every baseline day; None when the
     group has fewer than ``min_baseline_days`` days of history (a new project is not an anomaly)."""
     start = datetime.fromisoformat(day)
-    earlier = [
-        (start - timedelta(days=offset)).date().isoformat() for offset in range(1, settings.baseline_days + 1)
-    ]
+    earlier = [(start - timedelta(days=offset)).date().isoformat() for offset in range(1, settings.baseline_days + 1)]
     seen = [days[d] for d in earlier if d in days and days[d].calls]
     if len(seen) < settings.min_baseline_days:
         return None
@@ -242,13 +249,17 @@ def expensive_calls(rows: Iterable[Mapping[str, Any]], settings: AnomalySettings
         findings.append(
             Finding(
                 "expensive_call",
-                {"project": row.get("project"), "feature": row.get("feature"), "model": row.get("response_model")
-                 or row.get("request_model")},
+                {
+                    "project": row.get("project"),
+                    "feature": row.get("feature"),
+                    "model": row.get("response_model") or row.get("request_model"),
+                },
                 _call_window(row),
                 amount,
                 settings.call_threshold,
                 f"one call cost {_money(amount)} (threshold {_money(settings.call_threshold)}): "
-                f"{row.get('response_model') or row.get('request_model')} for project {row.get('project') or '(none)'}, "
+                f"{row.get('response_model') or row.get('request_model')} "
+                f"for project {row.get('project') or '(none)'}, "
                 f"{row.get('input_tokens') or 0} input / {row.get('output_tokens') or 0} output tokens, "
                 f"trace {_hex(row.get('trace_id'))}",
                 _call_figures(row),
@@ -264,70 +275,77 @@ def call_outliers(
     until: datetime,
     settings: AnomalySettings,
 ) -> list[Finding]:
-    """Calls in the period above ``outlier_factor`` × their (feature, model) baseline p95."""
+    """Calls in the period above ``outlier_factor`` × their (feature, model) baseline p95 and above
+    ``outlier_min_amount``: one finding per feature, model and day, naming how many and the dearest."""
     eligible = {key: value for key, (value, count) in p95.items() if count >= settings.outlier_min_calls and value > 0}
     if not eligible:
         return []
-    lowest = min(eligible.values()) * settings.outlier_factor
-    findings = []
+    lowest = max(min(eligible.values()) * settings.outlier_factor, settings.outlier_min_amount)
+    outliers: dict[tuple[Any, ...], list[Mapping[str, Any]]] = defaultdict(list)
     for row in query.calls(store, since, until, min_amount=lowest):
         key = (row.get("feature"), row.get("response_model"))
         p = eligible.get(key)
         amount = row.get("amount")
         if p is None or amount is None or amount <= settings.outlier_factor * p:
             continue
+        outliers[(*key, row["time"].date().isoformat())].append(row)
+    findings = []
+    for (feature, model, day), rows in outliers.items():
+        p = eligible[(feature, model)]
+        dearest = max(rows, key=lambda r: r["amount"])
         findings.append(
             Finding(
                 "call_outlier",
-                {"feature": key[0], "model": key[1]},
-                _call_window(row),
-                amount,
+                {"feature": feature, "model": model},
+                day,
+                dearest["amount"],
                 p,
-                f"a {key[1]} call for feature {key[0] or '(none)'} cost {_money(amount)}, "
-                f"{amount / p:.1f}× the feature's p95 of {_money(p)}; trace {_hex(row.get('trace_id'))}",
-                _call_figures(row),
+                f"{len(rows)} {model} call{'s' if len(rows) > 1 else ''} for feature {feature or '(none)'} on {day} "
+                f"cost more than {settings.outlier_factor:g}× the feature's p95 of {_money(p)}; the dearest "
+                f"{_money(dearest['amount'])} ({dearest['amount'] / p:.1f}×), trace {_hex(dearest.get('trace_id'))}",
+                {"calls": len(rows), **_call_figures(dearest)},
             )
         )
     return findings
 
 
-def spend_rate(groups: Iterable[query.Group], since: datetime, until: datetime, settings: AnomalySettings) -> list[Finding]:
-    """Hours in the period whose spend passed ``rate_factor`` × the usual for that hour."""
-    hours = {g.keys["hour"]: g for g in groups if g.keys.get("hour")}
-    findings = []
+def spend_rate(
+    groups: Iterable[query.Group], since: datetime, until: datetime, settings: AnomalySettings
+) -> list[Finding]:
+    """Hours in the period whose spend passed ``rate_factor`` × the usual for that hour: the mean
+    over the baseline days of the same hour (of the same weekday, with two or more weeks), an hour
+    without spend counting as zero."""
+    hours = {_hour(g.keys["hour"]): g for g in groups if g.keys.get("hour")}
     first_hour = since.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+    history_days = {_day(h) for h in hours if h < first_hour}
+    if len(history_days) < settings.min_baseline_days:
+        return []
+    findings = []
     hour = first_hour
     while hour < until:
-        key = _hour_key(hour)
-        current = hours.get(key)
-        hour += timedelta(hours=1)
-        if current is None or current.amount is None or current.amount < settings.min_amount:
-            continue
-        start = datetime.fromisoformat(key)
-        earlier = [start - timedelta(days=d) for d in range(1, settings.baseline_days + 1)]
-        same_hour = [hours[_hour_key(h)] for h in earlier if _hour_key(h) in hours]
-        days_with_traffic = {_day(datetime.fromisoformat(k)) for k in hours if datetime.fromisoformat(k) < first_hour}
-        if len(days_with_traffic) < settings.min_baseline_days:
-            continue
-        weekly = [hours[_hour_key(h)] for h in earlier[6::7] if _hour_key(h) in hours]
-        chosen = weekly if len(weekly) >= 2 else same_hour
-        # The usual counts the baseline days on which that hour had no spend as zero spend.
-        days = len(earlier[6::7]) if chosen is weekly else len(earlier)
-        days = min(days, len(days_with_traffic)) or 1
-        usual = sum(g.amount or 0.0 for g in chosen) / days
-        if current.amount > settings.rate_factor * max(usual, settings.min_amount / settings.rate_factor):
-            findings.append(
-                Finding(
-                    "spend_rate",
-                    {},
-                    key,
-                    current.amount,
-                    usual,
-                    f"{_money(current.amount)} spent in the hour from {key}Z, "
-                    f"{current.amount / usual if usual else float('inf'):.1f}× the usual {_money(usual)} for that hour",
-                    {"calls": current.calls},
+        current = hours.get(hour)
+        if current is not None and current.amount is not None and current.amount >= settings.min_amount:
+            earlier = [hour - timedelta(days=d) for d in range(1, settings.baseline_days + 1)]
+            earlier = [h for h in earlier if _day(h) in history_days] or earlier
+            weekly = [h for h in earlier if (hour - h).days % 7 == 0]
+            chosen = weekly if len(weekly) >= 2 else earlier
+            usual = sum((hours[h].amount or 0.0) if h in hours else 0.0 for h in chosen) / len(chosen)
+            if current.amount > settings.rate_factor * usual:
+                key = hour.strftime("%Y-%m-%dT%H:00:00")
+                ratio = f"{current.amount / usual:.1f}× the usual" if usual else "against a usual of"
+                findings.append(
+                    Finding(
+                        "spend_rate",
+                        {},
+                        key,
+                        current.amount,
+                        usual,
+                        f"{_money(current.amount)} spent in the hour from {key}Z, {ratio} {_money(usual)} "
+                        "for that hour",
+                        {"calls": current.calls},
+                    )
                 )
-            )
+        hour += timedelta(hours=1)
     return findings
 
 
@@ -368,7 +386,9 @@ def never_seen(
     return findings
 
 
-def unpriced_jump(groups: Iterable[query.Group], since: datetime, until: datetime, settings: AnomalySettings) -> list[Finding]:
+def unpriced_jump(
+    groups: Iterable[query.Group], since: datetime, until: datetime, settings: AnomalySettings
+) -> list[Finding]:
     days = {g.keys["day"]: g for g in groups if g.keys.get("day")}
     findings = []
     for day in _complete_days(since, until, include_partial=True):
@@ -415,8 +435,8 @@ def _complete_days(since: datetime, until: datetime, include_partial: bool = Fal
     return out
 
 
-def _hour_key(when: datetime) -> str:
-    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:00:00")
+def _hour(key: str) -> datetime:
+    return datetime.fromisoformat(key).replace(tzinfo=UTC)
 
 
 def _money(value: float | None) -> str:

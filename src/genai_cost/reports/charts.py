@@ -82,7 +82,8 @@ def donut(title: str, shares: Sequence[tuple[str, float]], currency: str = "USD"
         if fraction >= 0.999999:  # one slice: an arc cannot close on itself
             parts.append(
                 f'<circle cx="{cx}" cy="{cy}" r="{(r_out + r_in) / 2}" fill="none" stroke="{fill}" '
-                f'stroke-width="{r_out - r_in}" {data}><title>{escape(label)}: {money(value, currency)}</title></circle>'
+                f'stroke-width="{r_out - r_in}" {data}>'
+                f"<title>{escape(label)}: {money(value, currency)}</title></circle>"
             )
         else:
             end = angle + fraction * 2 * math.pi
@@ -160,8 +161,13 @@ def stacked_bars(
     return _svg(width, height, title, "".join(parts), "stacked-bars")
 
 
-def paired_bars(title: str, labels: Sequence[str], first: Sequence[float], second: Sequence[float],
-                names: tuple[str, str] = ("input", "output")) -> str:
+def paired_bars(
+    title: str,
+    labels: Sequence[str],
+    first: Sequence[float],
+    second: Sequence[float],
+    names: tuple[str, str] = ("input", "output"),
+) -> str:
     """Two horizontal bars per label (input and output tokens by app)."""
     row = 34
     width, left = 720, 170
@@ -169,7 +175,8 @@ def paired_bars(title: str, labels: Sequence[str], first: Sequence[float], secon
     plot_w = width - left - 80
     ceiling = _nice_ceiling(max([*first, *second], default=0.0))
     parts = [
-        f'<rect x="{left}" y="6" width="12" height="12" fill="{colour(0)}"/><text x="{left + 18}" y="16">{names[0]}</text>'
+        f'<rect x="{left}" y="6" width="12" height="12" fill="{colour(0)}"/>'
+        f'<text x="{left + 18}" y="16">{names[0]}</text>'
         f'<rect x="{left + 90}" y="6" width="12" height="12" fill="{colour(1)}"/>'
         f'<text x="{left + 108}" y="16">{names[1]}</text>'
     ]

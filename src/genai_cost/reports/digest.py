@@ -53,18 +53,23 @@ def text(overview: Overview, period: str) -> str:
         groups = overview.by[dimension][:5]
         if groups:
             lines += ["", f"Top {dimension}s:"]
-            lines += [f"  {g.keys[dimension] or '(none)'}: {money(g.amount, currency)} over {g.calls:,} calls"
-                      for g in groups]
+            lines += [
+                f"  {g.keys[dimension] or '(none)'}: {money(g.amount, currency)} over {g.calls:,} calls" for g in groups
+            ]
     if overview.movers:
         lines += ["", "Top movers against the previous period:"]
-        lines += [f"  {m.dimension} {m.value or '(none)'}: {money(m.previous, currency)} -> {money(m.amount, currency)}"
-                  for m in overview.movers[:8]]
+        lines += [
+            f"  {m.dimension} {m.value or '(none)'}: {money(m.previous, currency)} -> {money(m.amount, currency)}"
+            for m in overview.movers[:8]
+        ]
     if overview.budgets:
         lines += ["", "Budgets:"]
         for status in overview.budgets:
             used = f"{status.spent / status.limit:.0%}" if status.limit else "–"
-            lines.append(f"  {status.name}{' [' + status.scope + ']' if status.scope else ''}: "
-                         f"{money(status.spent, currency)} of {money(status.limit, currency)} ({used}) this {status.window}")
+            lines.append(
+                f"  {status.name}{' [' + status.scope + ']' if status.scope else ''}: "
+                f"{money(status.spent, currency)} of {money(status.limit, currency)} ({used}) this {status.window}"
+            )
     lines += ["", f"Anomalies: {len(overview.findings) or 'none'}"]
     lines += [f"  - {f.message}" for f in overview.findings]
     return "\n".join(lines) + "\n"
@@ -135,7 +140,9 @@ def send_webhook(webhook: Webhook, document: dict[str, Any]) -> None:
             return
         except _Retry as why:
             if attempt >= webhook.retries:
-                raise RuntimeError(f"{redact(webhook.url)}: not delivered after {attempt + 1} attempts ({why})") from None
+                raise RuntimeError(
+                    f"{redact(webhook.url)}: not delivered after {attempt + 1} attempts ({why})"
+                ) from None
             time.sleep(backoff_delay(webhook, attempt, why.retry_after))
             attempt += 1
 
@@ -155,7 +162,7 @@ def deliver(
     for webhook in channels.webhooks:
         try:
             send_webhook(webhook, slack_document if webhook.format == SLACK_FORMAT else document)
-        except Exception as error:  # noqa: BLE001 - report and go on to the next channel
+        except Exception as error:
             problems.append(f"webhook {redact(webhook.url)}: {error}")
     if channels.email is not None:
         try:
@@ -184,7 +191,10 @@ def findings_documents(findings: Sequence[Any]) -> tuple[str, str, dict[str, Any
     slack_document = {
         "text": title,
         "blocks": [
-            {"type": "section", "text": {"type": "mrkdwn", "text": f":rotating_light: *{f.rule.replace('_', ' ')}*: {f.message}"}}
+            {
+                "type": "section",
+                "text": {"type": "mrkdwn", "text": f":rotating_light: *{f.rule.replace('_', ' ')}*: {f.message}"},
+            }
             for f in findings[:20]
         ],
     }

@@ -47,7 +47,7 @@ def render(overview: Overview, title: str = "AI spend report") -> str:
         "<meta name='viewport' content='width=device-width,initial-scale=1'>",
         # No network at view time, ever: nothing this page could load from elsewhere.
         "<meta http-equiv='Content-Security-Policy' content=\"default-src 'none'; style-src 'unsafe-inline'; "
-        "img-src data:\">",
+        'img-src data:">',
         f"<title>{escape(title)}</title><style>{_CSS}</style></head><body><main>",
         f"<h1>{escape(title)}</h1>",
         f"<p class='sub'>{_period(overview)} · generated {overview.generated_at:%Y-%m-%d %H:%M} UTC</p>",
@@ -70,7 +70,9 @@ def render(overview: Overview, title: str = "AI spend report") -> str:
     if overview.budgets:
         parts.append(_budgets(overview))
     for dimension in ("project", "feature", "model", "user"):
-        parts.append(f"<h2>By {dimension}</h2><div class='card'>{_table(dimension, overview.by[dimension], currency)}</div>")
+        parts.append(
+            f"<h2>By {dimension}</h2><div class='card'>{_table(dimension, overview.by[dimension], currency)}</div>"
+        )
     if overview.movers:
         parts.append(_movers(overview))
     parts.append(
@@ -93,16 +95,21 @@ def _tiles(overview: Overview) -> str:
         css = "up" if change > 0 else "down"
         change_html = f" <span class='{css}' id='change' data-value='{change!r}'>{change:+.1%}</span>"
     tiles = [
-        ("Spend", f"<span id='total' data-value='{total.amount!r}'>{escape(charts.money(total.amount, currency))}</span>"
-                  f"{change_html}"),
+        (
+            "Spend",
+            f"<span id='total' data-value='{total.amount!r}'>{escape(charts.money(total.amount, currency))}</span>"
+            f"{change_html}",
+        ),
         ("Calls", f"<span id='calls' data-value='{total.calls}'>{total.calls:,}</span>"),
         ("Unpriced calls", f"<span id='unpriced' data-value='{total.unpriced_calls}'>{total.unpriced_calls:,}</span>"),
         ("Cost per call", escape(charts.money(total.cost_per_call, currency))),
         ("Cache savings", escape(charts.money(total.savings, currency)) if total.savings is not None else "–"),
         ("Tokens in / out", f"{total.input_tokens:,} / {total.output_tokens:,}"),
     ]
-    body = "".join(f"<div class='tile'><div class='label'>{label}</div><div class='value'>{value}</div></div>"
-                   for label, value in tiles)
+    body = "".join(
+        f"<div class='tile'><div class='label'>{label}</div><div class='value'>{value}</div></div>"
+        for label, value in tiles
+    )
     return f"<div class='tiles'>{body}</div>"
 
 
@@ -143,8 +150,10 @@ def _cost_and_requests(overview: Overview) -> str:
 
 
 def _table(dimension: str, groups: list[Group], currency: str, most: int = 15) -> str:
-    head = (f"<tr><th>{escape(dimension)}</th><th>spend</th><th>calls</th><th>unpriced</th><th>per call</th>"
-            "<th>input tokens</th><th>output tokens</th><th>change</th></tr>")
+    head = (
+        f"<tr><th>{escape(dimension)}</th><th>spend</th><th>calls</th><th>unpriced</th><th>per call</th>"
+        "<th>input tokens</th><th>output tokens</th><th>change</th></tr>"
+    )
     rows = []
     for group in groups[:most]:
         change = group.change
