@@ -54,6 +54,14 @@ def _nice_ceiling(value: float) -> float:
     return 10 * power
 
 
+def compact(value: float) -> str:
+    """12,330 -> 12.3k; 267,554,082 -> 267.6M: counts that fit a tile."""
+    for limit, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
+        if abs(value) >= limit:
+            return f"{value / limit:.1f}{suffix}"
+    return f"{value:,.0f}"
+
+
 def _axis_label(value: float) -> str:
     if value == 0:
         return "0"
@@ -69,7 +77,7 @@ def donut(title: str, shares: Sequence[tuple[str, float]], currency: str = "USD"
         rest = sum(value for _, value in items[most:])
         items = [*items[:most], (f"other ({len(items) - most})", rest)]
     total = sum(value for _, value in items)
-    width, height, cx, cy, r_out, r_in = 520, 240, 120, 120, 100, 58
+    width, height, cx, cy, r_out, r_in = 640, 240, 120, 120, 100, 58
     parts: list[str] = []
     if total <= 0:
         parts.append(f'<text x="{cx}" y="{cy}" text-anchor="middle">no priced calls</text>')
@@ -256,8 +264,8 @@ def _y_axis(left: int, top: int, plot_w: float, plot_h: float, ceiling: float, u
 
 
 def _show_tick(index: int, count: int) -> bool:
-    step = max(1, math.ceil(count / 12))
-    return index % step == 0 or index == count - 1
+    """About a dozen labels at most, counted back from the last column (the day people look at)."""
+    return (count - 1 - index) % max(1, math.ceil(count / 12)) == 0
 
 
 def _short(text: str, most: int) -> str:

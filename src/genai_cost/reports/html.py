@@ -104,7 +104,7 @@ def _tiles(overview: Overview) -> str:
         ("Unpriced calls", f"<span id='unpriced' data-value='{total.unpriced_calls}'>{total.unpriced_calls:,}</span>"),
         ("Cost per call", escape(charts.money(total.cost_per_call, currency))),
         ("Cache savings", escape(charts.money(total.savings, currency)) if total.savings is not None else "–"),
-        ("Tokens in / out", f"{total.input_tokens:,} / {total.output_tokens:,}"),
+        ("Tokens in / out", f"{charts.compact(total.input_tokens)} / {charts.compact(total.output_tokens)}"),
     ]
     body = "".join(
         f"<div class='tile'><div class='label'>{label}</div><div class='value'>{value}</div></div>"
