@@ -94,6 +94,11 @@ PROJECT: Final = "genai_cost.project"
 TEAM: Final = "genai_cost.team"
 FEATURE: Final = "genai_cost.feature"
 TENANT: Final = "genai_cost.tenant"
+# Custom dimensions declared in config (``dimensions: [prompt_version]``): ``genai_cost.dim.<name>``,
+# in baggage and on spans, like the five above.
+DIMENSION_PREFIX: Final = "genai_cost.dim."
+# A non-reversible fingerprint of the API key the client used (never the key): HMAC-SHA256, truncated.
+KEY_ID: Final = "genai_cost.key.id"
 
 # --- genai-cost: trace roll-up -------------------------------------------------------------
 TRACE_AMOUNT: Final = "genai_cost.trace.amount"

@@ -24,7 +24,7 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
 
 from genai_cost import runtime
 from genai_cost.config import ConfigError, Settings, load_file, load_settings
-from genai_cost.context import set_default_attribution
+from genai_cost.context import set_default_attribution, set_dimensions
 from genai_cost.metrics import CostMetrics, set_cost_metrics
 from genai_cost.pricing import PriceCatalog, set_catalog
 from genai_cost.processor import CostSpanProcessor
@@ -38,6 +38,7 @@ def apply_settings(settings: Settings) -> None:
     price_catalog.warm_up()
     set_catalog(price_catalog)
     set_default_attribution(settings.attribution)
+    set_dimensions(settings.dimensions)
     set_cost_metrics(CostMetrics(user_id=settings.metrics_user_id))
     runtime.amount_aliases = settings.amount_aliases
     runtime.anthropic_sdk_tracing = settings.anthropic_sdk_tracing

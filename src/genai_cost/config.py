@@ -30,6 +30,7 @@ File layout::
            thresholds: [50, 80, 95], action: downgrade, downgrade_to: gpt-4o-mini}
         - {name: per-user, per: user, limit: 2, window: day, action: warn}
     store: {url: /var/lib/genai-cost/spend.duckdb, retention: 400d}   # one row per call (`genai-cost report`)
+    dimensions: [prompt_version, experiment]               # cost_context(prompt_version="v3") -> report --by
     alerts:                                                # budget threshold crossings and blocks
       webhooks:
         - {url: "https://hooks.slack.com/services/T0/B0/x", format: slack}   # or format: json
@@ -48,7 +49,15 @@ from genai_cost.attributes import ATTRIBUTION_KEYS, USAGE_COST_ALIAS
 from genai_cost.budget.alerts import AlertSettings, InvalidWebhook, Webhook
 from genai_cost.budget.ledger import url_problem
 from genai_cost.errors import ConfigError  # re-exported: genai_cost.config.ConfigError
-from genai_cost.budget.policy import ACTIONS, SCOPE_DIMENSIONS, WINDOWS, BudgetPolicy, BudgetSettings, InvalidBudget
+from genai_cost.budget.policy import (
+    ACTIONS,
+    SCOPE_DIMENSIONS,
+    WINDOWS,
+    BudgetPolicy,
+    BudgetSettings,
+    InvalidBudget,
+    is_scope_dimension,
+)
 from genai_cost.pricing.overrides import CustomPrice, Discount, PriceOverrides
 
 if TYPE_CHECKING:
@@ -77,6 +86,7 @@ class Settings:
     store_retention: str | None = None  # e.g. "400d"; GENAI_COST_STORE_RETENTION
     anomalies: AnomalySettings | None = None  # the detectors' thresholds (None: their defaults)
     digests: DigestSchedule | None = None  # when the gateway sends digests (None: never)
+    dimensions: tuple[str, ...] = ()  # custom attribution dimensions cost_context accepts; GENAI_COST_DIMENSIONS
 
 
 # --- a tiny schema walker: each reader gets (value, where) and returns the parsed value ------
@@ -254,13 +264,41 @@ def _choice(*allowed: str) -> Reader:
     return read
 
 
+def _scope_dimension(value: Any, where: str) -> str:
+    text = _string(value, where)
+    if not is_scope_dimension(text):
+        raise _fail(where, f"expected one of {', '.join(SCOPE_DIMENSIONS)} or dim.<name>, got {text!r}")
+    return text
+
+
+def _scope_match(value: Any, where: str) -> dict[str, str]:
+    if not isinstance(value, Mapping):
+        raise _fail(where, f"expected a mapping, got {type(value).__name__}")
+    for key in value:
+        if not isinstance(key, str) or not is_scope_dimension(key):
+            raise _fail(f"{where}.{key}", f"unknown key; expected one of {', '.join(SCOPE_DIMENSIONS)}, dim.<name>")
+    return {key: _string(item, f"{where}.{key}") for key, item in value.items()}
+
+
+def _dimension_names(value: Any, where: str) -> tuple[str, ...]:
+    from genai_cost.context import MAX_DIMENSIONS, dimension_problem
+
+    names = _string_list(value, where)
+    for name in names:
+        if (problem := dimension_problem(name)) is not None:
+            raise _fail(where, problem)
+    if len(set(names)) > MAX_DIMENSIONS:
+        raise _fail(where, f"at most {MAX_DIMENSIONS} custom dimensions (each is a store column), got {len(names)}")
+    return names
+
+
 _BUDGET_POLICY = _section(
     {
         "name": _string,
         "limit": _number(),
         "window": _choice(*WINDOWS),
-        "match": _section({key: _string for key in SCOPE_DIMENSIONS}),
-        "per": _choice(*SCOPE_DIMENSIONS),
+        "match": _scope_match,
+        "per": _scope_dimension,
         "thresholds": _list_of(_number(0.0, 100.0)),
         "action": _choice(*ACTIONS),
         "downgrade_to": _string,
@@ -344,6 +382,7 @@ _FILE_SCHEMA = _section(
         "digests": _digests,
         "instrumentation": _section({"anthropic": _section({"sdk_tracing": _sdk_tracing})}),
         "store": _section({"url": _string, "retention": _retention}),
+        "dimensions": _dimension_names,
     }
 )
 
@@ -391,6 +430,7 @@ def parse_settings(document: Any, source: str = "<config>") -> Settings:
         store_retention=data.get("store", {}).get("retention"),
         anomalies=data.get("anomalies"),
         digests=data.get("digests"),
+        dimensions=data.get("dimensions", ()),
     )
 
 
@@ -469,6 +509,12 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         store_retention=_retention_from_env(env, settings.store_retention),
         anomalies=settings.anomalies,
         digests=settings.digests,
+        dimensions=_dimension_names(
+            [name.strip() for name in env["GENAI_COST_DIMENSIONS"].split(",") if name.strip()],
+            "environment variable GENAI_COST_DIMENSIONS",
+        )
+        if env.get("GENAI_COST_DIMENSIONS", "").strip()
+        else settings.dimensions,
     )
 
 

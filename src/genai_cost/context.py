@@ -1,7 +1,10 @@
 """Attribution: who and what a call's cost belongs to.
 
 ``cost_context(project=..., team=..., user=..., feature=..., tenant=...)`` writes W3C baggage
-entries named like the span attributes (``genai_cost.team``, ``user.id`` ...). Baggage is carried
+entries named like the span attributes (``genai_cost.team``, ``user.id`` ...). Custom dimensions
+(``cost_context(prompt_version="v3")``) must be declared in config (``dimensions:``), so their
+number stays bounded (metrics, store columns) and baggage stays small; they travel as
+``genai_cost.dim.<name>``. An undeclared one is dropped with a warning, never an error in the app. Baggage is carried
 in-process by the OpenTelemetry context and across services by the propagators, so a downstream
 service inherits attribution without any code of ours. Inner contexts override outer ones because
 each ``set_baggage`` layers on the current context.
@@ -11,19 +14,50 @@ from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import Callable, Mapping
+import logging
+import re
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from opentelemetry import baggage
 from opentelemetry import context as otel_context
 from opentelemetry.context import Context
 
-from genai_cost.attributes import ATTRIBUTION_SPAN_ATTRIBUTES
+from genai_cost.attributes import ATTRIBUTION_SPAN_ATTRIBUTES, DIMENSION_PREFIX
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 _BAGGAGE_KEYS = tuple(ATTRIBUTION_SPAN_ATTRIBUTES.values())
 _defaults: dict[str, str] = {}
+_dimensions: dict[str, str] = {}  # declared custom dimension -> its baggage key / span attribute
+_warned_undeclared: set[str] = set()
+MAX_DIMENSIONS = 16
+_DIMENSION_NAME = re.compile(r"[a-z][a-z0-9_]{0,39}")
+MAX_DIMENSION_VALUE = 256  # characters: baggage travels in every outgoing request's headers
+
+
+def dimension_problem(name: str) -> str | None:
+    if not isinstance(name, str) or not _DIMENSION_NAME.fullmatch(name):
+        return f"dimension {name!r}: expected lower-case letters, digits and '_' (a letter first, 40 at most)"
+    if name in ATTRIBUTION_SPAN_ATTRIBUTES:
+        return f"dimension {name!r} is one of the built-in attribution keys"
+    return None
+
+
+def set_dimensions(names: Sequence[str]) -> None:
+    """Declare the custom dimensions ``cost_context`` accepts (from configuration)."""
+    global _BAGGAGE_KEYS, _dimensions
+    for name in names:
+        if (problem := dimension_problem(name)) is not None:
+            raise ValueError(problem)
+    if len(set(names)) > MAX_DIMENSIONS:
+        raise ValueError(f"at most {MAX_DIMENSIONS} custom dimensions, got {len(set(names))}")
+    _dimensions = {name: DIMENSION_PREFIX + name for name in names}
+    _BAGGAGE_KEYS = (*ATTRIBUTION_SPAN_ATTRIBUTES.values(), *_dimensions.values())
+
+
+def declared_dimensions() -> tuple[str, ...]:
+    return tuple(_dimensions)
 
 
 def set_default_attribution(defaults: Mapping[str, str | None]) -> None:
@@ -75,9 +109,20 @@ class cost_context:
         user: str | None = None,
         feature: str | None = None,
         tenant: str | None = None,
+        **dimensions: str | None,
     ) -> None:
         given = {"project": project, "team": team, "user": user, "feature": feature, "tenant": tenant}
         self._entries = {ATTRIBUTION_SPAN_ATTRIBUTES[k]: str(v) for k, v in given.items() if v is not None}
+        for name, value in dimensions.items():
+            key = _dimensions.get(name)
+            if key is None:
+                if name not in _warned_undeclared:
+                    _warned_undeclared.add(name)
+                    logging.getLogger("genai_cost").warning(
+                        "genai-cost: cost_context(%s=...) ignored: declare it in config (dimensions: [%s])", name, name
+                    )
+            elif value is not None:
+                self._entries[key] = str(value)[:MAX_DIMENSION_VALUE]
         self._tokens: list[object] = []
 
     def _context(self) -> Context:

@@ -11,6 +11,7 @@ from datetime import timedelta
 
 import pytest
 import traffic
+from clickhouse_support import ChdbClickHouse, exporter_rows
 from gateway_support import gateway_config, http_exporter, service
 
 from genai_cost.cli import main
@@ -18,6 +19,7 @@ from genai_cost.gateway import Gateway
 from genai_cost.pricing import PriceCatalog
 from genai_cost.reports.anomalies import AnomalySettings, detect
 from genai_cost.store import open_store
+from genai_cost.store.clickhouse import ClickHouseStore
 from genai_cost.store.rows import calls_from_otlp
 from genai_cost.store.writer import StoreWriter
 from genai_cost.testing.otlp_receiver import OtlpReceiver
@@ -142,7 +144,8 @@ def test_config_file_thresholds_and_their_errors(tmp_path, steady_calls, catalog
 
 def test_spans_with_past_timestamps_through_the_gateway_fire_the_same_findings(tmp_path, steady_calls, catalog):
     """The issue's done-when: a planted spike in 14 days of steady traffic, sent as OTLP spans
-    through a real gateway with a store, fires exactly the expected findings."""
+    through a real gateway with a store, fires exactly the expected findings; and so does the real
+    ClickHouse engine (chdb) holding what the gateway forwarded, in the clickhouseexporter's table."""
     path = str(tmp_path / "gateway.duckdb")
     writer = StoreWriter(open_store(path), calls_from_otlp, interval=0.05)
     with OtlpReceiver() as receiver:
@@ -160,6 +163,7 @@ def test_spans_with_past_timestamps_through_the_gateway_fire_the_same_findings(t
             provider.shutdown()
         finally:
             gateway.shutdown()
+        forwarded = list(receiver.requests)
     writer.close()
     code, out, err = run_cli(
         "anomalies",
@@ -174,3 +178,9 @@ def test_spans_with_past_timestamps_through_the_gateway_fire_the_same_findings(t
     )
     assert code == 1, err
     assert {(r["rule"], tuple(sorted(r["dimension"].items()))) for r in json.loads(out)} == EXPECTED
+    clickhouse = ChdbClickHouse(str(tmp_path / "chdb"))
+    try:
+        clickhouse.insert(exporter_rows(forwarded))
+        assert fired(detect(ClickHouseStore(clickhouse.run), DAY, NEXT)) == EXPECTED
+    finally:
+        clickhouse.close()

@@ -1,5 +1,10 @@
+"""tests/store is a package (so this conftest never shadows the root one, which other suites
+import as ``conftest``); its helpers and the gateway tests' helpers are imported by name."""
+
 import sys
 from pathlib import Path
 
-# The gateway tests' helpers (a real gateway on free ports, real exporters, the genai-prices oracle).
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "gateway"))
+_HERE = Path(__file__).resolve().parent
+for folder in (_HERE, _HERE.parent / "gateway", _HERE.parent / "instrumentation" / "openai"):
+    if str(folder) not in sys.path:
+        sys.path.insert(0, str(folder))

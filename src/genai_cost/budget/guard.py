@@ -65,7 +65,15 @@ _DIMENSION_ATTRIBUTES = {
     "tenant": attr.TENANT,
     "model": attr.REQUEST_MODEL,
     "provider": attr.PROVIDER_NAME,
+    "key": attr.KEY_ID,
 }
+
+
+def _dimension_attribute(key: str) -> str:
+    """The span attribute of a scope dimension; ``dim.<name>`` is a custom dimension's."""
+    return _DIMENSION_ATTRIBUTES.get(key) or attr.DIMENSION_PREFIX + key.removeprefix("dim.")
+
+
 # Keys outlive their window a little, so a call settling just after the boundary finds its key.
 _KEY_GRACE_S = 3600.0
 _MAX_SLOTS = 4096
@@ -94,9 +102,9 @@ class _Compiled:
         self.policy = policy
         self.name = policy.name
         self.matchers = tuple(
-            (_DIMENSION_ATTRIBUTES[key], compile_pattern(value)) for key, value in policy.match.items()
+            (_dimension_attribute(key), compile_pattern(value)) for key, value in policy.match.items()
         )
-        self.per = _DIMENSION_ATTRIBUTES[policy.per] if policy.per else None
+        self.per = _dimension_attribute(policy.per) if policy.per else None
         self.limit = to_micros(policy.limit)
         self.hard = policy.hard
         self.thresholds = policy.thresholds

@@ -38,8 +38,17 @@ ACTIONS: Final = (WARN, BLOCK, DOWNGRADE)
 # Decisions recorded on the span (``genai_cost.budget.decision``): ALLOW plus the actions.
 ALLOW: Final = "allow"
 
-# Dimensions a scope can match or fan out on.
-SCOPE_DIMENSIONS: Final = ("project", "team", "feature", "user", "tenant", "model", "provider")
+# Dimensions a scope can match or fan out on; besides these, ``dim.<name>`` for a custom
+# dimension declared in config (``cost_context(prompt_version=...)``).
+SCOPE_DIMENSIONS: Final = ("project", "team", "feature", "user", "tenant", "model", "provider", "key")
+CUSTOM_SCOPE_PREFIX: Final = "dim."
+
+
+def is_scope_dimension(key: str) -> bool:
+    if key in SCOPE_DIMENSIONS:
+        return True
+    return key.startswith(CUSTOM_SCOPE_PREFIX) and re.fullmatch(r"[a-z][a-z0-9_]{0,39}", key[4:]) is not None
+
 
 FAIL_OPEN: Final = "open"
 FAIL_CLOSED: Final = "closed"
@@ -88,10 +97,10 @@ class BudgetPolicy:
         if self.window not in WINDOWS:
             return "window", f"expected one of {', '.join(WINDOWS)}, got {self.window!r}"
         for key in self.match:
-            if key not in SCOPE_DIMENSIONS:
-                return f"match.{key}", f"unknown dimension; allowed: {', '.join(SCOPE_DIMENSIONS)}"
-        if self.per is not None and self.per not in SCOPE_DIMENSIONS:
-            return "per", f"expected one of {', '.join(SCOPE_DIMENSIONS)}, got {self.per!r}"
+            if not is_scope_dimension(key):
+                return f"match.{key}", f"unknown dimension; allowed: {', '.join(SCOPE_DIMENSIONS)}, dim.<name>"
+        if self.per is not None and not is_scope_dimension(self.per):
+            return "per", f"expected one of {', '.join(SCOPE_DIMENSIONS)} or dim.<name>, got {self.per!r}"
         for value in self.thresholds:
             if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 100:
                 return "thresholds", f"expected percentages in (0, 100], got {value!r}"

@@ -105,9 +105,11 @@ def run_export_focus(args: argparse.Namespace, out: TextIO) -> int:
 
     try:
         store, since, until = _open(args)
-        count = export_focus(store, args.output, since, until, dict(args.where) or None)
+        count, unpriced = export_focus(store, args.output, since, until, dict(args.where) or None)
     except (StoreError, ValueError, FocusExportError) as exc:
         print(f"genai-cost: export focus: {exc}", file=sys.stderr)
         return 2
     print(f"genai-cost: {count} FOCUS row(s) written to {args.output}", file=out)
+    if unpriced:
+        print(f"genai-cost: {unpriced} unpriced call(s) left out (their cost is unknown, not $0)", file=out)
     return 0

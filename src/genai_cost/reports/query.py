@@ -32,7 +32,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from genai_cost.store.sql import DIMENSIONS, MEASURES, TIME_BUCKETS, UnknownDimension
+from genai_cost.store.sql import COST_PARTS, DIMENSIONS, MEASURES, TIME_BUCKETS, UnknownDimension
 
 __all__ = [
     "DIMENSIONS",
@@ -99,6 +99,8 @@ class Group:
     savings: float | None = None
     currency: str | None = None
     previous_amount: float | None = None
+    # The amount's breakdown summed (None: no priced call carried that part).
+    costs: dict[str, float | None] = field(default_factory=dict)
 
     @property
     def unpriced_calls(self) -> int:
@@ -164,6 +166,7 @@ def _group(by: Sequence[str], row: Sequence[Any]) -> Group:
         reasoning_tokens=int(measures["reasoning_tokens"] or 0),
         savings=float(measures["savings"]) if measures["savings"] is not None else None,
         currency=measures["currency"] or None,
+        costs={part: float(measures[part]) if measures[part] is not None else None for part in COST_PARTS},
     )
 
 

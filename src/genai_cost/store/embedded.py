@@ -287,7 +287,15 @@ class EmbeddedStore:
             self._load_dimensions(con)
             names = [*COLUMN_NAMES, *(f"dim_{d}" for d in self._dimensions)]
             query = sql.calls_sql(
-                _dialect(self._dimensions), names, since, until, where, self._dimensions, _time_literal, limit, min_amount
+                _dialect(self._dimensions),
+                names,
+                since,
+                until,
+                where,
+                self._dimensions,
+                _time_literal,
+                limit,
+                min_amount,
             )
             rows = con.execute(query).fetchall()
         out = []

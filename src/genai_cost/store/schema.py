@@ -24,7 +24,7 @@ SCHEMA_VERSION: Final = 1
 
 # Custom dimensions (``cost_context(dims=...)``) arrive as ``genai_cost.dim.<name>`` attributes and
 # become ``dim_<name>`` columns; at most this many per store keeps a typo from growing the table.
-DIMENSION_PREFIX: Final = "genai_cost.dim."
+DIMENSION_PREFIX: Final = attr.DIMENSION_PREFIX
 MAX_DIMENSIONS: Final = 16
 
 # (column, DuckDB type). Order is the tuple order of a row.
@@ -66,7 +66,7 @@ COLUMNS: Final = (
 COLUMN_NAMES: Final = tuple(name for name, _ in COLUMNS)
 
 # Span attribute behind each column read straight off the span (the rest are computed).
-KEY_ID_ATTRIBUTE: Final = "genai_cost.key.id"
+KEY_ID_ATTRIBUTE: Final = attr.KEY_ID
 ATTRIBUTE_COLUMNS: Final = {
     "provider": attr.PROVIDER_NAME,
     "request_model": attr.REQUEST_MODEL,

@@ -31,7 +31,8 @@ DIMENSIONS: dict[str, str] = {
     "decision": "budget_decision",
 }
 TOKEN_COLUMNS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "reasoning_tokens")
-MONEY_COLUMNS = ("amount", "savings")
+# The amount's breakdown (parts sum to the amount): summed per group for exports.
+COST_PARTS = ("input_cost", "output_cost", "cache_read_cost", "cache_write_cost", "tools_cost")
 
 
 class UnknownDimension(ValueError):
@@ -113,6 +114,7 @@ def totals_sql(
         *(f"coalesce(sum({n[column]}), 0)" for column in TOKEN_COLUMNS),
         f"sum({n['savings']})",
         f"max({dialect.columns['currency']})",
+        *(f"sum({n[column]})" for column in COST_PARTS),
     ]
     group = f" GROUP BY {', '.join(f'g{i}' for i in range(len(by)))}" if by else ""
     return (
@@ -121,7 +123,7 @@ def totals_sql(
     )
 
 
-MEASURES = ("calls", "priced_calls", "amount", *TOKEN_COLUMNS, "savings", "currency")
+MEASURES = ("calls", "priced_calls", "amount", *TOKEN_COLUMNS, "savings", "currency", *COST_PARTS)
 
 
 def calls_sql(

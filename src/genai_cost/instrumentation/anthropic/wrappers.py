@@ -32,6 +32,7 @@ from opentelemetry.trace import Tracer
 from genai_cost.attributes import Status
 from genai_cost.budget.errors import BudgetExceeded
 from genai_cost.instrumentation.budget_hook import BudgetAsk
+from genai_cost import attributes as attr
 from genai_cost.instrumentation import lifecycle
 from genai_cost.instrumentation.anthropic.request import (
     Request,
@@ -44,6 +45,7 @@ from genai_cost.instrumentation.anthropic.request import (
 from genai_cost.instrumentation.anthropic.response import count_tokens_result, create_result
 from genai_cost.instrumentation.anthropic.streams import MessageStreamObserver
 from genai_cost.instrumentation.base import Patch
+from genai_cost.instrumentation.key_id import client_key_id
 from genai_cost.instrumentation.lifecycle import CallResult, GenAICall, log_once
 
 Enabled = Callable[[], bool]
@@ -77,6 +79,8 @@ class Invocation:
         self.surface = surface
         self.request = request
         self.server = server_of(resource)
+        if (key_id := client_key_id(getattr(resource, "_client", None))) is not None:
+            request.attributes[attr.KEY_ID] = key_id
         self.stream_proxy: Any = None
         # The model a budget downgrade chose instead of the caller's.
         self.model_override: str | None = None

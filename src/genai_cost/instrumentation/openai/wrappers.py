@@ -26,8 +26,10 @@ from openai import AsyncStream, Stream
 from opentelemetry.trace import Tracer
 
 from genai_cost.instrumentation.budget_hook import BudgetAsk
+from genai_cost import attributes as attr
 from genai_cost.instrumentation import lifecycle
 from genai_cost.instrumentation.base import Patch
+from genai_cost.instrumentation.key_id import client_key_id
 from genai_cost.instrumentation.lifecycle import CallResult, GenAICall, StreamObserver, log_once
 from genai_cost.instrumentation.openai import helpers, raw
 from genai_cost.instrumentation.openai.request import (
@@ -88,6 +90,8 @@ class Invocation:
         self.surface = surface
         self.request = request = surface.describe(args, kwargs, lifecycle.capture_message_content())
         self.server: Server = server_of(resource)
+        if (key_id := client_key_id(getattr(resource, "_client", None))) is not None:
+            request.attributes[attr.KEY_ID] = key_id
         # Ask for streamed usage only where we can hide it again: not for raw responses, whose
         # bytes the caller may read, and not where the server would reject the option.
         self.ask_usage = (
