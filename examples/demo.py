@@ -68,6 +68,15 @@ def print_report(spans: list[ReceivedSpan], metric_names: list[str]) -> None:
                 f"  {'trace total':<34} {'':<26} {'':>17}  ${total:.8f}  over {root.attributes['genai_cost.trace.calls']} calls"
             )
     print(f"\nmetrics exported: {', '.join(n for n in metric_names if n.startswith(('gen_ai', 'genai_cost')))}")
+    priced = [s for s in spans if s.attributes.get("genai_cost.status") == "priced"]
+    if priced:
+        first = min(priced, key=lambda s: s.start_time_unix_nano)
+        # What a backend receives for one call: search, filter and sum on these.
+        kind = {1: "INTERNAL", 2: "SERVER", 3: "CLIENT"}.get(first.kind, str(first.kind))
+        print(f"\none call's span as exported ({first.name!r}, kind {kind}):")
+        width = max(len(k) for k in first.attributes)
+        for key, value in sorted(first.attributes.items()):
+            print(f"  {key:<{width}}  {value!r}")
 
 
 if __name__ == "__main__":

@@ -5,7 +5,8 @@ team's budget is spent, Slack-format alerts to a webhook, and the status table. 
 
 Everything is local: a Starlette app served by uvicorn on 127.0.0.1, the real openai SDK talking
 to the provider stand-in, and a small HTTP server standing in for the Slack webhook.
-(Starlette and uvicorn come with the ``test`` extra; any ASGI framework works the same.)
+It needs Starlette and uvicorn besides genai-cost and openai: ``pip install -e '.[examples]'``
+from the checkout (the ``test`` extra has them too). Any ASGI framework works the same.
 """
 
 from __future__ import annotations

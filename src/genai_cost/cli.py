@@ -8,11 +8,15 @@ genai-cost check-config genai-cost.yaml
 from __future__ import annotations
 
 import argparse
+import difflib
+import os
+import re
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from fnmatch import fnmatchcase
 from typing import TextIO
 
+from genai_cost.attributes import Status
 from genai_cost.config import ConfigError, load_file, load_settings, price_catalog
 from genai_cost.pricing import PriceCatalog
 from genai_cost.usage import InvalidUsage, TokenUsage
@@ -25,6 +29,17 @@ def _catalog(args: argparse.Namespace) -> PriceCatalog:
 def _money(value: float, currency: str) -> str:
     digits = f"{value:.10f}".rstrip("0").rstrip(".") if value else "0"
     return f"{digits} {currency}"
+
+
+def _model_label(provider: str | None, model: str | None) -> str:
+    # A custom price may name no provider: show the model alone rather than "None/model".
+    return f"{provider}/{model}" if provider else str(model)
+
+
+def _did_you_mean(catalog: PriceCatalog, model: str, provider: str | None) -> str:
+    names = {m for p, m, _ in catalog.known_models() if not provider or p in (provider, "*")}
+    close = difflib.get_close_matches(model.lower(), sorted(names), n=3, cutoff=0.6)
+    return f"; did you mean {', '.join(close)}?" if close else ""
 
 
 def cmd_price(args: argparse.Namespace, out: TextIO) -> int:
@@ -41,19 +56,32 @@ def cmd_price(args: argparse.Namespace, out: TextIO) -> int:
         print(f"genai-cost: invalid usage: {exc}", file=sys.stderr)
         return 2
     when = args.at or datetime.now(UTC)
-    cost = _catalog(args).price(
+    catalog = _catalog(args)
+    if args.service_tier:
+        tiers = catalog.context_values("service_tier")
+        if args.service_tier not in tiers:
+            print(
+                f"genai-cost: unknown service tier {args.service_tier!r}; the price data knows: {', '.join(tiers)}",
+                file=sys.stderr,
+            )
+            return 2
+    cost = catalog.price(
         args.model,
         usage,
         provider_name=args.provider,
         start_time_ns=int(when.timestamp() * 1e9),
+        duration_s=args.duration,
         price_context={"service_tier": args.service_tier} if args.service_tier else None,
     )
     if cost.amount is None:
-        print(f"genai-cost: {cost.status}: {cost.detail}", file=sys.stderr)
+        hint = _did_you_mean(catalog, args.model, args.provider) if cost.status == Status.UNKNOWN_MODEL else ""
+        if cost.status == Status.NO_USAGE:  # the usage is given here: only a GPU-hour price lacks something
+            hint = "; pass the call's duration with --duration SECONDS"
+        print(f"genai-cost: {cost.status}: {cost.detail}{hint}", file=sys.stderr)
         return 1
     currency = cost.currency
     rows = [
-        ("model", f"{cost.price_provider}/{cost.price_model}"),
+        ("model", _model_label(cost.price_provider, cost.price_model)),
         ("source", cost.source or ""),
         ("input", _money(cost.input, currency)),
         ("cache read", _money(cost.cache_read, currency)),
@@ -95,14 +123,60 @@ def cmd_check_config(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+# "7d" / "12h" (also "7d ago", and "-7d" when written --at=-7d): that long before now.
+_AGO = re.compile(r"-?(\d+)\s*([dh])(?:\s*ago)?")
+_AT_FORMS = (
+    "an ISO date or date-time (2026-11-30, 2026-11-30T14:00, 2026-11-30T14:00+01:00), today, yesterday, 7d or 12h (ago)"
+)
+
+
 def _timestamp(value: str) -> datetime:
-    parsed = datetime.fromisoformat(value)
+    """``--at``: ISO date/date-time (UTC unless it says otherwise), ``today``, ``yesterday``, ``Nd``, ``Nh`` (ago)."""
+    now = datetime.now(UTC)
+    word = value.strip().lower()
+    if word in ("now", "today"):
+        return now
+    if word == "yesterday":
+        return now - timedelta(days=1)
+    if ago := _AGO.fullmatch(word):
+        amount, unit = int(ago.group(1)), ago.group(2)
+        return now - (timedelta(days=amount) if unit == "d" else timedelta(hours=amount))
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"cannot read {value!r} as a time; use {_AT_FORMS}") from None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    from genai_cost import __version__
+
+    try:
+        prices = f"genai-prices {version('genai-prices')}"
+    except PackageNotFoundError:
+        prices = "genai-prices not installed"
+    return f"genai-cost {__version__} (price data: {prices})"
+
+
+def _accept_everywhere(parser: argparse.ArgumentParser, option: str, **kwargs: object) -> None:
+    """Let every subcommand take ``option`` after its name too (``genai-cost models --config f``).
+
+    ``default=SUPPRESS`` keeps a subcommand from overwriting the value given before it.
+    """
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                if not any(option in a.option_strings for a in sub._actions):
+                    sub.add_argument(option, default=argparse.SUPPRESS, **kwargs)  # type: ignore[arg-type]
+                _accept_everywhere(sub, option, **kwargs)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="genai-cost", description="Know, attribute and cap what your AI costs.")
     parser.add_argument("--config", help="config file (default: $GENAI_COST_CONFIG)")
+    parser.add_argument("--version", action="version", version=_version())
     commands = parser.add_subparsers(dest="command", required=True)
 
     price = commands.add_parser("price", help="price one call and print the breakdown")
@@ -114,8 +188,13 @@ def build_parser() -> argparse.ArgumentParser:
     price.add_argument("--reasoning", type=int, default=0)
     price.add_argument("--web-searches", type=int, default=0)
     price.add_argument("--provider", help="provider (openai, anthropic, aws.bedrock, gcp.vertex_ai ...)")
-    price.add_argument("--service-tier", help="service tier / variant (flex, priority)")
-    price.add_argument("--at", type=_timestamp, help="price as of this ISO date/time (historic prices)")
+    price.add_argument("--service-tier", help="service tier / variant (flex, priority ...; a wrong one lists them)")
+    price.add_argument(
+        "--at", type=_timestamp, help="price as of this time (historic prices): ISO date/time, yesterday, 7d (ago)"
+    )
+    price.add_argument(
+        "--duration", type=float, metavar="SECONDS", help="the call's duration (for per_gpu_hour custom prices)"
+    )
     price.set_defaults(run=cmd_price)
 
     models = commands.add_parser("models", help="list priced models")
@@ -146,6 +225,7 @@ def build_parser() -> argparse.ArgumentParser:
     from genai_cost.reports.answer_commands import add_commands as add_answer_commands
 
     add_answer_commands(commands)
+    _accept_everywhere(parser, "--config", help="config file (default: $GENAI_COST_CONFIG)")
     return parser
 
 
@@ -156,6 +236,11 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"genai-cost: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # The reader stopped early (`genai-cost models | head`): what it read is what it wanted.
+        # Point stdout at /dev/null so the interpreter's final flush does not fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":

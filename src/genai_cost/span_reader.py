@@ -24,6 +24,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from genai_cost import attributes as attr
+from genai_cost import plausibility
 from genai_cost.usage import InvalidUsage, TokenUsage
 
 _INPUT_KEYS = (attr.USAGE_INPUT_TOKENS, attr.LEGACY_PROMPT_TOKENS, attr.LLM_PROMPT_TOKENS)
@@ -81,16 +82,22 @@ def _first(attributes: Mapping[str, Any], keys: tuple[str, ...]) -> Any:
 
 
 def _count(value: Any) -> int:
+    """A token count as a span spells it (an int, an integral float, a string of ASCII digits);
+    anything else, or a count above the plausible bound, is ``InvalidUsage``."""
     if value is None:
         return 0
     if isinstance(value, bool):
         raise InvalidUsage(f"token count {value!r} is not a number")
     if isinstance(value, float) and value.is_integer():
         value = int(value)
-    if isinstance(value, str) and value.isdigit():
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 20:
         value = int(value)
     if not isinstance(value, int):
-        raise InvalidUsage(f"token count {value!r} is not an integer")
+        raise InvalidUsage(f"token count {value!r:.40} is not an integer")
+    if value > plausibility.max_usage_tokens:
+        raise InvalidUsage(
+            f"token count {value!r:.24} is above the plausible bound for one call ({plausibility.max_usage_tokens})"
+        )
     return value
 
 

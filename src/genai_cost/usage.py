@@ -11,9 +11,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 
+from genai_cost import plausibility
+
 
 class InvalidUsage(ValueError):
-    """Usage numbers that cannot describe a real call (negative, or parts larger than the whole)."""
+    """Usage numbers that cannot describe a real call (negative, above the plausible bound of
+    ``plausibility.max_usage_tokens``, not integers, or parts larger than the whole)."""
 
 
 @dataclass(slots=True)
@@ -71,6 +74,9 @@ class TokenUsage:
                 and self.input_audio_tokens + self.input_image_tokens + self.input_video_tokens <= self.input_tokens
                 and self.output_audio_tokens + self.output_image_tokens + self.output_video_tokens <= self.output_tokens
                 and self.cache_audio_read_tokens <= self.cache_read_tokens
+                # Every other count is bounded by one of these through the checks above.
+                and max(self.input_tokens, self.output_tokens, self.web_searches, self.code_executions)
+                <= plausibility.max_usage_tokens
             )
         except TypeError:
             ok = False
@@ -82,6 +88,11 @@ class TokenUsage:
             value = getattr(self, name)
             if type(value) is not int or value < 0:
                 raise InvalidUsage(f"{name} must be a non-negative integer, got {value!r}")
+            if value > plausibility.max_usage_tokens:
+                raise InvalidUsage(
+                    f"{name} = {value} is above the plausible bound for one call "
+                    f"({plausibility.max_usage_tokens}; GENAI_COST_MAX_USAGE_TOKENS)"
+                )
         if self.cache_read_tokens + self.cache_write_tokens > self.input_tokens:
             raise InvalidUsage(
                 f"cache reads ({self.cache_read_tokens}) plus cache writes ({self.cache_write_tokens}) "

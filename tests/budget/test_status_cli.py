@@ -160,3 +160,14 @@ def test_bad_config_names_file_and_key(tmp_path: Path) -> None:
     result = genai_cost("--config", str(bad), "budget", "status")
     assert result.returncode == 2
     assert f"{bad}: budgets.policies[0].windw: unknown key" in result.stderr
+
+
+def test_mistyped_sqlite_path_is_an_error_and_creates_nothing(tmp_path: Path) -> None:
+    # Reading must not create: a new empty ledger would report every budget "ok" with zero spend.
+    missing = tmp_path / "typo" / "dir" / "ledger.db"
+    config = write_config(tmp_path, "memory")
+    result = genai_cost("budget", "status", "--config", str(config), "--ledger", f"sqlite://{missing}")
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert f"no budget ledger at {missing}" in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "typo").exists()

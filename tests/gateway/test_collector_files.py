@@ -30,6 +30,7 @@ COLLECTOR_CONFIGS = {
     "pass-through": ["otelcol.yaml"],
     "gateway": ["otelcol-gateway.yaml", "otelcol-spend-metrics.yaml"],
     "ottl": ["otelcol-ottl.yaml", "pricing.generated.yaml", "otelcol-spend-metrics.yaml"],
+    "gateway-scaleout": ["otelcol-gateway-scaleout.yaml", "otelcol-spend-metrics.yaml"],
 }
 
 # Component types of otelcol-contrib we use, with the keys their config accepts (schema level).
@@ -46,6 +47,7 @@ EXPORTERS = {
     "otlp": {"endpoint", "tls", "headers", "retry_on_failure", "sending_queue", "compression", "timeout"},
     "otlphttp": {"endpoint", "tls", "headers", "retry_on_failure", "sending_queue", "compression", "timeout"},
     "debug": {"verbosity"},
+    "loadbalancing": {"routing_key", "protocol", "resolver", "timeout", "retry_on_failure", "sending_queue"},
     "prometheus": {
         "endpoint",
         "namespace",
@@ -71,6 +73,7 @@ REQUIRED = {
     ("exporters", "otlp"): {"endpoint"},
     ("exporters", "otlphttp"): {"endpoint"},
     ("exporters", "prometheus"): {"endpoint"},
+    ("exporters", "loadbalancing"): {"protocol", "resolver"},
 }
 
 

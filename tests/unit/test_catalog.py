@@ -109,6 +109,10 @@ def test_gpu_hour_price_charges_the_call_duration() -> None:
     assert cost.amount == pytest.approx(3.6 * 2 * 10 / 3600) and cost.currency == "EUR"
     # time-based prices do not need token usage at all
     assert catalog.price("llama-3.1-70b", None, duration_s=1).amount == pytest.approx(0.002)
+    # without a duration there is nothing to charge: unpriced and saying why, never a silent 0
+    unknown = catalog.price("llama-3.1-70b", USAGE)
+    assert unknown.amount is None and unknown.status == Status.NO_USAGE
+    assert "per GPU-hour" in (unknown.detail or "")
 
 
 def test_historic_price_follows_the_call_start_time() -> None:

@@ -145,5 +145,16 @@ def test_broken_config_file_is_named_and_the_app_still_runs(tmp_path: Path) -> N
         assert done.returncode == 0 and "app done" in done.stdout, done.stderr[-4000:]
         spans = receiver.wait_for_spans(lambda s: any(x.name == "handle request" for x in s))
     assert f"{config}: pricing.discounts[0].percent: must be between 0.0 and 100.0, got 150" in done.stderr
+    # said once, not once per instrumentor
+    assert done.stderr.count("must be between 0.0 and 100.0") == 1, done.stderr
     # genai-cost stood down instead of pricing with half a configuration
     assert not any("genai_cost.amount" in s.attributes for s in spans)
+
+
+def test_bad_environment_variable_is_named_once(tmp_path: Path) -> None:
+    with OtlpReceiver() as receiver, StubProvider() as stub:
+        done = run_app(
+            tmp_path, receiver, stub, OTEL_EXPORTER_OTLP_PROTOCOL="http/protobuf", GENAI_COST_METRICS_USER_ID="maybe"
+        )
+    assert done.returncode == 0 and "app done" in done.stdout, done.stderr[-4000:]
+    assert done.stderr.count("GENAI_COST_METRICS_USER_ID: expected true or false, got 'maybe'") == 1, done.stderr

@@ -1,4 +1,4 @@
-"""Budget alerts: threshold crossings and blocks, to the log and to webhooks, off the call path.
+"""Budget alerts: threshold crossings and blocks, to the log, to webhooks and by e-mail, off the call path.
 
 The guard hands each ``BudgetAlert`` (kind ``threshold``, ``block``, ``warn`` or ``downgrade``) to
 its ``on_alert`` callbacks on the caller's thread; an ``AlertDispatcher`` is one such callback. It
@@ -12,6 +12,9 @@ memory without limit) and, at exit, the pending alerts get ``shutdown_timeout`` 
 Webhook bodies: ``json`` is the alert as a flat object (``alert_json``); ``slack`` is what a Slack
 incoming webhook takes (``{"text": ..., "blocks": [...]}``; Mattermost and Discord's ``/slack``
 endpoint read it too).
+
+Redirects are never followed (``Redirected``): the alert's headers would go wherever ``Location``
+points. A redirect counts as a failed delivery, is not retried, and is logged once per webhook.
 
 Only the stdlib's urllib talks HTTP here: no client library to pin against the host app's.
 """
@@ -34,6 +37,7 @@ from urllib.parse import urlsplit
 from genai_cost.budget.policy import BLOCK, DOWNGRADE
 from genai_cost.budget.state import BudgetAlert as Alert
 from genai_cost.channels.email import EmailChannel
+from genai_cost.redaction import redact_url
 
 log = logging.getLogger("genai_cost.budget")
 
@@ -95,8 +99,9 @@ class AlertSettings:
 
 
 def redact(url: str) -> str:
-    """A webhook URL fit for a log line: Slack-style URLs carry their secret in the path."""
-    parts = urlsplit(url)
+    """A webhook URL fit for a log line: Slack-style URLs carry their secret in the path, and a
+    password in the URL is masked."""
+    parts = urlsplit(redact_url(url))
     return f"{parts.scheme}://{parts.netloc}/…" if parts.netloc else "<webhook>"
 
 
@@ -178,8 +183,35 @@ def _retry_after(value: str | None) -> float | None:
         return None
 
 
+class Redirected(Exception):
+    """The webhook answered with a redirect. Never followed: urllib would resend the alert's
+    headers (``Authorization``) to wherever ``Location`` points, another host included, as a
+    GET without the body -- and a redirect is not a delivery either. Not retried."""
+
+    def __init__(self, status: int, location: str | None) -> None:
+        where = redact_url(location) if location else "nowhere"
+        super().__init__(f"HTTP {status} redirect to {where}; alerts are not sent on (fix the webhook URL)")
+
+
+_opener: Any = None
+
+
+def _no_redirect_opener() -> Any:
+    """A urllib opener whose redirect handler follows nothing (urllib then raises the 3xx)."""
+    global _opener
+    if _opener is None:
+        import urllib.request
+
+        class NoRedirects(urllib.request.HTTPRedirectHandler):
+            def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+                return None
+
+        _opener = urllib.request.build_opener(NoRedirects)
+    return _opener
+
+
 def post(webhook: Webhook, body: bytes, timeout: float) -> None:
-    """One attempt; raises ``_Retry`` when another attempt may succeed."""
+    """One attempt; raises ``_Retry`` when another attempt may succeed, ``Redirected`` for a 3xx."""
     import urllib.error  # deferred: most processes never send an alert
     import urllib.request
 
@@ -190,9 +222,11 @@ def post(webhook: Webhook, body: bytes, timeout: float) -> None:
         headers={"Content-Type": "application/json", "User-Agent": "genai-cost", **webhook.headers},
     )
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
+        with _no_redirect_opener().open(request, timeout=timeout) as response:
             response.read()
     except urllib.error.HTTPError as error:
+        if 300 <= error.code < 400:
+            raise Redirected(error.code, error.headers.get("Location")) from None
         if error.code in _RETRY_STATUSES:
             raise _Retry(f"HTTP {error.code}", _retry_after(error.headers.get("Retry-After"))) from None
         raise
@@ -215,8 +249,9 @@ _STOP: Final = object()
 class _Sender:
     """One webhook's queue and thread: a receiver that hangs delays only its own alerts."""
 
-    def __init__(self, webhook: Webhook, queue_size: int, logger: logging.Logger) -> None:
+    def __init__(self, webhook: Webhook | None, queue_size: int, logger: logging.Logger) -> None:
         self.webhook = webhook
+        self.target = redact(webhook.url) if webhook is not None else "?"  # for log lines: never a secret
         self._log = logger
         self._queue: queue.Queue[Any] = queue.Queue(maxsize=queue_size)
         self._thread: threading.Thread | None = None
@@ -225,6 +260,7 @@ class _Sender:
         self.dropped = 0
         self.delivered = 0
         self.failed = 0
+        self._redirect_logged = False  # a misconfigured URL redirects every alert: say so once
 
     def submit(self, alert: Alert) -> None:
         if self._thread is None:
@@ -233,7 +269,7 @@ class _Sender:
             self._queue.put_nowait(alert)
         except queue.Full:
             self.dropped += 1
-            self._log.warning("genai-cost: budget alert queue full; not sending to %s", redact(self.webhook.url))
+            self._log.warning("genai-cost: budget alert queue full; not sending to %s", self.target)
 
     def _start(self) -> None:
         with self._start_lock:
@@ -253,16 +289,24 @@ class _Sender:
                 self._deliver(alert)
             except Exception:
                 self.failed += 1
-                self._log.exception("genai-cost: sending a budget alert to %s failed", redact(self.webhook.url))
+                self._log.exception("genai-cost: sending a budget alert to %s failed", self.target)
 
     def _deliver(self, alert: Alert) -> None:
         webhook = self.webhook
+        if webhook is None:  # only _EmailSender has none, and it delivers its own way
+            return
         body = json.dumps(_BODIES[webhook.format](alert), separators=(",", ":")).encode()
         attempt = 0
         while True:
             try:
                 post(webhook, body, max(0.001, min(webhook.timeout, self.deadline - time.monotonic())))
                 self.delivered += 1
+                return
+            except Redirected as redirect:
+                self.failed += 1
+                if not self._redirect_logged:
+                    self._redirect_logged = True
+                    self._log.warning("genai-cost: budget alert to %s not delivered: %s", redact(webhook.url), redirect)
                 return
             except _Retry as why:
                 delay = backoff_delay(webhook, attempt, why.retry_after)
@@ -291,6 +335,40 @@ class _Sender:
         return not thread.is_alive()
 
 
+class _EmailSender(_Sender):
+    """Budget alerts by e-mail (``alerts.email``): the same queue, thread and shutdown bound as a
+    webhook's; an attempt that fails is retried twice, 5 and 10 s apart, inside that bound."""
+
+    _RETRY_DELAYS = (5.0, 10.0)
+
+    def __init__(self, channel: EmailChannel, queue_size: int, logger: logging.Logger) -> None:
+        super().__init__(None, queue_size, logger)
+        self.channel = channel
+        self.target = channel.describe()
+
+    def _deliver(self, alert: Alert) -> None:
+        from genai_cost.channels.email import EmailNotSent
+
+        subject = describe(alert)
+        text = subject + "\n\n" + "\n".join(f"{k}: {v}" for k, v in alert_json(alert).items() if k != "message") + "\n"
+        for attempt, delay in enumerate((*self._RETRY_DELAYS, None)):
+            try:
+                self.channel.send(subject, text)
+                self.delivered += 1
+                return
+            except EmailNotSent as why:
+                if delay is None or time.monotonic() + delay >= self.deadline:
+                    self.failed += 1
+                    self._log.warning(
+                        "genai-cost: budget alert to %s not delivered after %d attempts (%s)",
+                        self.target,
+                        attempt + 1,
+                        why,
+                    )
+                    return
+            time.sleep(delay)
+
+
 class AlertDispatcher:
     """An ``on_alert`` callback: log, de-duplicate, and hand each new alert to every webhook's
     sender thread."""
@@ -300,7 +378,10 @@ class AlertDispatcher:
         self._log = logger
         self._seen: OrderedDict[str, None] = OrderedDict()
         self._seen_lock = threading.Lock()
-        self._senders = tuple(_Sender(w, self.settings.queue_size, logger) for w in self.settings.webhooks)
+        senders = [_Sender(w, self.settings.queue_size, logger) for w in self.settings.webhooks]
+        if self.settings.email is not None:
+            senders.append(_EmailSender(self.settings.email, self.settings.queue_size, logger))
+        self._senders = tuple(senders)
         self._closing = False
         if self._senders:
             _register_shutdown(self)

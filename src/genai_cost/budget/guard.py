@@ -29,8 +29,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from genai_cost import attributes as attr
+from genai_cost.plausibility import amount_problem
+from genai_cost.redaction import redact_text, redact_url
 from genai_cost.budget.estimate import estimate as estimate_of
 from genai_cost.budget.ledger import (
+    MAX_OPERATION_MICROS,
     MICROS,
     Balance,
     Ledger,
@@ -204,6 +207,23 @@ class _Plan:
     output_tokens: int
 
 
+def _plausible(cost: float) -> bool:
+    """Whether ``cost`` may reach the ledger; an implausible one (non-finite, negative, above the
+    bound) counts as nothing and is logged once: one bad number must not move a shared budget."""
+    problem = amount_problem(cost)
+    if problem is None:
+        return True
+    global _implausible_logged
+    if not _implausible_logged:
+        _implausible_logged = True
+        _log.warning("genai-cost: a cost was kept out of the budget ledger: %s", problem)
+    return False
+
+
+_implausible_logged = False
+_MAX_ESTIMATE = MAX_OPERATION_MICROS / MICROS
+
+
 def _over(slots: Sequence[Slot], reservation: Reservation, micros: int) -> list[int]:
     """Indexes of the slots this estimate does not fit in (whether or not they are hard)."""
     balances = reservation.balances
@@ -237,6 +257,8 @@ class BudgetGuard:
         # A budget over every call: ``covers`` need not look at the call at all.
         self._covers_all = any(c.covers_all for c in self._compiled)
         self._clock = clock
+        if hasattr(ledger, "clock"):  # the memory ledger forgets windows by the guard's clock
+            ledger.clock = clock
         # Until when the ledger is considered down (epoch seconds of `clock`).
         self._down_until = 0.0
 
@@ -343,8 +365,14 @@ class BudgetGuard:
         output_tokens = max_output_tokens if max_output_tokens is not None else self.default_max_output_tokens
         provider, server = attributes.get(attr.PROVIDER_NAME), attributes.get(attr.SERVER_ADDRESS)
         estimate = estimate_of(model, provider, server, input_tokens, output_tokens)
-        # Round the estimate up: a reservation may overstate, never understate.
-        micros = math.ceil(estimate * MICROS) if estimate else 0
+        # Round the estimate up: a reservation may overstate, never understate. An absurd one (a
+        # caller's max_tokens=10**18) is as large as a ledger takes: a hard budget refuses it.
+        if not estimate:
+            micros = 0
+        elif estimate < _MAX_ESTIMATE:
+            micros = math.ceil(estimate * MICROS)
+        else:  # also inf and NaN
+            micros = MAX_OPERATION_MICROS
         slots = tuple(slot_list)
         lease = int(now // LEASE_BUCKET_S)  # lease_at(now), inline: this is the call path
         if now < self._down_until:
@@ -353,7 +381,9 @@ class BudgetGuard:
 
     def _failed(self, plan: _Plan, error: Exception) -> Decision:
         self._down_until = plan.now + self.retry_after
-        _log.warning("genai-cost: budget ledger %s unavailable: %s", self.ledger.url, error)
+        _log.warning(
+            "genai-cost: budget ledger %s unavailable: %s", redact_url(self.ledger.url), redact_text(str(error))
+        )
         why = f"ledger unavailable ({type(error).__name__})"
         return self._unreachable(plan.budgets, plan.slots, plan.lease, plan.model, plan.estimate, why)
 
@@ -472,14 +502,19 @@ class BudgetGuard:
         if ticket is None or ticket.settled:
             return None
         ticket.settled = True
-        actual = to_micros(actual_cost) if actual_cost else 0
+        actual = to_micros(actual_cost) if actual_cost and _plausible(actual_cost) else 0
         if not ticket.reserved and (actual == 0 or self._clock() < self._down_until):
             return None
         return ticket, actual
 
     def _unsettled(self, error: Exception, operation: str) -> list[ThresholdCrossing]:
         self._down_until = self._clock() + self.retry_after
-        _log.warning("genai-cost: budget ledger %s unavailable at %s: %s", self.ledger.url, operation, error)
+        _log.warning(
+            "genai-cost: budget ledger %s unavailable at %s: %s",
+            redact_url(self.ledger.url),
+            operation,
+            redact_text(str(error)),
+        )
         return []
 
     def _settled(
@@ -543,6 +578,14 @@ class BudgetGuard:
             budgets = self._covering(attributes, now, now if at is None or at > now else at)
             if not budgets:
                 continue
+            if cost and not _plausible(cost):
+                decisions[position] = Decision(
+                    ALLOW,
+                    self._state(budgets, 0, None),
+                    model=attributes.get(attr.REQUEST_MODEL),
+                    status=f"not recorded: {amount_problem(cost)}",
+                )
+                continue
             indexes = []
             for compiled, window, scope in budgets:
                 slot = compiled.slot(window, scope)
@@ -562,7 +605,11 @@ class BudgetGuard:
                 spent_after = self.ledger.record(slots, entries)
             except Exception as error:
                 self._down_until = now + self.retry_after
-                _log.warning("genai-cost: budget ledger %s unavailable at record: %s", self.ledger.url, error)
+                _log.warning(
+                    "genai-cost: budget ledger %s unavailable at record: %s",
+                    redact_url(self.ledger.url),
+                    redact_text(str(error)),
+                )
                 why = f"ledger unavailable ({type(error).__name__})"
             else:
                 for (position, budgets, model, actual), (touched, _), after in zip(
@@ -669,7 +716,8 @@ class BudgetGuard:
             try:
                 found = self.ledger.balances(prefix, lease_at(now))
             except Exception as error:
-                rows.append(self._status_row(compiled, window, "", Balance(), now, f"ledger unavailable ({error})"))
+                why = f"ledger unavailable ({redact_text(str(error))})"
+                rows.append(self._status_row(compiled, window, "", Balance(), now, why))
                 continue
             if compiled.per is None:
                 rows.append(self._status_row(compiled, window, "", found.get(prefix, Balance()), now))

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, replace
@@ -22,6 +23,7 @@ from typing import Any, TextIO
 
 from genai_cost import attributes as attr
 from genai_cost.budget.state import BudgetStatus
+from genai_cost.redaction import redact_text, redact_url
 
 GuardSource = Callable[[], Any]  # returns the process's BudgetGuard, or None when budgets are off
 
@@ -118,12 +120,27 @@ def cmd_budget_status(args: argparse.Namespace, out: TextIO) -> int:
             file=sys.stderr,
         )
         return 2
+    # Reading must not create: opening a SQLite ledger makes its file (and directories), so a
+    # mistyped path would show a new, empty ledger with every budget "ok".
+    if ledger.startswith("sqlite://") and not os.path.isfile(path := ledger.removeprefix("sqlite://")):
+        print(
+            f"genai-cost: no budget ledger at {path} ({ledger}): check the path; status reads a ledger the "
+            "application has written, it never creates one",
+            file=sys.stderr,
+        )
+        return 2
     from genai_cost.budget.ledger import LedgerUnavailable
 
     try:
         guard = BudgetGuard.from_settings(replace(budgets, ledger=ledger))
+    except ImportError as error:  # redis-py missing: the message says what to install
+        print(f"genai-cost: cannot read the budget ledger {redact_url(ledger)}: {error}", file=sys.stderr)
+        return 2
     except (LedgerUnavailable, ValueError, OSError) as error:
-        print(f"genai-cost: cannot read the budget ledger {ledger}: {error}", file=sys.stderr)
+        print(
+            f"genai-cost: cannot read the budget ledger {redact_url(ledger)}: {redact_text(str(error))}",
+            file=sys.stderr,
+        )
         return 1
     try:
         statuses = guard.status()
@@ -133,7 +150,7 @@ def cmd_budget_status(args: argparse.Namespace, out: TextIO) -> int:
         json.dump(status_json(statuses), out, indent=2)
         print(file=out)
     else:
-        print(f"ledger {ledger}", file=out)
+        print(f"ledger {redact_url(ledger)}", file=out)
         print(format_table(statuses, datetime.now(UTC)), file=out)
     return 1 if any(s.status for s in statuses) else 0
 
@@ -146,23 +163,110 @@ def add_budget_commands(commands: Any) -> None:
         "status",
         help="spent, remaining, reset time and projection per budget",
         epilog="exit status: 0 all budgets read; 1 no budgets configured, or a budget's ledger could not be "
-        "read; 2 a configuration problem (including an in-memory ledger, which only its own process can read)",
+        "read; 2 a configuration problem (including an in-memory ledger, which only its own process can read, a "
+        "SQLite ledger file that does not exist, and redis-py not installed for a redis:// ledger)",
     )
     status.add_argument("--ledger", help="ledger URL (default: $GENAI_COST_LEDGER or the config file's)")
     status.add_argument("--json", action="store_true", help="machine-readable output")
     status.set_defaults(run=cmd_budget_status)
 
 
+# --- metric series: bounded and cached ------------------------------------------------------
+
+# A per-user budget has one scope per user: a gauge series each would grow without bound (20,000
+# users made /metrics 3.6 MB). Each fan-out budget exports its TOP scopes by spend, the ones near
+# their limit, and one OTHER_SCOPE series summing the rest (its remaining is theirs together).
+OTHER_SCOPE = "(other)"
+DEFAULT_SERIES_TOP = 100
+# Reading every scope is a full scan of the ledger's keys (Redis SCAN): a scrape reuses the last
+# reading for this long instead of scanning each time.
+DEFAULT_STATUS_MAX_AGE_S = 15.0
+
+
+def _env_number(name: str, default: float) -> float:
+    import os
+
+    try:
+        value = float(os.environ.get(name) or default)
+    except ValueError:
+        return default
+    return value if value >= 0 else default
+
+
+def bounded_series(statuses: Iterable[BudgetStatus], top: int | None = None) -> list[BudgetStatus]:
+    """``statuses`` with each fan-out budget cut to its ``top`` scopes by spend (settled plus
+    reserved) and one ``OTHER_SCOPE`` row summing the rest. Unreadable rows pass as they are."""
+    if top is None:
+        top = int(_env_number("GENAI_COST_BUDGET_SERIES_TOP", DEFAULT_SERIES_TOP))
+    out: list[BudgetStatus] = []
+    fanned: dict[tuple[str, str], list[BudgetStatus]] = {}
+    for row in statuses:
+        if row.scope and not row.status:
+            fanned.setdefault((row.name, row.window), []).append(row)
+        else:
+            out.append(row)
+    for rows in fanned.values():
+        if len(rows) <= top:
+            out.extend(rows)
+            continue
+        rows.sort(key=lambda r: r.spent + r.reserved, reverse=True)
+        out.extend(rows[:top])
+        rest = rows[top:]
+        out.append(
+            replace(
+                rest[0],
+                scope=OTHER_SCOPE,
+                limit=sum(r.limit for r in rest),
+                spent=sum(r.spent for r in rest),
+                reserved=sum(r.reserved for r in rest),
+                remaining=sum(r.remaining for r in rest),
+                projected=sum(r.projected for r in rest),
+            )
+        )
+    return out
+
+
+class StatusCache:
+    """A guard's ``status()`` read at most once per ``max_age`` seconds, for metric scrapes
+    (Prometheus, several replicas of it, a person reloading /metrics): an unreadable ledger is
+    never remembered, a good reading is reused."""
+
+    def __init__(
+        self, source: GuardSource, max_age: float | None = None, clock: Callable[[], float] | None = None
+    ) -> None:
+        import threading
+        import time
+
+        self.source = source
+        self.max_age = (
+            _env_number("GENAI_COST_BUDGET_STATUS_MAX_AGE", DEFAULT_STATUS_MAX_AGE_S) if max_age is None else max_age
+        )
+        self._clock = clock or time.monotonic
+        self._lock = threading.Lock()  # concurrent scrapes wait for one reading, not one each
+        self._read: tuple[Any, float, list[BudgetStatus]] | None = None  # (guard, when, rows)
+
+    def __call__(self) -> list[BudgetStatus]:
+        guard = self.source()
+        if guard is None:
+            return []
+        with self._lock:
+            now = self._clock()
+            read = self._read
+            if read is not None and read[0] is guard and now - read[1] < self.max_age:
+                return read[2]
+            rows = guard.status()
+            if not any(row.status for row in rows):  # an outage is not remembered
+                self._read = (guard, now, rows)
+            return rows
+
+
 # --- the gauge -----------------------------------------------------------------------------
 
 
-def _observations(source: GuardSource) -> Iterator[Any]:
+def _observations(statuses: Callable[[], list[BudgetStatus]]) -> Iterator[Any]:
     from opentelemetry.metrics import Observation
 
-    guard = source()
-    if guard is None:
-        return
-    for s in guard.status():
+    for s in bounded_series(statuses()):
         if s.status:  # ledger unreadable: no figure rather than a made-up one
             continue
         attributes = {attr.BUDGET_NAME: s.name, attr.BUDGET_WINDOW: s.window, "currency": s.currency}
@@ -187,8 +291,8 @@ def ensure_remaining_gauge() -> None:
 def register_remaining_gauge(source: GuardSource, meter_provider: Any = None) -> Any:
     """An observable gauge of each budget scope's remaining money, read at each metrics export.
 
-    Fan-out (``per: user``) budgets export one series per scope value that has spent in the
-    current window: mind the cardinality of what you fan out on.
+    Fan-out (``per: user``) budgets export their top scopes by spend and one ``(other)`` series
+    (``bounded_series``). The ledger is read once per metrics export (the reader's interval).
     """
     from opentelemetry import metrics
 
@@ -196,9 +300,13 @@ def register_remaining_gauge(source: GuardSource, meter_provider: Any = None) ->
 
     meter = metrics.get_meter("genai_cost", __version__, meter_provider)
 
+    def statuses() -> list[BudgetStatus]:
+        guard = source()
+        return guard.status() if guard is not None else []
+
     def observe(options: Any) -> Iterator[Any]:
         try:
-            yield from _observations(source)
+            yield from _observations(statuses)
         except Exception:
             from genai_cost.internal_errors import log_once
 

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from genai_cost import attributes as attr
 from genai_cost.attributes import Status
+from genai_cost.budget.status import StatusCache, bounded_series
 from genai_cost.gateway.enrich import set_any_value
 
 if TYPE_CHECKING:
@@ -40,6 +41,7 @@ class SpendAccounting:
         self.stats = stats
         self.account_prepriced = account_prepriced
         self._warned = False
+        self._statuses = StatusCache(lambda: guard)  # a scrape does not scan the ledger each time
 
     def counts(self, attributes: MutableMapping[str, Any], priced_here: bool) -> bool:
         """Whether this span's cost is the gateway's to account (``attributes`` as forwarded)."""
@@ -77,11 +79,13 @@ class SpendAccounting:
     def remaining_lines(self) -> Iterator[str]:
         """The remaining-budget gauge in Prometheus text (a scrape reads the ledger once), named as
         the Collector's Prometheus exporter names the SDK's ``genai_cost.budget.remaining``, so
-        collector/'s alert rules and dashboard read either."""
+        collector/'s alert rules and dashboard read either. Fan-out budgets give their top scopes
+        by spend and one ``(other)`` series (``bounded_series``): a label per user would grow
+        without bound."""
         metric = "genai_cost_budget_remaining_USD"
         yield f"# HELP {metric} money left in each budget's current window, in its currency"
         yield f"# TYPE {metric} gauge"
-        for row in self.guard.status():
+        for row in bounded_series(self._statuses()):
             if row.status:  # the ledger could not be read: no figure rather than a made-up one
                 continue
             labels = {"genai_cost_budget_name": row.name, "genai_cost_budget_window": row.window}

@@ -76,5 +76,5 @@ def read_usage(
     describe a real call -- never an exception into the caller's code."""
     try:
         return read(source), None
-    except (InvalidUsage, TypeError) as exc:
+    except (InvalidUsage, TypeError, ValueError, OverflowError) as exc:
         return None, (Status.INVALID_USAGE, f"the response's usage is malformed: {exc}")

@@ -65,8 +65,9 @@ class GenAIInstrumentor(BaseInstrumentor):  # type: ignore[misc]
 
             if runtime.disabled_reason is not None:
                 # genai-cost stood down at start-up (a broken config file): price nothing rather
-                # than price with half a configuration.
-                _log.warning("genai-cost: %s not applied: %s", type(self).__name__, runtime.disabled_reason)
+                # than price with half a configuration. The reason was logged once already, by
+                # whoever stood down; repeating it per instrumentor only buries it.
+                _log.debug("genai-cost: %s not applied: %s", type(self).__name__, runtime.disabled_reason)
                 return
             catalog().warm_up()  # price data loads in the background, off the first call's path
             tracer = trace.get_tracer(OUR_SCOPE, __version__, kwargs.get("tracer_provider"))

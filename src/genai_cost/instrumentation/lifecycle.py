@@ -27,6 +27,7 @@ is awaited instead -- ``aguard_budget`` and ``aend`` -- so a slow ledger never h
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping
@@ -49,6 +50,23 @@ from genai_cost.pricing import catalog
 from genai_cost.pricing.breakdown import CostBreakdown
 from genai_cost.pricing.plan import scale
 from genai_cost.usage import TokenUsage
+
+
+# What belongs to the process or the caller's task -- Ctrl-C, sys.exit(), a generator's close, a
+# task's cancellation -- and always propagates. Anything else raised inside our code, including a
+# BaseException subclass from a span processor or plugin, is logged once and never reaches the host.
+PROCESS_CONTROL = (KeyboardInterrupt, SystemExit, GeneratorExit, asyncio.CancelledError)
+
+
+def end_span(span: Any) -> None:
+    """``span.end()``, whose span processors (``on_end``) may raise: that must neither replace the
+    provider's exception on its way to the caller nor stop a stream the caller is iterating."""
+    try:
+        span.end()
+    except PROCESS_CONTROL:
+        raise
+    except BaseException:
+        log_once("a span processor's on_end (the span itself ended)")
 
 
 def capture_message_content() -> bool:
@@ -291,9 +309,12 @@ class GenAICall:
         span = self.span
         try:
             self._finish(status)
-        except Exception:
+        except PROCESS_CONTROL:
+            end_span(span)
+            raise
+        except BaseException:
             log_once("ending a GenAI span")
-        span.end()
+        end_span(span)
 
     async def aend(self, status: tuple[str, str] | None = None) -> None:
         """``end`` on an event loop: a budget ledger with async operations is awaited."""
@@ -314,10 +335,12 @@ class GenAICall:
                 except Exception:
                     log_once("settling a call's budget")
                 self._publish(cost, updates, usage, duration, ttfc)
-        except Exception:
+        except PROCESS_CONTROL:
+            raise
+        except BaseException:
             log_once("ending a GenAI span")
         finally:
-            span.end()
+            end_span(span)
 
     def _finish(self, status: tuple[str, str] | None) -> None:
         span = self.span
@@ -478,7 +501,9 @@ Finish = Callable[[GenAICall, Any], Any]
 def _start(start_call: StartCall) -> GenAICall | None:
     try:
         return start_call()
-    except Exception:
+    except PROCESS_CONTROL:
+        raise
+    except BaseException:  # a span processor's on_start among them
         log_once("starting a GenAI span")
         return None
 
@@ -486,7 +511,9 @@ def _start(start_call: StartCall) -> GenAICall | None:
 def _finish(call: GenAICall, finish: Finish, result: Any) -> Any:
     try:
         return finish(call, result)
-    except Exception:
+    except PROCESS_CONTROL:
+        raise
+    except BaseException:
         log_once("reading a response")
         call.end()
         return result

@@ -230,6 +230,14 @@ class PriceCatalog:
             usage = _EMPTY_USAGE
         custom = resolution.custom
         if custom is not None:
+            if custom.is_time_based and duration_s is None:
+                # Its price is GPU time: without the call's duration there is no amount, and
+                # reporting 0 would read as "free".
+                return CostBreakdown.unpriced(
+                    Status.NO_USAGE,
+                    f"{custom.model} is priced per GPU-hour ({custom.per_gpu_hour} {custom.currency} x {custom.gpus:g} "
+                    "GPUs) over the call's duration, and no duration was given",
+                )
             return CostBreakdown.priced(
                 custom.amounts(usage, duration_s),
                 currency=custom.currency,
@@ -288,6 +296,19 @@ class PriceCatalog:
         for provider in snapshot.providers if snapshot else ():
             rows.extend((provider.id, m.id, m.name) for m in provider.models)
         return rows
+
+    def context_values(self, key: str) -> list[str]:
+        """Every value the catalog has a price variant for under request-context ``key``
+        (``service_tier`` -> ``default``, ``flex``, ``priority`` ...), sorted."""
+        snapshot = self.snapshot()
+        values = {
+            variant.when[key]
+            for provider in (snapshot.providers if snapshot else ())
+            for model in provider.models
+            for variant in model.price_variants or ()
+            if key in variant.when
+        }
+        return sorted(values)
 
 
 _NO_MODEL = CostBreakdown.unpriced(Status.UNKNOWN_MODEL, "the span names no model")

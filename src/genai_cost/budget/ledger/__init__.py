@@ -32,6 +32,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import NamedTuple, Protocol, runtime_checkable
 
+from genai_cost.redaction import redact_url
+
 MICROS = 1_000_000
 LEASE_BUCKET_S = 60
 LEASE_BUCKETS = 16  # a reservation counts for 15 to 16 minutes
@@ -49,6 +51,21 @@ def to_micros(amount: float) -> int:
 
 def from_micros(micros: int) -> float:
     return micros / MICROS
+
+
+# The largest amount one operation may carry, in micro-units (about 9e9 in money): far above any
+# plausible call (see genai_cost.plausibility), low enough that Redis' Lua numbers (doubles) stay
+# exact and a signed 64-bit counter cannot overflow for a thousand such operations in a row.
+MAX_OPERATION_MICROS = 2**53
+
+
+def check_micros(*amounts: int) -> None:
+    """Refuse, before anything is written, an amount no ledger must store: not an int, negative,
+    or above ``MAX_OPERATION_MICROS``. (A Redis script that fails halfway keeps what it wrote,
+    so the check comes first; SQLite and memory would otherwise fail mid-transaction.)"""
+    for amount in amounts:
+        if type(amount) is not int or not 0 <= amount <= MAX_OPERATION_MICROS:
+            raise ValueError(f"ledger amount {amount!r:.40} is not an integer in [0, {MAX_OPERATION_MICROS}]")
 
 
 class LedgerUnavailable(Exception):
@@ -122,11 +139,12 @@ def url_problem(url: str) -> str | None:
     """Why ``url`` names no ledger, or None."""
     if url == "memory" or url.startswith(LEDGER_SCHEMES[1:]):
         return None
-    return f"expected memory, sqlite:///path or redis://host:port/db, got {url!r}"
+    return f"expected memory, sqlite:///path or redis://host:port/db, got {redact_url(url)!r}"
 
 
 def open_ledger(url: str, *, timeout: float = 0.05) -> Ledger:
-    """A ledger from its URL: ``memory``, ``sqlite:///path/to.db``, ``redis://host:port/db``."""
+    """A ledger from its URL: ``memory``, ``sqlite:///path/to.db``, ``redis://host:port/db``
+    (``rediss://`` for TLS, ``?cluster=yes`` for Redis Cluster)."""
     if url in ("", "memory", "memory://"):
         from genai_cost.budget.ledger.memory import MemoryLedger
 
@@ -141,12 +159,13 @@ def open_ledger(url: str, *, timeout: float = 0.05) -> Ledger:
         from genai_cost.budget.ledger.redis import RedisLedger
 
         return RedisLedger(url, timeout=timeout)
-    raise ValueError(f"unknown ledger {url!r}; use memory, sqlite:///path or redis://host:port/db")
+    raise ValueError(f"unknown ledger: {url_problem(url)}")
 
 
 __all__ = [
     "LEASE_BUCKETS",
     "LEASE_BUCKET_S",
+    "MAX_OPERATION_MICROS",
     "MICROS",
     "Balance",
     "Entry",
@@ -154,6 +173,7 @@ __all__ = [
     "LedgerUnavailable",
     "Reservation",
     "Slot",
+    "check_micros",
     "from_micros",
     "lease_at",
     "open_ledger",

@@ -1,14 +1,24 @@
 """The in-process ledger: a dict of spend and leased reservations under one lock held only for
-the arithmetic."""
+the arithmetic.
+
+Keys of windows that are over are forgotten on every path (reserve, settle, record: the gateway
+only records), so a per-user fan-out over a long-running process keeps the users of the live
+windows only. Keys are filed by their expiry time as well, so a sweep touches the expired ones
+and a handful of expiry times, never the whole dict; it runs every ``_PRUNE_EVERY`` operations
+and at most once per ``_PRUNE_PERIOD_S`` of the clock -- the guard's own (``BudgetGuard`` hands
+its clock over), so windows expire in the time the guard decides in.
+"""
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 
-from genai_cost.budget.ledger import LEASE_BUCKETS, Balance, Entry, Reservation, Slot
+from genai_cost.budget.ledger import LEASE_BUCKETS, Balance, Entry, Reservation, Slot, check_micros
 
-_PRUNE_EVERY = 1024  # reservations between sweeps of expired windows
+_PRUNE_EVERY = 1024  # operations between looks at the clock
+_PRUNE_PERIOD_S = 60.0  # clock seconds between sweeps of expired windows
 
 
 class _Entry:
@@ -53,18 +63,37 @@ class MemoryLedger:
 
     url = "memory"
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+        self.clock = clock
         self._entries: dict[str, _Entry] = {}
+        self._by_expiry: dict[float, list[str]] = {}  # expires_at -> keys created with it
         self._lock = threading.Lock()
         self._until_prune = _PRUNE_EVERY
+        self._next_sweep = 0.0
 
     def _entry(self, slot: Slot) -> _Entry:
         entry = self._entries.get(slot.key)
         if entry is None:
             entry = self._entries[slot.key] = _Entry(slot.expires_at)
+            keys = self._by_expiry.get(slot.expires_at)
+            if keys is None:
+                self._by_expiry[slot.expires_at] = [slot.key]
+            else:
+                keys.append(slot.key)
         return entry
 
+    def _tick(self, calls: int = 1) -> None:
+        """Count operations (a batch's calls; under the lock); sweep expired windows when due."""
+        self._until_prune -= calls
+        if self._until_prune <= 0:
+            self._until_prune = _PRUNE_EVERY
+            now = self.clock()
+            if now >= self._next_sweep:
+                self._next_sweep = now + _PRUNE_PERIOD_S
+                self._prune(now)
+
     def reserve(self, slots: Sequence[Slot], estimate: int, lease: int) -> Reservation:
+        check_micros(estimate)
         bump = estimate if estimate > 0 else 1
         found = self._entries
         with self._lock:
@@ -81,13 +110,13 @@ class MemoryLedger:
             if admitted and estimate:
                 for entry in entries:
                     entry.add(estimate, lease)
-            self._until_prune -= 1
-            if self._until_prune <= 0:
-                self._prune(slots[0].expires_at)
+            self._tick()
         return Reservation(admitted, tuple(balances))
 
     def settle(self, slots: Sequence[Slot], estimate: int, actual: int, lease: int) -> tuple[int, ...]:
+        check_micros(estimate, actual)
         with self._lock:
+            self._tick()
             after = []
             for slot in slots:
                 entry = self._entry(slot)
@@ -97,8 +126,10 @@ class MemoryLedger:
         return tuple(after)
 
     def record(self, slots: Sequence[Slot], calls: Sequence[Entry]) -> list[tuple[int, ...]]:
+        check_micros(*(actual for _, actual in calls))
         out = []
         with self._lock:
+            self._tick(len(calls))
             entries = [self._entry(slot) for slot in slots]
             for indexes, actual in calls:
                 after = []
@@ -124,13 +155,12 @@ class MemoryLedger:
                 if key.startswith(prefix)
             }
 
-    def _prune(self, now_floor: float) -> None:
-        # Expiry times are window ends plus grace; anything expiring a month before an expiry
-        # time being written now belongs to a window that is over.
-        self._until_prune = _PRUNE_EVERY
-        stale = [key for key, entry in self._entries.items() if entry.expires_at < now_floor - 86_400 * 32]
-        for key in stale:
-            del self._entries[key]
+    def _prune(self, now: float) -> None:
+        entries = self._entries
+        by_expiry = self._by_expiry
+        for expires_at in [e for e in by_expiry if e < now]:
+            for key in by_expiry.pop(expires_at):
+                entries.pop(key, None)
 
     def close(self) -> None:
         pass

@@ -9,8 +9,19 @@ redis.asyncio for calls made on an event loop (one client per loop: its connecti
 
 Short socket timeouts and no client-side retries: a Redis that is down or slow costs a call at
 most ``timeout`` once, and the guard then stops asking for a while (see ``guard``). Needs the
-``redis`` extra (``pip install genai-cost[redis]``). Redis Cluster is not supported (a call's
-keys would have to share a hash slot).
+``redis`` extra (``pip install genai-cost[redis]``).
+
+TLS: ``rediss://`` (redis-py's ``ssl_*`` query parameters for a CA file or client certificate).
+Redis Cluster: ``?cluster=yes`` on the URL of any node. A script may only touch keys of one hash
+slot, and every call touches its organisation-wide budget's key as well as its per-user one, so
+all budget keys carry one hash tag (``{genai_cost:budget}``) and live in one slot: the cluster
+gives failover and room for the rest of the application's data, not more ledger throughput
+(one primary answers tens of thousands of scripts a second). Status scans every primary. Keys outside
+cluster mode keep their untagged names, so spend already in a standalone Redis is not forgotten
+on upgrade.
+
+Amounts are checked before a script runs (``check_micros``): a Lua script that fails halfway keeps
+the writes it made, so nothing that could fail inside one is sent.
 """
 
 from __future__ import annotations
@@ -19,9 +30,15 @@ import asyncio
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from genai_cost.budget.ledger import LEASE_BUCKETS, Balance, Entry, LedgerUnavailable, Reservation, Slot
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from genai_cost.budget.ledger import LEASE_BUCKETS, Balance, Entry, LedgerUnavailable, Reservation, Slot, check_micros
+from genai_cost.redaction import redact_url
 
 KEY_PREFIX = "genai_cost:budget:"
+# In cluster mode: one hash tag, so the keys of any call (and of every call) share a slot.
+CLUSTER_KEY_PREFIX = "{genai_cost:budget}:"
+_TRUE = ("1", "yes", "true", "on")
 
 # KEYS: the call's slots. ARGV: estimate, lease, lease buckets, then per slot (limit, hard 0/1,
 # expire-at seconds). Each key is a hash: "s" = spent, "r<lease>" = reserved under that lease;
@@ -108,51 +125,93 @@ return out
 """
 
 
+_NEEDS_REDIS_PY = "the Redis budget ledger needs redis-py: pip install 'genai-cost[redis]'"
+
 class RedisLedger:
     """Budget spend in Redis (``redis://host:port/db``)."""
 
     def __init__(self, url: str, *, timeout: float = 0.05, client: Any = None) -> None:
-        self.url = url
-        if client is None:
-            try:
-                import redis
-                from redis.backoff import NoBackoff
-                from redis.retry import Retry
-            except ImportError as error:  # pragma: no cover - depends on the install
-                raise ImportError("the Redis budget ledger needs redis-py: pip install 'genai-cost[redis]'") from error
-            client = redis.Redis.from_url(
-                url,
-                socket_timeout=timeout,
-                socket_connect_timeout=timeout,
-                retry=Retry(NoBackoff(), 0),
-                health_check_interval=0,
-            )
-        self.client = client
+        self._connect_url, self.cluster = _cluster_option(url)
+        self.url = redact_url(url)  # what logs and status print: never the password
+        self.prefix = CLUSTER_KEY_PREFIX if self.cluster else KEY_PREFIX
         self.timeout = timeout
+        try:
+            from redis.exceptions import RedisClusterException, RedisError
+        except ImportError as error:
+            raise ImportError(_NEEDS_REDIS_PY) from error
+
+        # RedisClusterException (no reachable node, slots not covered) is not a RedisError.
+        self._errors: tuple[type[BaseException], ...] = (RedisError, RedisClusterException, OSError)
         # (loop, its redis.asyncio client, that client's reserve and settle scripts), made on the
         # first async call on a loop.
         self._on_loop: tuple[asyncio.AbstractEventLoop, Any, Any, Any] | None = None
-        self._reserve = client.register_script(_RESERVE)
-        self._settle = client.register_script(_SETTLE)
-        self._record = client.register_script(_RECORD)
-        from redis.exceptions import RedisError
+        self._sync_client: Any = None
+        self._sync_scripts: tuple[Any, Any, Any] | None = None  # reserve, settle, record
+        if client is not None or not self.cluster:  # a plain client connects on first use anyway
+            self._use(client if client is not None else self._client(sync=True))
 
-        self._errors: tuple[type[BaseException], ...] = (RedisError, OSError)
+    def _use(self, client: Any) -> Any:
+        self._sync_scripts = tuple(client.register_script(source) for source in (_RESERVE, _SETTLE, _RECORD))
+        self._sync_client = client
+        return client
 
-    @staticmethod
-    def _keys(slots: Sequence[Slot]) -> list[str]:
-        return [KEY_PREFIX + slot.key for slot in slots]
+    def _scripts(self) -> tuple[Any, Any, Any]:
+        scripts = self._sync_scripts
+        if scripts is None:
+            self.client  # noqa: B018 - made on first use (cluster); raises LedgerUnavailable
+            scripts = self._sync_scripts
+        return scripts  # type: ignore[return-value]
+
+    @property
+    def client(self) -> Any:
+        """The sync client. A cluster client connects as it is made, so it is made on first use:
+        a cluster down at start-up costs calls the fail mode, not the application its start."""
+        client = self._sync_client
+        if client is None:
+            try:
+                client = self._use(self._client(sync=True))
+            except self._errors as error:
+                raise LedgerUnavailable(f"{type(error).__name__}: {error}") from error
+        return client
+
+    def _client(self, *, sync: bool) -> Any:
+        """A redis-py client for the URL: plain or cluster, sync or asyncio; short timeouts, no retries."""
+        timeout = self.timeout
+        try:
+            if sync:
+                import redis as module
+                from redis.retry import Retry
+            else:
+                from redis import asyncio as module  # type: ignore[no-redef]
+                from redis.asyncio.retry import Retry  # type: ignore[assignment]
+            from redis.backoff import NoBackoff
+        except ImportError as error:  # pragma: no cover - depends on the install
+            raise ImportError(_NEEDS_REDIS_PY) from error
+        options: dict[str, Any] = {
+            "socket_timeout": timeout,
+            "socket_connect_timeout": timeout,
+            "retry": Retry(NoBackoff(), 0),
+        }
+        if self.cluster:
+            return module.RedisCluster.from_url(self._connect_url, **options)
+        return module.Redis.from_url(self._connect_url, health_check_interval=0, **options)
+
+    def _keys(self, slots: Sequence[Slot]) -> list[str]:
+        prefix = self.prefix
+        return [prefix + slot.key for slot in slots]
 
     def reserve(self, slots: Sequence[Slot], estimate: int, lease: int) -> Reservation:
+        check_micros(estimate)
         try:
-            out = self._reserve(keys=self._keys(slots), args=_reserve_args(slots, estimate, lease))
+            out = self._scripts()[0](keys=self._keys(slots), args=_reserve_args(slots, estimate, lease))
         except self._errors as error:
             raise LedgerUnavailable(f"{type(error).__name__}: {error}") from error
         return _reservation(slots, out)
 
     def settle(self, slots: Sequence[Slot], estimate: int, actual: int, lease: int) -> tuple[int, ...]:
+        check_micros(estimate, actual)
         try:
-            out = self._settle(keys=self._keys(slots), args=_settle_args(slots, estimate, actual, lease))
+            out = self._scripts()[1](keys=self._keys(slots), args=_settle_args(slots, estimate, actual, lease))
         except self._errors as error:
             raise LedgerUnavailable(f"{type(error).__name__}: {error}") from error
         return tuple(int(v) for v in out)
@@ -162,23 +221,13 @@ class RedisLedger:
         loop = asyncio.get_running_loop()
         on_loop = self._on_loop
         if on_loop is None or on_loop[0] is not loop:
-            from redis import asyncio as redis_asyncio
-            from redis.asyncio.retry import Retry
-            from redis.backoff import NoBackoff
-
-            timeout = self.timeout
-            client = redis_asyncio.Redis.from_url(
-                self.url,
-                socket_timeout=timeout,
-                socket_connect_timeout=timeout,
-                retry=Retry(NoBackoff(), 0),
-                health_check_interval=0,
-            )
+            client = self._client(sync=False)
             reserve, settle = client.register_script(_RESERVE), client.register_script(_SETTLE)
             on_loop = self._on_loop = (loop, client, reserve, settle)
         return on_loop[2], on_loop[3]
 
     async def areserve(self, slots: Sequence[Slot], estimate: int, lease: int) -> Reservation:
+        check_micros(estimate)
         try:
             script = self._async_scripts()[0]
             out = await script(keys=self._keys(slots), args=_reserve_args(slots, estimate, lease))
@@ -187,6 +236,7 @@ class RedisLedger:
         return _reservation(slots, out)
 
     async def asettle(self, slots: Sequence[Slot], estimate: int, actual: int, lease: int) -> tuple[int, ...]:
+        check_micros(estimate, actual)
         try:
             script = self._async_scripts()[1]
             out = await script(keys=self._keys(slots), args=_settle_args(slots, estimate, actual, lease))
@@ -198,11 +248,12 @@ class RedisLedger:
         await self.asettle(slots, estimate, 0, lease)
 
     def record(self, slots: Sequence[Slot], calls: Sequence[Entry]) -> list[tuple[int, ...]]:
+        check_micros(*(actual for _, actual in calls))
         args: list[Any] = [int(slot.expires_at) + 1 for slot in slots]
         for indexes, actual in calls:
             args += (len(indexes), *(i + 1 for i in indexes), actual)
         try:
-            flat = iter(self._record(keys=self._keys(slots), args=args))
+            flat = iter(self._scripts()[2](keys=self._keys(slots), args=args))
         except self._errors as error:
             raise LedgerUnavailable(f"{type(error).__name__}: {error}") from error
         return [tuple(int(next(flat)) for _ in indexes) for indexes, _ in calls]
@@ -211,17 +262,18 @@ class RedisLedger:
         self.settle(slots, estimate, 0, lease)
 
     def balances(self, prefix: str, lease: int) -> Mapping[str, Balance]:
-        pattern = KEY_PREFIX + _glob_escape(prefix) + "*"
+        pattern = self.prefix + _glob_escape(prefix) + "*"
         oldest = lease - LEASE_BUCKETS + 1
         try:
-            keys = list(self.client.scan_iter(match=pattern, count=500))
+            # A cluster client's SCAN walks every primary.
+            keys = list(dict.fromkeys(self.client.scan_iter(match=pattern, count=1000)))
             pipe = self.client.pipeline(transaction=False)
             for key in keys:
                 pipe.hgetall(key)
             values = pipe.execute()
         except self._errors as error:
             raise LedgerUnavailable(f"{type(error).__name__}: {error}") from error
-        found = {}
+        found: dict[str, Balance] = {}
         for key, fields in zip(keys, values, strict=True):
             name = key.decode() if isinstance(key, bytes) else key
             spent, reserved = 0, 0
@@ -231,11 +283,12 @@ class RedisLedger:
                     spent = int(value)
                 elif field[1:].lstrip("-").isdigit() and int(field[1:]) >= oldest:
                     reserved += int(value)
-            found[name[len(KEY_PREFIX) :]] = Balance(spent, reserved)
+            found[name[len(self.prefix) :]] = Balance(spent, reserved)
         return found
 
     def close(self) -> None:
-        self.client.close()
+        if self._sync_client is not None:
+            self._sync_client.close()
 
     async def aclose(self) -> None:
         """Close the redis.asyncio client too (from its own loop; ``close`` cannot await it)."""
@@ -259,6 +312,17 @@ def _settle_args(slots: Sequence[Slot], estimate: int, actual: int, lease: int) 
 def _reservation(slots: Sequence[Slot], out: Sequence[Any]) -> Reservation:
     balances = tuple(Balance(int(out[1 + 2 * i]), int(out[2 + 2 * i])) for i in range(len(slots)))
     return Reservation(bool(out[0]), balances)
+
+
+def _cluster_option(url: str) -> tuple[str, bool]:
+    """(the URL without our ``cluster`` query parameter, whether it asked for cluster mode)."""
+    parts = urlsplit(url)
+    if "cluster=" not in parts.query:
+        return url, False
+    pairs = parse_qsl(parts.query, keep_blank_values=True)
+    cluster = any(name == "cluster" and value.lower() in _TRUE for name, value in pairs)
+    rest = urlencode([(name, value) for name, value in pairs if name != "cluster"])
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, rest, parts.fragment)), cluster
 
 
 def _glob_escape(text: str) -> str:

@@ -17,11 +17,20 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from typing import Any
 
-from genai_cost.budget.ledger import LEASE_BUCKETS, Balance, Entry, LedgerUnavailable, Reservation, Slot
+from genai_cost.budget.ledger import (
+    LEASE_BUCKETS,
+    Balance,
+    Entry,
+    LedgerUnavailable,
+    Reservation,
+    Slot,
+    check_micros,
+)
 
 _SCHEMA = (
     """CREATE TABLE IF NOT EXISTS budget_spend (
@@ -93,21 +102,34 @@ class SQLiteLedger:
         local.pid = os.getpid()
         return connection
 
-    def _transaction(self) -> sqlite3.Connection:
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """One ``BEGIN IMMEDIATE`` ... ``COMMIT``, rolled back on *any* exception: a transaction
+        left open would hold the file's write lock, and every other process on the host would
+        get ``database is locked`` until this one exits. Our errors become ``LedgerUnavailable``
+        (the guard's fail mode); the caller's own (KeyboardInterrupt) propagate after the rollback."""
         connection = self._connect()
         try:
             connection.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as error:
             raise LedgerUnavailable(f"{self.path}: {error}") from error
-        return connection
+        try:
+            yield connection
+            connection.execute("COMMIT")
+        except BaseException as error:
+            self._rollback(connection)
+            if isinstance(error, Exception):
+                raise LedgerUnavailable(f"{self.path}: {type(error).__name__}: {error}") from error
+            raise
 
-    @staticmethod
-    def _abort(connection: sqlite3.Connection, error: BaseException) -> LedgerUnavailable:
+    def _rollback(self, connection: sqlite3.Connection) -> None:
         try:
             connection.execute("ROLLBACK")
         except sqlite3.Error:
             pass
-        return LedgerUnavailable(str(error))
+        if connection.in_transaction:  # cannot happen short of a broken connection: drop it
+            connection.close()
+            self._local.connection = None
 
     @staticmethod
     def _balances(
@@ -126,8 +148,8 @@ class SQLiteLedger:
     def reserve(self, slots: Sequence[Slot], estimate: int, lease: int) -> Reservation:
         bump = max(estimate, 1)
         keys = [slot.key for slot in slots]
-        connection = self._transaction()
-        try:
+        check_micros(estimate)
+        with self._transaction() as connection:
             spent, reserved = self._balances(connection, keys, lease)
             balances = tuple(Balance(spent.get(key, 0), reserved.get(key, 0)) for key in keys)
             admitted = all(
@@ -144,44 +166,30 @@ class SQLiteLedger:
                 self._until_prune = _PRUNE_EVERY
                 connection.execute(_PRUNE[0], (time.time(),))
                 connection.execute(_PRUNE[1], (lease - LEASE_BUCKETS + 1,))
-            connection.execute("COMMIT")
-        except sqlite3.Error as error:
-            raise self._abort(connection, error) from error
         return Reservation(admitted, balances)
 
     def settle(self, slots: Sequence[Slot], estimate: int, actual: int, lease: int) -> tuple[int, ...]:
-        connection = self._transaction()
-        try:
+        check_micros(estimate, actual)
+        with self._transaction() as connection:
             if estimate:
                 connection.executemany(_RELEASE, [(estimate, s.key, lease) for s in slots])
-            after = tuple(connection.execute(_SETTLE, (s.key, actual, s.expires_at)).fetchall()[0][0] for s in slots)
-            connection.execute("COMMIT")
-        except sqlite3.Error as error:
-            raise self._abort(connection, error) from error
-        return after
+            return tuple(connection.execute(_SETTLE, (s.key, actual, s.expires_at)).fetchall()[0][0] for s in slots)
 
     def record(self, slots: Sequence[Slot], calls: Sequence[Entry]) -> list[tuple[int, ...]]:
-        connection = self._transaction()
-        try:  # settle's upsert alone, per call: there is no reservation to give back
-            out = [
+        check_micros(*(actual for _, actual in calls))
+        with self._transaction() as connection:  # settle's upsert alone, per call: no reservation
+            return [
                 tuple(
                     connection.execute(_SETTLE, (slots[i].key, actual, slots[i].expires_at)).fetchall()[0][0]
                     for i in indexes
                 )
                 for indexes, actual in calls
             ]
-            connection.execute("COMMIT")
-        except sqlite3.Error as error:
-            raise self._abort(connection, error) from error
-        return out
 
     def release(self, slots: Sequence[Slot], estimate: int, lease: int) -> None:
-        connection = self._transaction()
-        try:
+        check_micros(estimate)
+        with self._transaction() as connection:
             connection.executemany(_RELEASE, [(estimate, s.key, lease) for s in slots])
-            connection.execute("COMMIT")
-        except sqlite3.Error as error:
-            raise self._abort(connection, error) from error
 
     def _in_worker(self, operation: Any, *args: Any) -> asyncio.Future[Any]:
         workers = self._workers

@@ -15,16 +15,23 @@ context manager, body unread. Both hand the payload out through ``parse()``, whi
 from __future__ import annotations
 
 import inspect
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import wrapt
 from openai import AsyncStream, Stream
 
 from genai_cost.instrumentation.lifecycle import GenAICall, log_once
+from genai_cost.instrumentation.openai.request import Request
 from genai_cost.instrumentation.openai.response import unread_result
 
-if TYPE_CHECKING:
-    from genai_cost.instrumentation.openai.wrappers import Invocation
+
+class Invocation(Protocol):
+    """What this module needs of ``wrappers.Invocation`` (named structurally: wrappers imports us)."""
+
+    request: Request
+    surface: Any
+
+    def wrap_stream(self, stream: Any, call: GenAICall) -> Any: ...
 
 
 def is_raw_response(result: Any) -> bool:
