@@ -11,9 +11,16 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip 2>/dev/null || true
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[$EXTRAS]"
-# The budget ledger tests start a real redis-server of their own (on a free port).
-if [ "$EXTRAS" = test ] && ! command -v redis-server >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
-  SUDO=$([ "$(id -u)" = 0 ] || echo sudo)
-  { $SUDO apt-get update -qq && $SUDO apt-get install -y -qq redis-server >/dev/null; } ||
-    echo "bootstrap: could not install redis-server; the Redis budget ledger tests need it" >&2
+# Servers and a browser the tests start themselves, from Debian: redis-server for the budget
+# ledger tests (on a free port), Chromium for the visual report's browser test (headless).
+if [ "$EXTRAS" = test ] && command -v apt-get >/dev/null 2>&1; then
+  missing=()
+  command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+  command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+  if [ ${#missing[@]} -gt 0 ]; then
+    SUDO=$([ "$(id -u)" = 0 ] || echo sudo)
+    { $SUDO apt-get update -qq &&
+      DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null; } ||
+      echo "bootstrap: could not install ${missing[*]}; the tests that need them will fail" >&2
+  fi
 fi

@@ -64,7 +64,10 @@ from genai_cost.budget.policy import (
 from genai_cost.pricing.overrides import CustomPrice, Discount, PriceOverrides
 
 if TYPE_CHECKING:
+    from genai_cost.channels.email import EmailChannel
     from genai_cost.pricing import PriceCatalog
+    from genai_cost.reports.anomalies import AnomalySettings
+    from genai_cost.reports.live import DigestSchedule
 
 ENV_CONFIG_FILE = "GENAI_COST_CONFIG"
 
@@ -90,6 +93,8 @@ class Settings:
     prometheus_port: int | None = None
     store: str | None = None  # spend store written in process (path or URL); GENAI_COST_STORE
     store_retention: str | None = None  # e.g. "400d"; GENAI_COST_STORE_RETENTION
+    anomalies: AnomalySettings | None = None  # the detectors' thresholds (None: their defaults)
+    digests: DigestSchedule | None = None  # when the gateway sends digests (None: never)
     dimensions: tuple[str, ...] = ()  # custom attribution dimensions cost_context accepts; GENAI_COST_DIMENSIONS
 
 
@@ -226,6 +231,39 @@ def _webhook(value: Any, where: str) -> Webhook:
         raise _fail(f"{where}.{exc.key}", exc.problem) from None
 
 
+def _email(value: Any, where: str) -> EmailChannel:
+    from genai_cost.channels.email import InvalidEmail, channel_from_mapping
+
+    try:
+        return channel_from_mapping(value, where)
+    except InvalidEmail as exc:
+        raise _fail(f"{where}.{exc.key}", exc.problem) from None
+    except TypeError as exc:  # a value of the wrong type for a field
+        raise _fail(where, str(exc)) from None
+
+
+def _anomalies(value: Any, where: str) -> AnomalySettings:
+    from genai_cost.reports.anomalies import AnomalySettings, InvalidAnomalySettings
+
+    if not isinstance(value, dict):
+        raise _fail(where, "expected a mapping")
+    try:
+        return AnomalySettings.from_mapping(value)
+    except InvalidAnomalySettings as exc:
+        raise _fail(f"{where}.{exc.key}", exc.problem) from None
+
+
+def _digests(value: Any, where: str) -> DigestSchedule:
+    from genai_cost.reports.live import DigestSchedule, InvalidDigestSettings
+
+    if not isinstance(value, dict):
+        raise _fail(where, "expected a mapping with daily: 08:00 and/or weekly: monday 08:00")
+    try:
+        return DigestSchedule.from_mapping(value)
+    except InvalidDigestSettings as exc:
+        raise _fail(f"{where}.{exc.key}", exc.problem) from None
+
+
 def _choice(*allowed: str) -> Reader:
     def read(value: Any, where: str) -> str:
         if value not in allowed:
@@ -356,7 +394,16 @@ _FILE_SCHEMA = _section(
         ),
         "metrics": _section({"user_id": _boolean, "prometheus_port": _integer(0)}),
         "budgets": _budgets,
-        "alerts": _section({"webhooks": _list_of(_webhook), "queue_size": _integer(1), "shutdown_timeout": _number()}),
+        "alerts": _section(
+            {
+                "webhooks": _list_of(_webhook),
+                "email": _email,
+                "queue_size": _integer(1),
+                "shutdown_timeout": _number(),
+            }
+        ),
+        "anomalies": _anomalies,
+        "digests": _digests,
         "instrumentation": _section({"anthropic": _section({"sdk_tracing": _sdk_tracing})}),
         "store": _section({"url": _string, "retention": _retention}),
         "dimensions": _dimension_names,
@@ -408,6 +455,8 @@ def parse_settings(document: Any, source: str = "<config>") -> Settings:
         prometheus_port=data.get("metrics", {}).get("prometheus_port"),
         store=data.get("store", {}).get("url"),
         store_retention=data.get("store", {}).get("retention"),
+        anomalies=data.get("anomalies"),
+        digests=data.get("digests"),
         dimensions=data.get("dimensions", ()),
     )
 
@@ -488,6 +537,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         prometheus_port=port_from_env(env, "GENAI_COST_PROMETHEUS_PORT", settings.prometheus_port),
         store=env.get("GENAI_COST_STORE", "").strip() or settings.store,
         store_retention=_retention_from_env(env, settings.store_retention),
+        anomalies=settings.anomalies,
+        digests=settings.digests,
         dimensions=_dimension_names(
             [name.strip() for name in env["GENAI_COST_DIMENSIONS"].split(",") if name.strip()],
             "environment variable GENAI_COST_DIMENSIONS",

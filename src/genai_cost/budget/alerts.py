@@ -1,4 +1,4 @@
-"""Budget alerts: threshold crossings and blocks, to the log and to webhooks, off the call path.
+"""Budget alerts: threshold crossings and blocks, to the log, to webhooks and by e-mail, off the call path.
 
 The guard hands each ``BudgetAlert`` (kind ``threshold``, ``block``, ``warn`` or ``downgrade``) to
 its ``on_alert`` callbacks on the caller's thread; an ``AlertDispatcher`` is one such callback. It
@@ -36,6 +36,7 @@ from urllib.parse import urlsplit
 
 from genai_cost.budget.policy import BLOCK, DOWNGRADE
 from genai_cost.budget.state import BudgetAlert as Alert
+from genai_cost.channels.email import EmailChannel
 from genai_cost.redaction import redact_url
 
 log = logging.getLogger("genai_cost.budget")
@@ -94,6 +95,7 @@ class AlertSettings:
     webhooks: tuple[Webhook, ...] = ()
     queue_size: int = 1000
     shutdown_timeout: float = 5.0
+    email: EmailChannel | None = None
 
 
 def redact(url: str) -> str:
@@ -247,8 +249,9 @@ _STOP: Final = object()
 class _Sender:
     """One webhook's queue and thread: a receiver that hangs delays only its own alerts."""
 
-    def __init__(self, webhook: Webhook, queue_size: int, logger: logging.Logger) -> None:
+    def __init__(self, webhook: Webhook | None, queue_size: int, logger: logging.Logger) -> None:
         self.webhook = webhook
+        self.target = redact(webhook.url) if webhook is not None else "?"  # for log lines: never a secret
         self._log = logger
         self._queue: queue.Queue[Any] = queue.Queue(maxsize=queue_size)
         self._thread: threading.Thread | None = None
@@ -266,7 +269,7 @@ class _Sender:
             self._queue.put_nowait(alert)
         except queue.Full:
             self.dropped += 1
-            self._log.warning("genai-cost: budget alert queue full; not sending to %s", redact(self.webhook.url))
+            self._log.warning("genai-cost: budget alert queue full; not sending to %s", self.target)
 
     def _start(self) -> None:
         with self._start_lock:
@@ -286,10 +289,12 @@ class _Sender:
                 self._deliver(alert)
             except Exception:
                 self.failed += 1
-                self._log.exception("genai-cost: sending a budget alert to %s failed", redact(self.webhook.url))
+                self._log.exception("genai-cost: sending a budget alert to %s failed", self.target)
 
     def _deliver(self, alert: Alert) -> None:
         webhook = self.webhook
+        if webhook is None:  # only _EmailSender has none, and it delivers its own way
+            return
         body = json.dumps(_BODIES[webhook.format](alert), separators=(",", ":")).encode()
         attempt = 0
         while True:
@@ -330,6 +335,40 @@ class _Sender:
         return not thread.is_alive()
 
 
+class _EmailSender(_Sender):
+    """Budget alerts by e-mail (``alerts.email``): the same queue, thread and shutdown bound as a
+    webhook's; an attempt that fails is retried twice, 5 and 10 s apart, inside that bound."""
+
+    _RETRY_DELAYS = (5.0, 10.0)
+
+    def __init__(self, channel: EmailChannel, queue_size: int, logger: logging.Logger) -> None:
+        super().__init__(None, queue_size, logger)
+        self.channel = channel
+        self.target = channel.describe()
+
+    def _deliver(self, alert: Alert) -> None:
+        from genai_cost.channels.email import EmailNotSent
+
+        subject = describe(alert)
+        text = subject + "\n\n" + "\n".join(f"{k}: {v}" for k, v in alert_json(alert).items() if k != "message") + "\n"
+        for attempt, delay in enumerate((*self._RETRY_DELAYS, None)):
+            try:
+                self.channel.send(subject, text)
+                self.delivered += 1
+                return
+            except EmailNotSent as why:
+                if delay is None or time.monotonic() + delay >= self.deadline:
+                    self.failed += 1
+                    self._log.warning(
+                        "genai-cost: budget alert to %s not delivered after %d attempts (%s)",
+                        self.target,
+                        attempt + 1,
+                        why,
+                    )
+                    return
+            time.sleep(delay)
+
+
 class AlertDispatcher:
     """An ``on_alert`` callback: log, de-duplicate, and hand each new alert to every webhook's
     sender thread."""
@@ -339,7 +378,10 @@ class AlertDispatcher:
         self._log = logger
         self._seen: OrderedDict[str, None] = OrderedDict()
         self._seen_lock = threading.Lock()
-        self._senders = tuple(_Sender(w, self.settings.queue_size, logger) for w in self.settings.webhooks)
+        senders = [_Sender(w, self.settings.queue_size, logger) for w in self.settings.webhooks]
+        if self.settings.email is not None:
+            senders.append(_EmailSender(self.settings.email, self.settings.queue_size, logger))
+        self._senders = tuple(senders)
         self._closing = False
         if self._senders:
             _register_shutdown(self)

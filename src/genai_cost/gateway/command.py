@@ -106,6 +106,13 @@ def add_command(commands: Any) -> None:
         action="store_true",
         help="plaintext gRPC to a downstream given without a scheme (default: TLS, as the Collector's otlp exporter)",
     )
+    parser.add_argument(
+        "--answers-interval",
+        type=float,
+        default=300.0,
+        help="with --store: run the anomaly detectors every N seconds and send digests on the config's schedule "
+        "(0: off; default 300)",
+    )
     parser.add_argument("--log-level", default="INFO")
     parser.set_defaults(run=run_gateway)
 
@@ -235,12 +242,34 @@ def run_gateway(args: argparse.Namespace, out: TextIO) -> int:
             ledger = _ledger_name(guard.ledger.url)
             print(f"genai-cost gateway: {len(guard.policies)} budget(s), ledger {ledger}", file=out, flush=True)
 
+    live = _live_answers(gateway, settings, guard, args.answers_interval)
     try:
         gateway.run(ready=banner)
     except (OSError, RuntimeError, ValueError) as exc:  # a port in use, grpcio missing, an unreadable certificate
         print(f"genai-cost: gateway: {exc}", file=sys.stderr)
         return 1
     finally:
+        if live is not None:
+            live.close()
         if guard is not None:
             guard.close()  # the alert dispatcher delivers what is queued at exit
     return 0
+
+
+def _live_answers(gateway: Any, settings: Any, guard: Any, interval: float) -> Any:
+    """With a store: anomaly findings and scheduled digests to the alert channels (reports/live.py)."""
+    if gateway.store_writer is None or interval <= 0:
+        return None
+    from genai_cost.reports.digest import Channels
+    from genai_cost.reports.live import LiveAnswers
+
+    live = LiveAnswers(
+        gateway.store_writer.store,
+        Channels(tuple(settings.alerts.webhooks), settings.alerts.email),
+        anomalies=settings.anomalies,
+        schedule=settings.digests,
+        interval=interval,
+        budgets=(lambda: guard.status()) if guard is not None else (lambda: ()),
+    )
+    live.start()
+    return live

@@ -44,7 +44,8 @@ def add_commands(commands: Any) -> None:
         "a custom dimension, day, week, month (default: model)",
     )
     report.add_argument("--top", type=int, help="keep the N costliest groups (per time bucket)")
-    report.add_argument("--format", choices=sorted(FORMATS), default="table")
+    report.add_argument("--format", choices=[*sorted(FORMATS), "html"], default="table")
+    report.add_argument("--output", help="with --format html: the file to write the visual report to")
     report.add_argument("--no-compare", dest="compare", action="store_false", help="skip the previous-period column")
     report.set_defaults(run=run_report)
 
@@ -68,6 +69,10 @@ def _open(args: argparse.Namespace) -> Any:
 
 
 def run_report(args: argparse.Namespace, out: TextIO) -> int:
+    if args.format == "html":
+        from genai_cost.reports.answer_commands import write_html_report
+
+        return write_html_report(args, out)
     from genai_cost.reports.query import UnknownDimension, parse_time, spend
     from genai_cost.store import StoreError
 

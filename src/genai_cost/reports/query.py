@@ -44,6 +44,7 @@ __all__ = [
     "UnknownDimension",
     "calls",
     "parse_time",
+    "quantiles",
     "spend",
     "totals",
 ]
@@ -189,12 +190,36 @@ def calls(
     until: datetime | None = None,
     where: Mapping[str, str] | None = None,
     limit: int | None = None,
+    *,
+    min_amount: float | None = None,
 ) -> list[dict[str, Any]]:
-    """Per-call rows, oldest first (see the module docstring)."""
-    return store.calls(since, until, where, limit)
+    """Per-call rows, oldest first (see the module docstring); ``min_amount``: only dearer calls."""
+    if min_amount is None:
+        return store.calls(since, until, where, limit)
+    return store.calls(since, until, where, limit, min_amount=min_amount)
+
+
+def quantiles(
+    store: Any,
+    by: Sequence[str],
+    q: float,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> dict[tuple[str | None, ...], tuple[float, int]]:
+    """The ``q``-quantile of a priced call's amount per group: ``{keys: (quantile, priced calls)}``."""
+    by = tuple(by)
+    out = {}
+    for row in store.quantiles(by, q, since, until):
+        keys = tuple(str(v) if v not in (None, "") else None for v in row[: len(by)])
+        value, count = row[len(by)], row[len(by) + 1]
+        if value is not None:
+            out[keys] = (float(value), int(count))
+    return out
 
 
 def _bucket_start(bucket: str, when: datetime) -> datetime:
+    if bucket == "hour":
+        return when.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
     day = datetime.combine(when.astimezone(UTC).date(), datetime.min.time(), UTC)
     if bucket == "day":
         return day
@@ -204,6 +229,8 @@ def _bucket_start(bucket: str, when: datetime) -> datetime:
 
 
 def _previous_bucket_key(bucket: str, key: str) -> str:
+    if bucket == "hour":
+        return (datetime.fromisoformat(key) - timedelta(hours=1)).strftime("%Y-%m-%dT%H:00:00")
     if bucket == "month":
         year, month = (int(part) for part in key.split("-"))
         return f"{year - 1}-12" if month == 1 else f"{year}-{month - 1:02d}"
@@ -215,6 +242,8 @@ def _previous_start(bucket: str, since: datetime) -> datetime:
     start = _bucket_start(bucket, since)
     if bucket == "month":
         return _add_months(start, -1)
+    if bucket == "hour":
+        return start - timedelta(hours=1)
     return start - timedelta(days=1 if bucket == "day" else 7)
 
 
@@ -275,7 +304,11 @@ def _spend(
                 earlier = by_key.get(tuple(key))
                 group.previous_amount = earlier.amount if earlier is not None else None
         if since is not None:
-            first = _bucket_start(bucket, since).date().isoformat()[: 7 if bucket == "month" else 10]
+            start = _bucket_start(bucket, since)
+            if bucket == "hour":
+                first = start.strftime("%Y-%m-%dT%H:00:00")
+            else:
+                first = start.date().isoformat()[: 7 if bucket == "month" else 10]
             groups = [g for g in groups if (g.keys[bucket] or "") >= first]
     elif compare and since is not None and until is not None:
         before = since - (until - since)

@@ -64,12 +64,14 @@ def _dialect(table: str, dimensions: Sequence[str]) -> sql.Dialect:
         numbers=numbers,
         time="Timestamp",
         buckets={
+            "hour": "formatDateTime(toStartOfHour(Timestamp, 'UTC'), '%Y-%m-%dT%H:00:00', 'UTC')",
             "day": "toString(toDate(Timestamp, 'UTC'))",
             "week": "toString(toMonday(Timestamp, 'UTC'))",
             "month": "formatDateTime(Timestamp, '%Y-%m', 'UTC')",
         },
         where_calls=f"{status} NOT IN ('', 'duplicate')",
         backslash_escapes=True,
+        quantile="quantile({q})({expr})",
     )
 
 
@@ -149,6 +151,7 @@ class ClickHouseStore:
         until: datetime | None = None,
         where: Mapping[str, str] | None = None,
         limit: int | None = None,
+        min_amount: float | None = None,
     ) -> list[dict[str, Any]]:
         dims = _requested_dimensions(list(where or {}))
         dialect = _dialect(self.table, dims)
@@ -161,7 +164,7 @@ class ClickHouseStore:
             },
         )
         names = [*COLUMN_NAMES, "dims"]
-        rows = self._run(sql.calls_sql(dialect, names, since, until, where, dims, _time_literal, limit))
+        rows = self._run(sql.calls_sql(dialect, names, since, until, where, dims, _time_literal, limit, min_amount))
         out = []
         for row in rows:
             record = dict(zip(names, row, strict=True))
@@ -176,6 +179,17 @@ class ClickHouseStore:
                     record[name] = int(record[name])
             out.append(record)
         return out
+
+    def quantiles(
+        self, by: Sequence[str], q: float, since: datetime | None = None, until: datetime | None = None
+    ) -> list[tuple[Any, ...]]:
+        dims = _requested_dimensions(by)
+        return [
+            tuple(row)
+            for row in self._run(
+                sql.quantiles_sql(_dialect(self.table, dims), by, q, since, until, dims, _time_literal)
+            )
+        ]
 
     def close(self) -> None:
         pass

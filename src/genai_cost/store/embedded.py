@@ -82,6 +82,7 @@ def _dialect(dimensions: Sequence[str]) -> sql.Dialect:
         numbers={name: f'"{name}"' for name in _NUMBER_COLUMNS},
         time="time",
         buckets={
+            "hour": "strftime(date_trunc('hour', time), '%Y-%m-%dT%H:00:00')",
             "day": "strftime(time, '%Y-%m-%d')",
             "week": "strftime(date_trunc('week', time), '%Y-%m-%d')",
             "month": "strftime(time, '%Y-%m')",
@@ -318,6 +319,7 @@ class EmbeddedStore:
         until: datetime | None = None,
         where: Mapping[str, str] | None = None,
         limit: int | None = None,
+        min_amount: float | None = None,
     ) -> list[dict[str, Any]]:
         """Per-call rows, oldest first: every ``schema.COLUMNS`` name plus ``dim_<name>`` columns;
         ``time`` is an aware UTC datetime, ids are hex strings."""
@@ -326,7 +328,15 @@ class EmbeddedStore:
         def build() -> str:
             names.extend([*COLUMN_NAMES, *(f"dim_{d}" for d in self._dimensions)])
             return sql.calls_sql(
-                _dialect(self._dimensions), names, since, until, where, self._dimensions, _time_literal, limit
+                _dialect(self._dimensions),
+                names,
+                since,
+                until,
+                where,
+                self._dimensions,
+                _time_literal,
+                limit,
+                min_amount,
             )
 
         rows = self._query(build)
@@ -336,6 +346,15 @@ class EmbeddedStore:
             record["time"] = record["time"].replace(tzinfo=UTC)
             out.append(record)
         return out
+
+    def quantiles(
+        self, by: Sequence[str], q: float, since: datetime | None = None, until: datetime | None = None
+    ) -> list[tuple[Any, ...]]:
+        """Group keys (``by`` order), the ``q``-quantile of a priced call's amount, the priced calls."""
+        rows = self._query(
+            lambda: sql.quantiles_sql(_dialect(self._dimensions), by, q, since, until, self._dimensions, _time_literal)
+        )
+        return [tuple(row) for row in rows]
 
     def close(self) -> None:
         """Nothing is held open between sessions; here for the store protocol."""

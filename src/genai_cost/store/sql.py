@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-TIME_BUCKETS = ("day", "week", "month")
+TIME_BUCKETS = ("hour", "day", "week", "month")
 # Names a report may group or filter by (besides custom ``dim_*`` dimensions), and their column.
 DIMENSIONS: dict[str, str] = {
     "project": "project",
@@ -48,6 +48,8 @@ class Dialect:
     buckets: Mapping[str, str]  # day/week/month -> expression over the time column
     where_calls: str  # which rows are stored calls
     backslash_escapes: bool
+    # An aggregate for the q-quantile of an expression (the anomaly detectors' p95).
+    quantile: str = "quantile_cont({expr}, {q})"
 
     def dimension(self, name: str) -> str:
         return self.columns[name]
@@ -79,8 +81,11 @@ def _where(
     where: Mapping[str, str] | None,
     dimensions: Sequence[str],
     time_literal: Any,
+    min_amount: float | None = None,
 ) -> str:
     clauses = [dialect.where_calls]
+    if min_amount is not None:
+        clauses.append(f"{dialect.numbers['amount']} > {float(min_amount)!r}")
     if since is not None:
         clauses.append(f"{dialect.time} >= {time_literal(since)}")
     if until is not None:
@@ -130,11 +135,31 @@ def calls_sql(
     dimensions: Sequence[str],
     time_literal: Any,
     limit: int | None,
+    min_amount: float | None = None,
 ) -> str:
-    """Per-call rows, oldest first: ``columns`` are logical column names (``dialect.columns``)."""
+    """Per-call rows, oldest first: ``columns`` are logical column names (``dialect.columns``);
+    ``min_amount``: only calls that cost more (the detectors' expensive calls)."""
     select = ", ".join(dialect.columns.get(c) or dialect.numbers[c] for c in columns)
     tail = f" LIMIT {int(limit)}" if limit is not None else ""
-    return (
-        f"SELECT {select} FROM {dialect.table} "
-        f"WHERE {_where(dialect, since, until, where, dimensions, time_literal)} ORDER BY {dialect.time}{tail}"
-    )
+    condition = _where(dialect, since, until, where, dimensions, time_literal, min_amount)
+    return f"SELECT {select} FROM {dialect.table} WHERE {condition} ORDER BY {dialect.time}{tail}"
+
+
+def quantiles_sql(
+    dialect: Dialect,
+    by: Sequence[str],
+    q: float,
+    since: datetime | None,
+    until: datetime | None,
+    dimensions: Sequence[str],
+    time_literal: Any,
+) -> str:
+    """One row per group of priced calls: the group keys, the ``q``-quantile of the amount, the count."""
+    if not 0 < q < 1:
+        raise ValueError(f"quantile: expected 0 < q < 1, got {q!r}")
+    keys = [f"{_group_expression(dialect, name, dimensions)} AS g{i}" for i, name in enumerate(by)]
+    amount = dialect.numbers["amount"]
+    measures = [dialect.quantile.format(expr=amount, q=float(q)), f"count({amount})"]
+    group = f" GROUP BY {', '.join(f'g{i}' for i in range(len(by)))}" if by else ""
+    condition = _where(dialect, since, until, None, dimensions, time_literal) + f" AND {amount} IS NOT NULL"
+    return f"SELECT {', '.join([*keys, *measures])} FROM {dialect.table} WHERE {condition}{group}"
