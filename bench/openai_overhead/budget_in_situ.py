@@ -125,7 +125,8 @@ def main() -> None:
         p10 = ordered[len(ordered) // 10] / 1000
         return f"| {name} | {statistics.median(values) / 1000:.1f} | {p10:.1f} |"
 
-    print(f"budget decision in situ: {args.mode}, set-up {args.setup}, {args.calls} calls; yardstick {yardstick():.1f} µs")
+    where = f"{args.mode}, set-up {args.setup}, {args.calls} calls"
+    print(f"budget decision in situ: {where}; yardstick {yardstick():.1f} µs")
     print("| part | median µs | p10 µs |")
     print("|---|---|---|")
     print(row("budget_hook.enter (count input, reserve, decide)", enters))

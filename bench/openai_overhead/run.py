@@ -7,8 +7,8 @@
 Variants: the bare SDK call over a mock transport; the floor (the same plus one hand-made span
 with 12 attributes); genai-cost (pricing and an in-memory budget; also pricing only, and with
 metrics on the caller's thread; set up as a user does); the official
-opentelemetry-instrumentation-genai-openai and the older official openai-v2; OpenLLMetry (opentelemetry-instrumentation-openai);
-OpenLIT; OpenInference. Modes: non-streaming and streaming chat completions.
+opentelemetry-instrumentation-genai-openai and the older official openai-v2; OpenLLMetry
+(opentelemetry-instrumentation-openai); OpenLIT; OpenInference. Modes: non-streaming and streaming chat completions.
 
 Method (see bench/README.md): each (variant, mode) runs in a fresh process (``worker.py``);
 processes are interleaved, the variant order rotating each repeat. Inside a process, timed

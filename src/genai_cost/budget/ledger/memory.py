@@ -87,11 +87,13 @@ class MemoryLedger:
         return Reservation(admitted, tuple(balances))
 
     def settle(self, slots: Sequence[Slot], estimate: int, actual: int, lease: int) -> tuple[int, ...]:
+        found = self._entries
         with self._lock:
             after = []
             for slot in slots:
-                entry = self._entry(slot)
-                entry.give_back(estimate, lease)
+                entry = found.get(slot.key) or self._entry(slot)
+                if estimate:
+                    entry.give_back(estimate, lease)
                 entry.spent += actual
                 after.append(entry.spent)
         return tuple(after)
