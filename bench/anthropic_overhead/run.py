@@ -38,6 +38,7 @@ TABLE = Table(
         "bare": "bare SDK call (mock transport, SDK tracing off)",
         "floor": "floor: + 1 hand-made span, 12 attributes",
         "genai-cost": "genai-cost (pricing; SDK tracing off)",
+        "genai-cost+budget": "genai-cost + in-memory budget (SDK tracing off)",
         "genai-cost+sdk": "genai-cost + anthropic's own tracing left on (2 spans, theirs `duplicate`)",
         "anthropic-sdk": "anthropic 2.14 built-in tracing alone",
         "openllmetry": "OpenLLMetry opentelemetry-instrumentation-anthropic 0.62.4",

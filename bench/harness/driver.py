@@ -24,6 +24,8 @@ def venv_python(variant: str, venv: str, openlit_venv: str) -> str:
     venv of its own (``harness/venvs.sh``); BENCH_PYTHON / BENCH_OPENLIT_PYTHON choose others."""
     if variant == "openlit":
         return os.environ.get("BENCH_OPENLIT_PYTHON", str(REPO / "bench" / openlit_venv / "bin" / "python"))
+    if variant == "openai-v2":  # needs an older opentelemetry-util-genai than genai-openai (setup.sh)
+        return str(REPO / "bench" / ".venv-openai-v2" / "bin" / "python")
     return os.environ.get("BENCH_PYTHON", str(REPO / "bench" / venv / "bin" / "python"))
 
 

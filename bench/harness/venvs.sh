@@ -18,9 +18,9 @@ venv_install() {
   "$venv/bin/python" -m pip install "${PIP_QUIET[@]}" "$@"
 }
 
-# openlit_venv MAIN_VENV OPENLIT_VENV SDK_PINS PACKAGE...: OpenLIT's venv, pinned to MAIN_VENV's
-# versions of SDK_PINS (a regex alternation) and SHARED_PINS; PACKAGEs are what openlit imports.
-openlit_venv() {
+# pinned_venv MAIN_VENV VENV SDK_PINS PACKAGE...: a venv with MAIN_VENV's versions of SDK_PINS (a regex
+# alternation) and SHARED_PINS, genai-cost editable, and PACKAGEs (a peer that cannot share MAIN_VENV).
+pinned_venv() {
   local main=$1 venv=$2 pins=$3
   shift 3
   local constraints
@@ -28,6 +28,13 @@ openlit_venv() {
   "$main/bin/python" -m pip freeze --exclude-editable 2>/dev/null | grep -iE "^($pins|$SHARED_PINS)==" > "$constraints"
   venv_install "$venv" -c "$constraints" -e . "$@"
   rm -f "$constraints"
+}
+
+# openlit_venv MAIN_VENV OPENLIT_VENV SDK_PINS PACKAGE...: OpenLIT's venv, pinned to MAIN_VENV's
+# versions of SDK_PINS (a regex alternation) and SHARED_PINS; PACKAGEs are what openlit imports.
+openlit_venv() {
+  local venv=$2
+  pinned_venv "$@"
   "$venv/bin/python" -m pip install "${PIP_QUIET[@]}" --no-deps "$OPENLIT"
 }
 

@@ -6,9 +6,9 @@
 
 Variants: the bare SDK call over a mock transport; the floor (the same plus one hand-made span
 with 12 attributes); genai-cost (pricing and an in-memory budget; also pricing only, and with
-metrics on the caller's thread); the official
-opentelemetry-instrumentation-genai-openai; OpenLLMetry (opentelemetry-instrumentation-openai);
-OpenLIT; OpenInference. Modes: non-streaming and streaming chat completions.
+metrics on the caller's thread; set up as a user does); the official
+opentelemetry-instrumentation-genai-openai and the older official openai-v2; OpenLLMetry
+(opentelemetry-instrumentation-openai); OpenLIT; OpenInference. Modes: non-streaming and streaming chat completions.
 
 Method (see bench/README.md): each (variant, mode) runs in a fresh process (``worker.py``);
 processes are interleaved, the variant order rotating each repeat. Inside a process, timed
@@ -43,12 +43,14 @@ LABELS = {
     "genai-cost": "genai-cost (pricing + in-memory budget)",
     "genai-cost-nobudget": "genai-cost, pricing only (no budget)",
     "genai-cost-inline": "genai-cost + budget, metrics recorded on the caller's thread",
+    "genai-cost-user": "genai-cost + budget, set up as a user does (configure() only, metrics not drained)",
     "official": "official opentelemetry-instrumentation-genai-openai",
+    "openai-v2": "official opentelemetry-instrumentation-openai-v2",
     "openllmetry": "OpenLLMetry opentelemetry-instrumentation-openai",
     "openlit": "OpenLIT",
     "openinference": "OpenInference openinference-instrumentation-openai",
 }
-PEERS = ("official", "openllmetry", "openlit", "openinference")
+PEERS = ("official", "openai-v2", "openllmetry", "openlit", "openinference")
 # Small batches, many of them, alternating with bare batches: this machine's slow spells last
 # longer than a batch (~5 ms), so they hit both sides of a pair alike.
 BATCH_SIZE = {"chat": 5, "stream": 2}

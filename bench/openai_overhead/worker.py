@@ -3,8 +3,8 @@
     python worker.py calls   VARIANT MODE [--warmup N] [--batches N] [--batch-size N] [--content off|default]
     python worker.py startup VARIANT [--content off|default]
 
-VARIANT: bare | floor | genai-cost | genai-cost-nobudget | genai-cost-inline | official | openllmetry | openlit
-         | openinference
+VARIANT: bare | floor | genai-cost | genai-cost-nobudget | genai-cost-inline | genai-cost-user | official
+         | openai-v2 | openllmetry | openlit | openinference
 MODE:    chat (non-streaming) | stream
 
 Every variant: the pipeline of ``bench/harness/pipeline.py``, the real ``openai.OpenAI`` client
@@ -40,13 +40,18 @@ VARIANTS = (
     "genai-cost",
     "genai-cost-nobudget",
     "genai-cost-inline",
+    "genai-cost-user",
     "official",
+    "openai-v2",
     "openllmetry",
     "openlit",
     "openinference",
 )
 # The in-memory budget genai-cost runs with: a monthly project-wide limit no benchmark reaches.
 BENCH_BUDGET = {"name": "bench", "limit": 1_000_000.0, "window": "month", "action": "block"}
+# genai-cost-user: set up as the issue's harness (and a user) does it: configure() instruments every
+# installed SDK it supports, one budget with the default action, and its metrics are not drained.
+USER_BUDGET = {"name": "bench", "limit": 1e12, "window": "month"}
 MODES = ("chat", "stream")
 
 
@@ -71,7 +76,11 @@ def instrument(variant: str, provider, content: str) -> None:
     """Import the instrumentation and switch it on (what ``startup`` times)."""
     if variant in ("bare", "floor"):
         return
-    if variant in ("genai-cost", "genai-cost-inline", "genai-cost-nobudget"):
+    if variant == "genai-cost-user":
+        import genai_cost
+
+        genai_cost.configure(tracer_provider=provider, budgets=[USER_BUDGET], ledger="memory")
+    elif variant in ("genai-cost", "genai-cost-inline", "genai-cost-nobudget"):
         import genai_cost
         from genai_cost.instrumentation.openai import OpenAIInstrumentor
 
@@ -89,6 +98,10 @@ def instrument(variant: str, provider, content: str) -> None:
         OpenAIInstrumentor().instrument(tracer_provider=provider)
     elif variant == "official":
         from opentelemetry.instrumentation.genai.openai import OpenAIInstrumentor
+
+        OpenAIInstrumentor().instrument(tracer_provider=provider)
+    elif variant == "openai-v2":
+        from opentelemetry.instrumentation.openai_v2 import OpenAIInstrumentor
 
         OpenAIInstrumentor().instrument(tracer_provider=provider)
     elif variant == "openllmetry":

@@ -53,8 +53,13 @@ def _count(value: Any, depth: int) -> int:
         return _count_mapping(value, depth)
     if kind is list or kind is tuple:
         total = 0
+        depth += 1
         for item in value:
-            total += _count(item, depth + 1)
+            # A list of message dicts, inline (what _count does for a dict within the depth bound).
+            if type(item) is dict and depth <= _MAX_DEPTH:
+                total += _count_mapping(item, depth)
+            else:
+                total += _count(item, depth)
         return total
     if value is None or kind is bool or kind is int or kind is float:
         return 0
@@ -67,7 +72,14 @@ def _count_mapping(value: Mapping[str, Any], depth: int) -> int:
     total = MESSAGE_OVERHEAD_TOKENS
     depth += 1
     for item in value.values():
-        total += _count(item, depth)
+        # A message's text, inline (what _count does for a str): most values of a message are.
+        if type(item) is str:
+            if item.startswith("data:"):
+                total += IMAGE_TOKENS
+            else:
+                total += -(-(len(item) if item.isascii() else len(item.encode("utf-8"))) // BYTES_PER_TOKEN)
+        else:
+            total += _count(item, depth)
     return total
 
 

@@ -224,11 +224,19 @@ _implausible_logged = False
 _MAX_ESTIMATE = MAX_OPERATION_MICROS / MICROS
 
 
-def _over(slots: Sequence[Slot], reservation: Reservation, micros: int) -> list[int]:
+_FITS: tuple[int, ...] = ()
+
+
+def _over(slots: Sequence[Slot], reservation: Reservation, micros: int) -> Sequence[int]:
     """Indexes of the slots this estimate does not fit in (whether or not they are hard)."""
     balances = reservation.balances
     bump = micros if micros > 0 else 1  # a call adding nothing still may not start past the limit
-    return [i for i, slot in enumerate(slots) if balances[i].spent + balances[i].reserved + bump > slot.limit]
+    over = _FITS  # a plain loop and no list for the common call, which fits everywhere
+    for i, slot in enumerate(slots):
+        balance = balances[i]
+        if balance.spent + balance.reserved + bump > slot.limit:
+            over = (*over, i)
+    return over
 
 
 class BudgetGuard:
@@ -302,7 +310,10 @@ class BudgetGuard:
             reservation = reserve(plan.slots, plan.micros, plan.lease)
         except Exception as error:
             return self._failed(plan, error)
-        over, downgrades, cheaper = self._looked(plan, reservation)
+        over = _over(plan.slots, reservation, plan.micros)
+        if not over and reservation.admitted:  # the common call: it fits every budget
+            return self._decide(plan, reservation, over, over)
+        downgrades, cheaper = self._looked(plan, reservation, over)
         if cheaper is not None:
             try:
                 retried = reserve(plan.slots, cheaper[1], plan.lease)
@@ -332,7 +343,10 @@ class BudgetGuard:
             reservation = await areserve(plan.slots, plan.micros, plan.lease)
         except Exception as error:
             return self._failed(plan, error)
-        over, downgrades, cheaper = self._looked(plan, reservation)
+        over = _over(plan.slots, reservation, plan.micros)
+        if not over and reservation.admitted:  # the common call: it fits every budget
+            return self._decide(plan, reservation, over, over)
+        downgrades, cheaper = self._looked(plan, reservation, over)
         if cheaper is not None:
             try:
                 retried = await areserve(plan.slots, cheaper[1], plan.lease)
@@ -358,7 +372,9 @@ class BudgetGuard:
                 if window is None or not window.start <= now < window.end:
                     window = compiled.current(now)
                 budgets.append((compiled, window, scope))
-                slot_list.append(compiled.slot(window, scope))
+                current, window_slots = compiled.window_slots  # compiled.slot's memo, read inline
+                slot = window_slots.get(scope) if current is window else None
+                slot_list.append(slot if slot is not None else compiled.slot(window, scope))
         if not budgets:
             return None
         model = attributes.get(attr.REQUEST_MODEL)
@@ -387,11 +403,12 @@ class BudgetGuard:
         why = f"ledger unavailable ({type(error).__name__})"
         return self._unreachable(plan.budgets, plan.slots, plan.lease, plan.model, plan.estimate, why)
 
-    def _looked(self, plan: _Plan, reservation: Reservation) -> tuple[list[int], list[int], tuple[float, int] | None]:
-        """The budgets the estimate does not fit, those of them that downgrade, and the cheaper
-        model's (estimate, micro-units) to ask for again, if any."""
-        over = _over(plan.slots, reservation, plan.micros)
-        downgrades = [i for i in over if plan.budgets[i][0].policy.action == DOWNGRADE] if over else over
+    def _looked(
+        self, plan: _Plan, reservation: Reservation, over: Sequence[int]
+    ) -> tuple[list[int], tuple[float, int] | None]:
+        """Of the budgets the estimate does not fit (``over``), those that downgrade, and the
+        cheaper model's (estimate, micro-units) to ask for again, if any."""
+        downgrades = [i for i in over if plan.budgets[i][0].policy.action == DOWNGRADE]
         if not reservation.admitted and downgrades and plan.estimate:
             # A hard budget refused the requested model, but a downgrade budget would swap it for
             # a cheaper one anyway: ask again with the cheaper model's estimate (rare: one more
@@ -399,16 +416,18 @@ class BudgetGuard:
             target = plan.budgets[downgrades[0]][0].policy.downgrade_to
             cheaper = estimate_of(target, plan.provider, plan.server, plan.input_tokens, plan.output_tokens)
             if cheaper is not None and cheaper < plan.estimate:
-                return over, downgrades, (cheaper, math.ceil(cheaper * MICROS) if cheaper else 0)
-        return over, downgrades, None
+                return downgrades, (cheaper, math.ceil(cheaper * MICROS) if cheaper else 0)
+        return downgrades, None
 
     @staticmethod
-    def _downgraded(plan: _Plan, cheaper: tuple[float, int], retried: Reservation, over: list[int]) -> list[int]:
+    def _downgraded(plan: _Plan, cheaper: tuple[float, int], retried: Reservation, over: Sequence[int]) -> list[int]:
         plan.estimate, plan.micros = cheaper
         # Still the budgets the requested model would have passed: that is what the downgrade is for.
         return sorted(set(over) | set(_over(plan.slots, retried, plan.micros)))
 
-    def _decide(self, plan: _Plan, reservation: Reservation, over: list[int], downgrades: list[int]) -> Decision:
+    def _decide(
+        self, plan: _Plan, reservation: Reservation, over: Sequence[int], downgrades: Sequence[int]
+    ) -> Decision:
         budgets, slots, model, estimate = plan.budgets, plan.slots, plan.model, plan.estimate
         balances = reservation.balances
         if not reservation.admitted:
@@ -502,7 +521,7 @@ class BudgetGuard:
         if ticket is None or ticket.settled:
             return None
         ticket.settled = True
-        actual = to_micros(actual_cost) if actual_cost and _plausible(actual_cost) else 0
+        actual = round(actual_cost * MICROS) if actual_cost and _plausible(actual_cost) else 0  # to_micros, inline
         if not ticket.reserved and (actual == 0 or self._clock() < self._down_until):
             return None
         return ticket, actual
@@ -525,6 +544,14 @@ class BudgetGuard:
             state.spent = spent_after[ticket.deciding] / MICROS
             state.reserved = 0.0
         if not actual:
+            return []
+        # Most calls cross nothing: a level can only lie in (before, after] if the first level is
+        # not above ``after`` and the last is above ``before`` (levels ascend).
+        for (compiled, _, _), after in zip(ticket.budgets, spent_after, strict=True):
+            levels = compiled.levels
+            if levels and levels[0][1] <= after and after - actual < levels[-1][1]:
+                break
+        else:
             return []
         crossings = self._crossings(ticket.budgets, spent_after, actual, decision.original_model or decision.model)
         decision.crossings = crossings

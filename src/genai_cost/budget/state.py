@@ -161,8 +161,10 @@ class Decision:
             attributes[attr.BUDGET_LIMIT] = state.limit
             attributes[attr.BUDGET_WINDOW] = state.window
             if self.status is None:  # otherwise the ledger was not read: spend is unknown, not 0
-                attributes[attr.BUDGET_SPENT] = state.spent
-                attributes[attr.BUDGET_REMAINING] = state.remaining
+                spent = state.spent
+                attributes[attr.BUDGET_SPENT] = spent
+                # state.remaining, inline: every budgeted call's end
+                attributes[attr.BUDGET_REMAINING] = max(0.0, state.limit - spent - state.reserved)
             if state.scope:
                 attributes[attr.BUDGET_SCOPE] = state.scope
         if self.estimate is not None:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from genai_cost import attributes as attr
-from genai_cost.budget.policy import DOWNGRADE, WARN
+from genai_cost.budget.policy import ALLOW, DOWNGRADE, WARN
 from genai_cost.budget.state import Decision, ThresholdCrossing
 
 if TYPE_CHECKING:
@@ -49,11 +49,19 @@ def enter(call: GenAICall, guard: BudgetGuard, ask_budget: Callable[[], BudgetAs
     raises). ``ask_budget`` is only called (the input counted) when some budget covers the call.
     The decision reaches the span at its end, with the settled spend (``finish``): one
     ``set_attributes`` per call instead of two, and the spend written once."""
-    asked = _ask(call, guard, ask_budget)
-    if asked is None:
+    # _ask, inline (aenter shares it): this runs before every budgeted call
+    attributes = call.attributes
+    if not guard.covers(attributes):
         return None
-    ask, output = asked
-    decision = guard.reserve(call.attributes, input_tokens=ask.input_tokens, max_output_tokens=output)
+    ask = ask_budget()
+    output = ask.max_output_tokens
+    if output is None:
+        output = _requested_output(attributes)
+    decision = guard.reserve(attributes, input_tokens=ask.input_tokens, max_output_tokens=output)
+    if decision is None:
+        return None
+    if decision.decision == ALLOW:  # the common answer: nothing to swap
+        return Guarded(guard, decision)
     return _guarded(call, guard, ask, decision)
 
 
@@ -111,7 +119,9 @@ def finish(guarded: Guarded, span: Any, amount: float | None, failed: bool, upda
         if failed:
             guard.release(decision)
         else:
-            _add_crossings(span, guard.settle(decision, amount))
+            crossings = guard.settle(decision, amount)
+            if crossings:
+                _add_crossings(span, crossings)
     updates.update(decision.span_attributes())
 
 

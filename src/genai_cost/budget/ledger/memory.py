@@ -115,12 +115,14 @@ class MemoryLedger:
 
     def settle(self, slots: Sequence[Slot], estimate: int, actual: int, lease: int) -> tuple[int, ...]:
         check_micros(estimate, actual)
+        found = self._entries
         with self._lock:
             self._tick()
             after = []
             for slot in slots:
-                entry = self._entry(slot)
-                entry.give_back(estimate, lease)
+                entry = found.get(slot.key) or self._entry(slot)
+                if estimate:
+                    entry.give_back(estimate, lease)
                 entry.spent += actual
                 after.append(entry.spent)
         return tuple(after)
