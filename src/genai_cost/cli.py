@@ -218,11 +218,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_collector_config_command(commands)
 
-    from genai_cost.reports.command import add_commands as add_report_commands
+    from genai_cost.commands.reports import add_commands as add_report_commands
 
     add_report_commands(commands)
 
-    from genai_cost.reports.answer_commands import add_commands as add_answer_commands
+    from genai_cost.commands.answers import add_commands as add_answer_commands
 
     add_answer_commands(commands)
     _accept_everywhere(parser, "--config", help="config file (default: $GENAI_COST_CONFIG)")

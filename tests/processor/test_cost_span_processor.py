@@ -269,7 +269,7 @@ def test_different_calls_with_different_ids_are_both_priced(pipeline):
 
 
 def test_rollup_memory_is_bounded_for_roots_that_never_end(pipeline):
-    provider, exporter, processor = pipeline
+    provider, _exporter, processor = pipeline
     tracer = provider.get_tracer("x")
     never_ended = [tracer.start_span(f"root {i}") for i in range(500)]
     for root in never_ended:

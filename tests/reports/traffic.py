@@ -151,7 +151,7 @@ def rows(calls: list[Call], catalog: PriceCatalog) -> list[tuple[tuple[Any, ...]
                     call.attributes(catalog),
                     start_ns=start_ns,
                     end_ns=start_ns + 800_000_000,
-                    trace_id=index.to_bytes(16, "big"),
+                    trace_id=format(index, "032x"),
                     span_id=index,
                     service=call.service,
                 ),

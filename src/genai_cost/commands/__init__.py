@@ -1,1 +1,2 @@
-"""CLI subcommands that need the config reader, kept above it (``cli.py`` registers them)."""
+"""CLI subcommands, above the config reader and the packages they drive (``cli.py`` registers them):
+``budget status``, ``report`` / ``export focus``, ``anomalies`` / ``digest``."""

@@ -70,7 +70,7 @@ def _open(args: argparse.Namespace) -> Any:
 
 def run_report(args: argparse.Namespace, out: TextIO) -> int:
     if args.format == "html":
-        from genai_cost.reports.answer_commands import write_html_report
+        from genai_cost.commands.answers import write_html_report
 
         return write_html_report(args, out)
     from genai_cost.reports.query import UnknownDimension, parse_time, spend

@@ -1,5 +1,5 @@
 """``genai-cost anomalies`` and ``genai-cost digest``: the spend store's answers for people, from a
-shell or cron. (``report`` and ``export`` are in ``reports/command.py``; the HTML report is
+shell or cron. (``report`` and ``export`` are in ``commands/reports.py``; the HTML report is
 ``report --format html``.)
 
     genai-cost anomalies --store spend.duckdb --since 1d            # exit 1 when something fired
