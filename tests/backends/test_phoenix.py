@@ -98,6 +98,10 @@ def phoenix_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Phoe
             "gpt-4o", per_million("gpt-4o", "openai", "input", 0.15), per_million("gpt-4o", "openai", "output", 0.15)
         )
         phoenix.add_model("text-embedding-3-small", per_million("text-embedding-3-small", "openai", "input"), 0.0)
+        # Phoenix prices spans from an in-memory model store that reloads custom models every 5 s
+        # (phoenix/server/daemons/generative_model_store.py, refresh_interval_seconds=5): spans that
+        # arrive before its next reload are priced with the built-in table instead.
+        time.sleep(11)
         gateway = Gateway(GatewayConfig(http_port=0, grpc_port=None, downstream=phoenix.url)).start()
         run = AppRun(APP_OTLP_ENDPOINT=f"{gateway.http_endpoint}/v1/traces").go()
         wait_until(lambda: gateway.stats.get("spans_out") >= len(run.spans), 30, "the gateway to deliver")
