@@ -521,24 +521,20 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         if aliases_raw is not None
         else settings.amount_aliases
     )
-    return Settings(
+    # Only what an environment variable can override is named: a field the file alone sets is
+    # carried over by replace(), so a new setting cannot be dropped here by omission.
+    return replace(
+        settings,
         enabled=settings.enabled if enabled is None else enabled,
         attribution=attribution,
-        overrides=settings.overrides,
         amount_aliases=aliases,
-        max_open_traces=settings.max_open_traces,
         metrics_user_id=settings.metrics_user_id if user_id is None else user_id,
-        alerts=settings.alerts,
         budgets=_budgets_from_env(env, settings.budgets),
         anthropic_sdk_tracing=_sdk_tracing_from_env(env, settings.anthropic_sdk_tracing),
-        source=settings.source,
         backends=_backends_from_env(env, settings.backends),
-        duplicate_usage=settings.duplicate_usage,
         prometheus_port=port_from_env(env, "GENAI_COST_PROMETHEUS_PORT", settings.prometheus_port),
         store=env.get("GENAI_COST_STORE", "").strip() or settings.store,
         store_retention=_retention_from_env(env, settings.store_retention),
-        anomalies=settings.anomalies,
-        digests=settings.digests,
         dimensions=_dimension_names(
             [name.strip() for name in env["GENAI_COST_DIMENSIONS"].split(",") if name.strip()],
             "environment variable GENAI_COST_DIMENSIONS",
