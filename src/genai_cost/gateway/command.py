@@ -244,7 +244,7 @@ def run_gateway(args: argparse.Namespace, out: TextIO) -> int:
 
     live = _live_answers(gateway, settings, guard, args.answers_interval)
     try:
-        gateway.run(ready=banner)
+        gateway.run(ready=banner, stopping=live.close if live is not None else None)
     except (OSError, RuntimeError, ValueError) as exc:  # a port in use, grpcio missing, an unreadable certificate
         print(f"genai-cost: gateway: {exc}", file=sys.stderr)
         return 1

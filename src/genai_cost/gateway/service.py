@@ -283,10 +283,12 @@ class Gateway:
     def __exit__(self, *exc: object) -> None:
         self.shutdown()
 
-    def run(self, ready: Callable[[Gateway], None] | None = None) -> None:
+    def run(self, ready: Callable[[Gateway], None] | None = None, stopping: Callable[[], None] | None = None) -> None:
         """Serve until SIGTERM or SIGINT, then shut down gracefully (the command's main loop).
 
-        ``ready`` is called once the listeners are up (the command prints its banner there).
+        ``ready`` is called once the listeners are up (the command prints its banner there);
+        ``stopping`` on the signal, before the drain (readers of the spend store end first, so the
+        store writer's last batches do not wait behind them).
         """
         stop = threading.Event()
         for signum in (signal.SIGTERM, signal.SIGINT):
@@ -297,4 +299,8 @@ class Gateway:
         try:
             stop.wait()
         finally:
-            self.shutdown()
+            try:
+                if stopping is not None:
+                    stopping()
+            finally:
+                self.shutdown()

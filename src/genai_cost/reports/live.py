@@ -114,6 +114,8 @@ class LiveAnswers:
         """One look: new findings out, and any digest that is due (public for tests and cron-like use)."""
         now = self._clock()
         for job, run in (("detecting anomalies", self._detect), ("sending digests", self._digests)):
+            if self._stop.is_set():  # the gateway is stopping: leave the store to its writer
+                return
             try:
                 run(now)
             except Exception:
