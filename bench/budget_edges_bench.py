@@ -22,7 +22,8 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from genai_cost.budget.alerts import AlertDispatcher, AlertSettings, Webhook
+from genai_cost.budget.alerts import AlertDispatcher, AlertSettings
+from genai_cost.channels.webhook import Webhook
 from genai_cost.budget.state import BudgetAlert
 from genai_cost.middleware import GenAICostMiddleware
 
@@ -120,7 +121,9 @@ def main() -> None:
     bare, wrapped = middleware_us()
     print("| measure | median |")
     print("|---|---|")
-    print(f"| ASGI middleware, per request (3 attribution headers of 8) | +{wrapped - bare:.2f} µs over {bare:.2f} µs |")
+    print(
+        f"| ASGI middleware, per request (3 attribution headers of 8) | +{wrapped - bare:.2f} µs over {bare:.2f} µs |"
+    )
     print(f"| alert already sent this window (every further blocked call) | {repeat_alert_us():.3f} µs |")
     print(f"| first alert of a window, one webhook: log + queue (HTTP off-thread) | {first_alert_us():.1f} µs |")
 

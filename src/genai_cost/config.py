@@ -49,7 +49,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from genai_cost.attributes import ATTRIBUTION_KEYS, BACKENDS, DEFAULT_BACKENDS, USAGE_COST_ALIAS
-from genai_cost.budget.alerts import AlertSettings, InvalidWebhook, Webhook
+from genai_cost.budget.alerts import AlertSettings
+from genai_cost.channels.webhook import InvalidWebhook, Webhook
 from genai_cost.budget.ledger import url_problem
 from genai_cost.errors import ConfigError  # re-exported: genai_cost.config.ConfigError
 from genai_cost.budget.policy import (

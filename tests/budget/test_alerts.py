@@ -20,15 +20,8 @@ import pytest
 from opentelemetry import trace
 
 from conftest import metric_points
-from genai_cost.budget.alerts import (
-    AlertDispatcher,
-    AlertSettings,
-    InvalidWebhook,
-    Webhook,
-    alert_slack,
-    backoff_delay,
-    redact,
-)
+from genai_cost.budget.alerts import AlertDispatcher, AlertSettings, alert_slack
+from genai_cost.channels.webhook import InvalidWebhook, Webhook, backoff_delay, redact
 from genai_cost.budget.state import BudgetAlert
 from genai_cost.config import ConfigError, parse_settings
 
@@ -435,7 +428,8 @@ EXITING_APP = """
 import atexit
 import sys
 from datetime import UTC, datetime
-from genai_cost.budget.alerts import AlertDispatcher, AlertSettings, Webhook
+from genai_cost.budget.alerts import AlertDispatcher, AlertSettings
+from genai_cost.channels.webhook import Webhook
 from genai_cost.budget.state import BudgetAlert
 
 # Registered first, so it runs last: after genai-cost's own exit hook has flushed (or given up).

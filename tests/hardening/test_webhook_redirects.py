@@ -23,7 +23,8 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parents[1] / "budget"))
 from test_alerts import alert
 
-from genai_cost.budget.alerts import AlertDispatcher, AlertSettings, Webhook
+from genai_cost.budget.alerts import AlertDispatcher, AlertSettings
+from genai_cost.channels.webhook import Webhook
 
 SECRET = "Bearer s3cret-webhook-token"
 

@@ -16,7 +16,7 @@ import pytest
 import traffic
 from mail_server import MailServer
 
-from genai_cost.budget.alerts import Webhook
+from genai_cost.channels.webhook import Webhook
 from genai_cost.channels.email import EmailChannel, EmailNotSent, InvalidEmail
 from genai_cost.cli import main
 from genai_cost.pricing import PriceCatalog

@@ -9,14 +9,12 @@ daemon thread does the HTTP: a timeout per attempt, retries with exponential bac
 network errors, 408, 429 and 5xx. The queue is bounded (an unreachable webhook must not grow
 memory without limit) and, at exit, the pending alerts get ``shutdown_timeout`` seconds to go out.
 
-Webhook bodies: ``json`` is the alert as a flat object (``alert_json``); ``slack`` is what a Slack
+Delivery (timeouts, retries, backoff, no redirects) is ``channels.webhook.send``, shared with
+the digests. Webhook bodies: ``json`` is the alert as a flat object (``alert_json``); ``slack`` is what a Slack
 incoming webhook takes (``{"text": ..., "blocks": [...]}``; Mattermost and Discord's ``/slack``
 endpoint read it too).
 
-Redirects are never followed (``Redirected``): the alert's headers would go wherever ``Location``
-points. A redirect counts as a failed delivery, is not retried, and is logged once per webhook.
-
-Only the stdlib's urllib talks HTTP here: no client library to pin against the host app's.
+A redirect counts as a failed delivery, is not retried, and is logged once per webhook.
 """
 
 from __future__ import annotations
@@ -25,69 +23,25 @@ import atexit
 import json
 import logging
 import queue
-import random
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Final
-from urllib.parse import urlsplit
 
 from genai_cost.budget.policy import BLOCK, DOWNGRADE
 from genai_cost.budget.state import BudgetAlert as Alert
 from genai_cost.channels.email import EmailChannel
-from genai_cost.redaction import redact_url
+from genai_cost.channels.webhook import JSON_FORMAT, SLACK_FORMAT, NotDelivered, Redirected, Webhook, redact, send
 
 log = logging.getLogger("genai_cost.budget")
 
-JSON_FORMAT: Final = "json"
-SLACK_FORMAT: Final = "slack"
-FORMATS: Final = (JSON_FORMAT, SLACK_FORMAT)
-
 THRESHOLD: Final = "threshold"  # BudgetAlert.kind; the others are the policy actions
 
-# Statuses worth another attempt: the receiver is busy or broken now, not refusing the alert.
-_RETRY_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
-_MAX_BACKOFF = 30.0
 # Alert keys remembered for de-duplication: one per budget scope per window per threshold, so a
 # per-user fan-out with many users stays bounded by forgetting the oldest.
 _MAX_REMEMBERED = 10_000
-
-
-class InvalidWebhook(ValueError):
-    """A webhook setting that cannot be used; ``key`` names it (config errors point at it)."""
-
-    def __init__(self, key: str, problem: str) -> None:
-        super().__init__(f"webhook {key}: {problem}")
-        self.key, self.problem = key, problem
-
-
-@dataclass(frozen=True)
-class Webhook:
-    """One alert receiver. ``timeout`` is per attempt; ``retries`` are attempts after the first;
-    ``backoff`` is the first retry's delay (doubling, with jitter, up to 30 s)."""
-
-    url: str
-    format: str = JSON_FORMAT
-    timeout: float = 5.0
-    retries: int = 3
-    backoff: float = 0.5
-    headers: Mapping[str, str] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        parts = urlsplit(self.url) if isinstance(self.url, str) else None
-        if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
-            raise InvalidWebhook("url", "expected an http:// or https:// URL")  # no echo: it holds a secret
-        if self.format not in FORMATS:
-            raise InvalidWebhook("format", f"expected one of {', '.join(FORMATS)}, got {self.format!r}")
-        if not self.timeout > 0:
-            raise InvalidWebhook("timeout", f"expected a number of seconds > 0, got {self.timeout!r}")
-        if self.retries < 0:
-            raise InvalidWebhook("retries", f"expected an integer >= 0, got {self.retries!r}")
-        if self.backoff < 0:
-            raise InvalidWebhook("backoff", f"expected a number of seconds >= 0, got {self.backoff!r}")
-        object.__setattr__(self, "headers", dict(self.headers))
 
 
 @dataclass(frozen=True)
@@ -96,13 +50,6 @@ class AlertSettings:
     queue_size: int = 1000
     shutdown_timeout: float = 5.0
     email: EmailChannel | None = None
-
-
-def redact(url: str) -> str:
-    """A webhook URL fit for a log line: Slack-style URLs carry their secret in the path, and a
-    password in the URL is masked."""
-    parts = urlsplit(redact_url(url))
-    return f"{parts.scheme}://{parts.netloc}/…" if parts.netloc else "<webhook>"
 
 
 # --- bodies --------------------------------------------------------------------------------
@@ -166,83 +113,6 @@ _BODIES: Mapping[str, Callable[[Alert], dict[str, Any]]] = {JSON_FORMAT: alert_j
 # --- delivery ------------------------------------------------------------------------------
 
 
-class _Retry(Exception):
-    """A failed attempt worth repeating; ``retry_after`` is what the receiver asked for, if it did."""
-
-    def __init__(self, why: str, retry_after: float | None = None) -> None:
-        super().__init__(why)
-        self.retry_after = retry_after
-
-
-def _retry_after(value: str | None) -> float | None:
-    """``Retry-After`` in seconds (Slack sends it with 429); the HTTP-date form is not used by
-    webhook receivers and is ignored."""
-    try:
-        return max(0.0, float(value)) if value else None
-    except ValueError:
-        return None
-
-
-class Redirected(Exception):
-    """The webhook answered with a redirect. Never followed: urllib would resend the alert's
-    headers (``Authorization``) to wherever ``Location`` points, another host included, as a
-    GET without the body -- and a redirect is not a delivery either. Not retried."""
-
-    def __init__(self, status: int, location: str | None) -> None:
-        where = redact_url(location) if location else "nowhere"
-        super().__init__(f"HTTP {status} redirect to {where}; alerts are not sent on (fix the webhook URL)")
-
-
-_opener: Any = None
-
-
-def _no_redirect_opener() -> Any:
-    """A urllib opener whose redirect handler follows nothing (urllib then raises the 3xx)."""
-    global _opener
-    if _opener is None:
-        import urllib.request
-
-        class NoRedirects(urllib.request.HTTPRedirectHandler):
-            def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-                return None
-
-        _opener = urllib.request.build_opener(NoRedirects)
-    return _opener
-
-
-def post(webhook: Webhook, body: bytes, timeout: float) -> None:
-    """One attempt; raises ``_Retry`` when another attempt may succeed, ``Redirected`` for a 3xx."""
-    import urllib.error  # deferred: most processes never send an alert
-    import urllib.request
-
-    request = urllib.request.Request(
-        webhook.url,
-        data=body,
-        method="POST",
-        headers={"Content-Type": "application/json", "User-Agent": "genai-cost", **webhook.headers},
-    )
-    try:
-        with _no_redirect_opener().open(request, timeout=timeout) as response:
-            response.read()
-    except urllib.error.HTTPError as error:
-        if 300 <= error.code < 400:
-            raise Redirected(error.code, error.headers.get("Location")) from None
-        if error.code in _RETRY_STATUSES:
-            raise _Retry(f"HTTP {error.code}", _retry_after(error.headers.get("Retry-After"))) from None
-        raise
-    except (urllib.error.URLError, TimeoutError, ConnectionError) as error:
-        raise _Retry(str(getattr(error, "reason", error) or type(error).__name__)) from None
-
-
-def backoff_delay(webhook: Webhook, attempt: int, retry_after: float | None = None) -> float:
-    """Delay before retry ``attempt`` (0-based): exponential, capped, with "equal jitter" so
-    many processes alerting at once do not retry in lock-step; never sooner than the receiver's
-    ``Retry-After`` (up to the same cap: one sender must not stall for an hour)."""
-    ceiling = min(_MAX_BACKOFF, webhook.backoff * (2**attempt))
-    delay = ceiling / 2 + random.uniform(0, ceiling / 2)
-    return max(delay, min(retry_after, _MAX_BACKOFF)) if retry_after else delay
-
-
 _STOP: Final = object()
 
 
@@ -296,31 +166,18 @@ class _Sender:
         if webhook is None:  # only _EmailSender has none, and it delivers its own way
             return
         body = json.dumps(_BODIES[webhook.format](alert), separators=(",", ":")).encode()
-        attempt = 0
-        while True:
-            try:
-                post(webhook, body, max(0.001, min(webhook.timeout, self.deadline - time.monotonic())))
-                self.delivered += 1
-                return
-            except Redirected as redirect:
-                self.failed += 1
-                if not self._redirect_logged:
-                    self._redirect_logged = True
-                    self._log.warning("genai-cost: budget alert to %s not delivered: %s", redact(webhook.url), redirect)
-                return
-            except _Retry as why:
-                delay = backoff_delay(webhook, attempt, why.retry_after)
-                if attempt >= webhook.retries or time.monotonic() + delay >= self.deadline:
-                    self.failed += 1
-                    self._log.warning(
-                        "genai-cost: budget alert to %s not delivered after %d attempts (%s)",
-                        redact(webhook.url),
-                        attempt + 1,
-                        why,
-                    )
-                    return
-            attempt += 1
-            time.sleep(delay)
+        try:
+            send(webhook, body, deadline=self.deadline)
+        except Redirected as redirect:
+            self.failed += 1
+            if not self._redirect_logged:  # a misconfigured URL redirects every alert: say so once
+                self._redirect_logged = True
+                self._log.warning("genai-cost: budget alert to %s not delivered: %s", self.target, redirect)
+        except NotDelivered as why:
+            self.failed += 1
+            self._log.warning("genai-cost: budget alert to %s %s", self.target, why)
+        else:
+            self.delivered += 1
 
     def close(self, deadline: float) -> bool:
         thread = self._thread

@@ -79,7 +79,7 @@ def run_anomalies(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _channels(settings: Any, which: str) -> Any:
-    from genai_cost.budget.alerts import SLACK_FORMAT
+    from genai_cost.channels.webhook import SLACK_FORMAT
     from genai_cost.reports.digest import Channels
 
     alerts = settings.alerts

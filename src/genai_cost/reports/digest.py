@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from genai_cost.budget.alerts import SLACK_FORMAT, Webhook, backoff_delay, post, redact
+from genai_cost.channels.webhook import SLACK_FORMAT, Webhook, redact, send
 from genai_cost.channels.email import EmailChannel, EmailNotSent
 from genai_cost.reports import html
 from genai_cost.reports.charts import money
@@ -130,21 +129,7 @@ class Channels:
 
 def send_webhook(webhook: Webhook, document: dict[str, Any]) -> None:
     """One document to one webhook, retried like budget alerts (backoff, jitter, Retry-After)."""
-    from genai_cost.budget.alerts import _Retry
-
-    body = json.dumps(document, separators=(",", ":"), default=str).encode()
-    attempt = 0
-    while True:
-        try:
-            post(webhook, body, webhook.timeout)
-            return
-        except _Retry as why:
-            if attempt >= webhook.retries:
-                raise RuntimeError(
-                    f"{redact(webhook.url)}: not delivered after {attempt + 1} attempts ({why})"
-                ) from None
-            time.sleep(backoff_delay(webhook, attempt, why.retry_after))
-            attempt += 1
+    send(webhook, json.dumps(document, separators=(",", ":"), default=str).encode())
 
 
 def deliver(
