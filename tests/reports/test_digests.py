@@ -9,6 +9,7 @@ import io
 import json
 import threading
 from datetime import timedelta
+from pathlib import Path
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import ClassVar
 
@@ -59,6 +60,14 @@ def store_path(tmp_path_factory):
     calls = traffic.spiked(list(traffic.steady())) + [c for cs in traffic.plants().values() for c in cs]
     open_store(str(path)).write(traffic.rows(calls, catalog))
     return str(path)
+
+
+@pytest.fixture
+def own_store(store_path, tmp_path) -> str:
+    """A copy of the module's store for a test whose live loop records what it sent in it."""
+    copy = tmp_path / "spend.duckdb"
+    copy.write_bytes(Path(store_path).read_bytes())
+    return str(copy)
 
 
 def run_cli(*args: str) -> tuple[int, str, str]:
@@ -219,11 +228,11 @@ def test_subject_cannot_inject_headers(tmp_path):
     assert message["Bcc"] is None and mail.inbox.envelopes[0].rcpt_tos == ["b@example.com"]
 
 
-def test_live_loop_sends_each_finding_once_and_the_digest_on_schedule(store_path, webhook_server):
+def test_live_loop_sends_each_finding_once_and_the_digest_on_schedule(own_store, webhook_server):
     server, received = webhook_server
     now = [NEXT.replace(hour=7)]
     live = LiveAnswers(
-        open_store(store_path, create=False),
+        open_store(own_store, create=False),
         Channels((Webhook(f"http://127.0.0.1:{server.server_address[1]}/ops"),)),
         schedule=DigestSchedule.from_mapping({"daily": "08:00"}),
         clock=lambda: now[0],
@@ -240,3 +249,29 @@ def test_live_loop_sends_each_finding_once_and_the_digest_on_schedule(store_path
     assert [doc["event"] for _, doc in received] == ["genai_cost.anomalies", "genai_cost.digest"]
     assert received[1][1]["since"].startswith(DAY.date().isoformat())
     assert live.findings_sent == len(first)
+
+
+def test_a_restarted_gateway_sends_no_finding_or_digest_twice(own_store, webhook_server):
+    """The live loop asks the store before sending: a gateway restarted after 08:00 (a deploy, a
+    crash) must not mail the day's digest again, nor re-send yesterday's findings."""
+    server, received = webhook_server
+    now = NEXT.replace(hour=8, minute=5)
+
+    def gateway_run() -> LiveAnswers:
+        return LiveAnswers(
+            open_store(own_store, create=False),
+            Channels((Webhook(f"http://127.0.0.1:{server.server_address[1]}/ops"),)),
+            schedule=DigestSchedule.from_mapping({"daily": "08:00"}),
+            clock=lambda: now,
+        )
+
+    first = gateway_run()
+    first.tick()
+    assert [doc["event"] for _, doc in received] == ["genai_cost.anomalies", "genai_cost.digest"]
+    assert first.findings_sent > 0 and first.digests_sent == 1
+    restarted = gateway_run()
+    restarted.tick()
+    assert len(received) == 2 and restarted.findings_sent == 0 and restarted.digests_sent == 0
+    now = NEXT + timedelta(days=1, hours=8, minutes=5)  # the next day's digest is new, so it goes out
+    restarted.tick()
+    assert [doc["event"] for _, doc in received][-1] == "genai_cost.digest"

@@ -4,7 +4,8 @@
 channels) starts one ``LiveAnswers`` thread. Every ``interval`` seconds it runs the same detectors
 as ``genai-cost anomalies`` over yesterday and today, and sends each finding it has not sent
 before (its ``key`` holds the rule, the dimension and the window: a day, an hour or a call) to the
-alert channels — once per window, however often it looks. At the configured times it sends the
+alert channels — once per window, however often it looks, and across restarts: the store records
+what went out (``EmbeddedStore.claim``). At the configured times it sends the
 daily digest (the previous UTC day) and the weekly one (the previous seven days).
 
 It reads the store, never the ingest path: a slow query delays the next look, not a span. Errors
@@ -126,6 +127,7 @@ class LiveAnswers:
     def _detect(self, now: datetime) -> None:
         since = datetime.combine(now.date(), datetime.min.time(), UTC) - timedelta(days=1)
         fresh = [f for f in detect(self.store, since, now, self.anomalies) if self._first(f)]
+        fresh = self._claimed(fresh, key=lambda finding: f"finding|{finding.key}")
         if not fresh:
             return
         for finding in fresh:
@@ -137,6 +139,16 @@ class LiveAnswers:
             ):
                 log.warning("genai-cost: anomaly alert not delivered: %s", problem)
         self.findings_sent += len(fresh)
+
+    def _claimed(self, items: list[Any], key: Callable[[Any], str]) -> list[Any]:
+        """Those of ``items`` no earlier run of the gateway sent: the store remembers what went out
+        (``claim``), so a restart does not send a finding or a digest twice. A store that cannot
+        remember (read-only engines) leaves this process's own memory as the only guard."""
+        claim = getattr(self.store, "claim", None)
+        if claim is None or not items:
+            return items
+        fresh = set(claim([key(item) for item in items]))
+        return [item for item in items if key(item) in fresh]
 
     def _first(self, finding: Finding) -> bool:
         if finding.key in self._sent:
@@ -159,10 +171,12 @@ class LiveAnswers:
             key = f"{period}|{until.date().isoformat()}"
             if key in self._digests_sent:
                 continue
+            self._digests_sent.add(key)  # sent or failed, once: a broken channel must not mail every tick
+            if not self._claimed([key], key=lambda k: f"digest|{k}"):
+                continue  # an earlier run of the gateway sent it
             since, until = period_bounds(period, until)
             overview = gather(self.store, since, until, anomalies=self.anomalies, budgets=self._budgets())
             problems = send_digest(overview, "day" if period == "day" else "week", self.channels)
-            self._digests_sent.add(key)  # sent or failed, once: a broken channel must not mail every tick
             self.digests_sent += 1
             for problem in problems:
                 log.warning("genai-cost: %s digest not delivered: %s", period, problem)

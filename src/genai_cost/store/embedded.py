@@ -279,6 +279,28 @@ class EmbeddedStore:
         with self._session(write=True) as con:
             self._apply_retention(con)
 
+    # -- messages sent ---------------------------------------------------------------------
+    def claim(self, keys: Sequence[str], *, keep: timedelta = timedelta(days=62)) -> list[str]:
+        """Record that the messages ``keys`` (a digest's period, an anomaly finding) go out now;
+        returns those not recorded before, by this process or any other on the same file (one
+        write session: the lock file serialises them). The gateway's live answers ask before
+        sending, so a restart after the scheduled time does not send the day's digest again.
+        Records older than ``keep`` are forgotten (every key names its own day or week)."""
+        if not keys:
+            return []
+        with self._session(write=True) as con:
+            con.execute("CREATE TABLE IF NOT EXISTS genai_cost_sent (key VARCHAR PRIMARY KEY, sent TIMESTAMP)")
+            con.execute("DELETE FROM genai_cost_sent WHERE sent < ?", [datetime.now(UTC).replace(tzinfo=None) - keep])
+            fresh = []
+            for key in dict.fromkeys(keys):
+                row = con.execute(
+                    "INSERT INTO genai_cost_sent VALUES (?, ?) ON CONFLICT DO NOTHING RETURNING key",
+                    [key, datetime.now(UTC).replace(tzinfo=None)],
+                ).fetchone()
+                if row is not None:
+                    fresh.append(key)
+        return fresh
+
     # -- reading ---------------------------------------------------------------------------
     @contextmanager
     def reading(self) -> Iterator[EmbeddedStore]:
