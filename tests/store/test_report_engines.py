@@ -63,6 +63,8 @@ def filled(tmp_path_factory):
                     extra[attr.TEAM] = team
                 if feature:
                     extra[attr.FEATURE] = feature
+                if team == "search":  # a custom dimension (cost_context(prompt_version=...) in an app)
+                    extra["genai_cost.dim.prompt_version"] = f"v{days % 2 + 1}"
                 span = tracer.start_span(
                     f"chat {model}", attributes=genai_attributes(model, prov, inp, out, **extra), start_time=start
                 )
@@ -223,6 +225,13 @@ def test_focus_csv_has_every_mandatory_column_typed_and_sums_to_the_store(store,
     assert all(len(v) == 1 for v in skus.values())  # one SKU per model and token type
     assert {r["x_TokenType"] for r in rows} >= {"input", "output", "cached-input"}
     assert {r["x_Team"] for r in rows} == {"search", "checkout", ""}
+    # The custom dimension is a column on both engines (otel_traces is asked which keys occur).
+    assert {(r["x_Team"], r["x_dim_prompt_version"]) for r in rows} == {
+        ("search", "v1"),
+        ("search", "v2"),
+        ("checkout", ""),
+        ("", ""),
+    }
     assert sum(int(r["x_Calls"]) for r in rows) == 6
     tokens = sum(
         Decimal(r["PricingQuantity"]) for r in rows if r["x_TokenType"] in ("input", "cached-input", "cache-write")

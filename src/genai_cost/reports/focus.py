@@ -124,6 +124,13 @@ def _month(day: date) -> tuple[datetime, datetime]:
     return start, end
 
 
+def store_dimensions(store: Any, since: datetime | None, until: datetime | None) -> tuple[str, ...]:
+    """The custom dimensions that become ``x_dim_`` columns: the embedded store has a column per
+    dimension; ClickHouse's ``otel_traces`` is asked which occur in the period."""
+    between = getattr(store, "dimensions_between", None)
+    return tuple(between(since, until)) if between is not None else tuple(getattr(store, "dimensions", ()))
+
+
 def focus_rows(
     store: Any,
     since: datetime | None = None,
@@ -131,7 +138,7 @@ def focus_rows(
     where: Mapping[str, str] | None = None,
 ) -> tuple[list[dict[str, Any]], int]:
     """FOCUS rows (column -> Python value) and the number of unpriced calls left out."""
-    dimensions = tuple(getattr(store, "dimensions", ()))
+    dimensions = store_dimensions(store, since, until)
     keys = ["day", "provider", *ATTRIBUTION_COLUMNS.values(), *dimensions]
     rows: list[dict[str, Any]] = []
     unpriced = 0
@@ -266,7 +273,7 @@ def export_focus(
     if suffix not in (".csv", ".parquet"):
         raise FocusExportError(f"--output {output}: name a .csv or .parquet file")
     rows, unpriced = focus_rows(store, since, until, where)
-    types = column_types(tuple(getattr(store, "dimensions", ())))
+    types = column_types(store_dimensions(store, since, until))
     try:
         if suffix == ".csv":
             _write_csv(path, rows, types)

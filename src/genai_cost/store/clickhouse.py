@@ -101,7 +101,7 @@ class ClickHouseStore:
 
     engine = "clickhouse"
     writable = False
-    dimensions: tuple[str, ...] = ()  # any genai_cost.dim.<name> attribute can be asked for
+    dimensions: tuple[str, ...] = ()  # any genai_cost.dim.<name> can be asked for; see dimensions_between
 
     def __init__(self, runner: Runner, *, table: str = "otel_traces", url: str = "clickhouse") -> None:
         self._run = runner
@@ -130,6 +130,25 @@ class ClickHouseStore:
             safe = f"{parts.scheme}://{parts.hostname}:{parts.port or 8123}/{database}"
             raise StoreError(f"{safe}: cannot connect to ClickHouse: {exc}") from None
         return cls(lambda query: [tuple(row) for row in client.query(query).result_rows], table=table, url=url)
+
+    def dimensions_between(self, since: datetime | None = None, until: datetime | None = None) -> tuple[str, ...]:
+        """The custom dimensions the calls of a period carry: ``otel_traces`` has no column per
+        dimension, so the FOCUS export asks which ``genai_cost.dim.<name>`` keys occur (names the
+        embedded store would accept, at most as many as it keeps)."""
+        from genai_cost.store.embedded import valid_dimension_name
+        from genai_cost.store.schema import MAX_DIMENSIONS
+
+        window = " AND ".join(
+            f"Timestamp {op} {_time_literal(when)}" for op, when in ((">=", since), ("<", until)) if when is not None
+        )
+        query = (
+            f"SELECT DISTINCT substring(key, {len(DIMENSION_PREFIX) + 1}) AS name FROM {self.table} "
+            f"ARRAY JOIN mapKeys(SpanAttributes) AS key WHERE startsWith(key, '{DIMENSION_PREFIX}')"
+            + (f" AND {window}" if window else "")
+            + " ORDER BY name LIMIT 1000"
+        )
+        names = [row[0] for row in self._run(query) if valid_dimension_name(str(row[0]))]
+        return tuple(names[:MAX_DIMENSIONS])
 
     def write(self, calls: Sequence[Any]) -> int:
         raise StoreError(f"{self.url.split('@')[-1]}: {READ_ONLY_REASON}")
