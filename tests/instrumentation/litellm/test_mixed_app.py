@@ -98,7 +98,13 @@ def test_a_mixed_apps_trace_total_is_the_sum_of_true_prices(
         expected.append(local.prompt_eval_count * LOCAL_IN / 1e6 + local.eval_count * LOCAL_OUT / 1e6)
 
     calls = genai_spans(span_exporter)
-    assert [attrs(s)["gen_ai.provider.name"] for s in calls] == ["openai", "anthropic", "openai", "mistral_ai", "ollama"]
+    assert [attrs(s)["gen_ai.provider.name"] for s in calls] == [
+        "openai",
+        "anthropic",
+        "openai",
+        "mistral_ai",
+        "ollama",
+    ]
     assert all(attrs(s)["genai_cost.status"] == "priced" for s in calls)
     for span, price in zip(calls, expected, strict=True):
         assert attrs(span)["genai_cost.amount"] == pytest.approx(price, abs=1e-9)
