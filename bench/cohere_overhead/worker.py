@@ -15,17 +15,11 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parent)]
 
-from harness.provider import Bench, Calls, genai_cost, main, openlit  # noqa: E402
+from harness.provider import Bench, Calls, genai_cost, hosted_start, main, mock_client, openlit  # noqa: E402
 from harness.workload import ANSWER, QUESTION, SYSTEM  # noqa: E402
 
 MODEL = "command-a-03-2025"
 MESSAGES = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": QUESTION}]
-
-
-def _client():
-    from mock_cohere import make_client
-
-    return make_client()
 
 
 def _end(answer) -> dict:
@@ -49,21 +43,14 @@ def _piece(event) -> str | None:
 
 BENCH = Bench(
     sdk="cohere",
-    client=_client,
+    client=mock_client("mock_cohere"),
     calls=Calls(
         chat=lambda client: client.chat(model=MODEL, messages=MESSAGES, max_tokens=200),
         text=lambda response: response.message.content[0].text,
         stream=lambda client: client.chat_stream(model=MODEL, messages=MESSAGES, max_tokens=200),
         piece=_piece,
         span_name=f"chat {MODEL}",
-        start_attributes={
-            "gen_ai.operation.name": "chat",
-            "gen_ai.provider.name": "cohere",
-            "gen_ai.request.model": MODEL,
-            "gen_ai.request.max_tokens": 200,
-            "server.address": "api.cohere.com",
-            "server.port": 443,
-        },
+        start_attributes=hosted_start("cohere", MODEL, "api.cohere.com"),
         end_attributes=_end,
     ),
     expected=ANSWER,

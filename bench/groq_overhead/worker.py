@@ -14,35 +14,30 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parent)]
 
-from harness.provider import Bench, Calls, genai_cost, openllmetry, main  # noqa: E402
+from harness.provider import (  # noqa: E402
+    Bench,
+    Calls,
+    completion_end,
+    genai_cost,
+    hosted_start,
+    main,
+    mock_client,
+    openllmetry,
+)
 from harness.workload import ANSWER, QUESTION, SYSTEM  # noqa: E402
 
 MODEL = "llama-3.3-70b-versatile"
 MESSAGES = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": QUESTION}]
 
 
-def _client():
-    from mock_groq import make_client
-
-    return make_client()
-
-
 def _end(answer) -> dict:
-    choice = answer.choices[0]
     usage = getattr(answer, "usage", None) or answer.x_groq.usage  # a stream's last chunk: in x_groq
-    return {
-        "gen_ai.response.model": answer.model,
-        "gen_ai.response.id": answer.id,
-        "gen_ai.response.finish_reasons": (choice.finish_reason,),
-        "gen_ai.usage.input_tokens": usage.prompt_tokens,
-        "gen_ai.usage.output_tokens": usage.completion_tokens,
-        "groq.usage.total_time": usage.total_time or 0.0,
-    }
+    return completion_end(answer, usage, **{"groq.usage.total_time": usage.total_time or 0.0})
 
 
 BENCH = Bench(
     sdk="groq",
-    client=_client,
+    client=mock_client("mock_groq"),
     calls=Calls(
         chat=lambda client: client.chat.completions.create(model=MODEL, max_tokens=200, messages=MESSAGES),
         text=lambda response: response.choices[0].message.content,
@@ -51,14 +46,7 @@ BENCH = Bench(
         ),
         piece=lambda chunk: chunk.choices[0].delta.content if chunk.choices else None,
         span_name=f"chat {MODEL}",
-        start_attributes={
-            "gen_ai.operation.name": "chat",
-            "gen_ai.provider.name": "groq",
-            "gen_ai.request.model": MODEL,
-            "gen_ai.request.max_tokens": 200,
-            "server.address": "api.groq.com",
-            "server.port": 443,
-        },
+        start_attributes=hosted_start("groq", MODEL, "api.groq.com"),
         end_attributes=_end,
     ),
     expected=ANSWER,

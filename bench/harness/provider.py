@@ -76,6 +76,43 @@ class Bench:
         return tuple(v for v in self.instrumentations if not v.startswith("genai-cost"))
 
 
+# --- what most benches declare alike ----------------------------------------------------------------
+
+
+def mock_client(module: str) -> Callable[[], Any]:
+    """``make_client`` of the bench's mock module, imported when first called (``run.py`` imports
+    the worker's declarations with nothing but the standard library)."""
+    import importlib
+
+    return lambda: importlib.import_module(module).make_client()
+
+
+def hosted_start(provider_name: str, model: str, address: str) -> dict[str, Any]:
+    """The floor's 6 attributes known before a hosted API's chat call (``max_tokens=200``)."""
+    return {
+        "gen_ai.operation.name": "chat",
+        "gen_ai.provider.name": provider_name,
+        "gen_ai.request.model": model,
+        "gen_ai.request.max_tokens": 200,
+        "server.address": address,
+        "server.port": 443,
+    }
+
+
+def completion_end(answer: Any, usage: Any = None, **extra: Any) -> dict[str, Any]:
+    """The floor's 6 attributes after an OpenAI-shaped chat completion, or a stream's last chunk
+    (``usage``: where the provider does not put it on ``answer.usage``; ``extra``: the sixth)."""
+    usage = usage or answer.usage
+    return {
+        "gen_ai.response.model": answer.model,
+        "gen_ai.response.id": answer.id,
+        "gen_ai.response.finish_reasons": (answer.choices[0].finish_reason,),
+        "gen_ai.usage.input_tokens": usage.prompt_tokens,
+        "gen_ai.usage.output_tokens": usage.completion_tokens,
+        **extra,
+    }
+
+
 # --- the instrumentations every bench has -------------------------------------------------------
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parent), str(HERE.parent / "openai_overhead")]
 
-from harness.provider import Bench, Calls, genai_cost, main  # noqa: E402
+from harness.provider import Bench, Calls, genai_cost, main, mock_client  # noqa: E402
 from harness.workload import ANSWER  # noqa: E402
 
 MODEL = "openai/gpt-4o-mini"
@@ -41,12 +41,6 @@ def _litellm_otel(provider) -> _Callbacks:
 
     litellm.callbacks = [OpenTelemetry(tracer_provider=provider)]
     return _Callbacks(litellm.callbacks)
-
-
-def _client():
-    from mock_openai import make_client
-
-    return make_client()
 
 
 def _chat(client):
@@ -77,7 +71,7 @@ def _end(answer) -> dict:
 
 BENCH = Bench(
     sdk="litellm",
-    client=_client,
+    client=mock_client("mock_openai"),
     calls=Calls(
         chat=_chat,
         text=lambda response: response.choices[0].message.content,

@@ -15,7 +15,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parent)]
 
-from harness.provider import Bench, Calls, genai_cost, main  # noqa: E402
+from harness.provider import Bench, Calls, completion_end, genai_cost, hosted_start, main, mock_client  # noqa: E402
 from harness.workload import ANSWER, QUESTION, SYSTEM  # noqa: E402
 
 MODEL = "mistral-small-latest"
@@ -23,41 +23,21 @@ MESSAGES = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": Q
 NO_PEER = "wraps mistralai.chat.Chat, which mistralai 3.x no longer has (mistralai.client.chat)"
 
 
-def _client():
-    from mock_mistral import make_client
-
-    return make_client()
-
-
 def _end(answer) -> dict:
     answer = getattr(answer, "data", answer)  # a stream's last event carries its chunk
-    return {
-        "gen_ai.response.model": answer.model,
-        "gen_ai.response.id": answer.id,
-        "gen_ai.response.finish_reasons": (answer.choices[0].finish_reason,),
-        "gen_ai.usage.input_tokens": answer.usage.prompt_tokens,
-        "gen_ai.usage.output_tokens": answer.usage.completion_tokens,
-        "mistral.usage.total_tokens": answer.usage.total_tokens,
-    }
+    return completion_end(answer, **{"mistral.usage.total_tokens": answer.usage.total_tokens})
 
 
 BENCH = Bench(
     sdk="mistralai",
-    client=_client,
+    client=mock_client("mock_mistral"),
     calls=Calls(
         chat=lambda client: client.chat.complete(model=MODEL, messages=MESSAGES, max_tokens=200),
         text=lambda response: response.choices[0].message.content,
         stream=lambda client: client.chat.stream(model=MODEL, messages=MESSAGES, max_tokens=200),
         piece=lambda event: event.data.choices[0].delta.content if event.data.choices else None,
         span_name=f"chat {MODEL}",
-        start_attributes={
-            "gen_ai.operation.name": "chat",
-            "gen_ai.provider.name": "mistral_ai",
-            "gen_ai.request.model": MODEL,
-            "gen_ai.request.max_tokens": 200,
-            "server.address": "api.mistral.ai",
-            "server.port": 443,
-        },
+        start_attributes=hosted_start("mistral_ai", MODEL, "api.mistral.ai"),
         end_attributes=_end,
     ),
     expected=ANSWER,

@@ -16,7 +16,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parent)]
 
-from harness.provider import Bench, Calls, genai_cost, main, openllmetry  # noqa: E402
+from harness.provider import Bench, Calls, genai_cost, main, mock_client, openllmetry  # noqa: E402
 from harness.workload import ANSWER, QUESTION  # noqa: E402
 
 MODEL = "llama3.2"
@@ -32,12 +32,6 @@ def _priced(provider) -> None:
     set_catalog(PriceCatalog(PriceOverrides(custom_models=(local,))))
 
 
-def _client():
-    from mock_ollama import make_client
-
-    return make_client()
-
-
 def _end(final) -> dict:
     return {
         "gen_ai.response.model": final.model,
@@ -51,7 +45,7 @@ def _end(final) -> dict:
 
 BENCH = Bench(
     sdk="ollama",
-    client=_client,
+    client=mock_client("mock_ollama"),
     calls=Calls(
         chat=lambda client: client.chat(MODEL, MESSAGES),
         text=lambda response: response.message.content,

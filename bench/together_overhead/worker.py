@@ -16,33 +16,20 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parent)]
 
-from harness.provider import Bench, Calls, genai_cost, main  # noqa: E402
+from harness.provider import Bench, Calls, completion_end, genai_cost, hosted_start, main, mock_client  # noqa: E402
 from harness.workload import ANSWER, QUESTION, SYSTEM  # noqa: E402
 
 MODEL = "meta-llama/Llama-3.3-70B-Instruct-Turbo"
 MESSAGES = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": QUESTION}]
 
 
-def _client():
-    from mock_together import make_client
-
-    return make_client()
-
-
 def _end(answer) -> dict:
-    return {
-        "gen_ai.response.model": answer.model,
-        "gen_ai.response.id": answer.id,
-        "gen_ai.response.finish_reasons": (answer.choices[0].finish_reason,),
-        "gen_ai.usage.input_tokens": answer.usage.prompt_tokens,
-        "gen_ai.usage.output_tokens": answer.usage.completion_tokens,
-        "together.usage.total_tokens": answer.usage.total_tokens,
-    }
+    return completion_end(answer, **{"together.usage.total_tokens": answer.usage.total_tokens})
 
 
 BENCH = Bench(
     sdk="together",
-    client=_client,
+    client=mock_client("mock_together"),
     calls=Calls(
         chat=lambda client: client.chat.completions.create(model=MODEL, messages=MESSAGES, max_tokens=200),
         text=lambda response: response.choices[0].message.content,
@@ -51,14 +38,7 @@ BENCH = Bench(
         ),
         piece=lambda chunk: chunk.choices[0].delta.content if chunk.choices else None,
         span_name=f"chat {MODEL}",
-        start_attributes={
-            "gen_ai.operation.name": "chat",
-            "gen_ai.provider.name": "together",
-            "gen_ai.request.model": MODEL,
-            "gen_ai.request.max_tokens": 200,
-            "server.address": "api.together.xyz",
-            "server.port": 443,
-        },
+        start_attributes=hosted_start("together", MODEL, "api.together.xyz"),
         end_attributes=_end,
     ),
     expected=ANSWER,
