@@ -4,7 +4,7 @@
 # OpenLLMetry instrumentation that supports that release, so its foreign-span test runs too.
 # About 6-8 minutes with a warm pip cache on a 2-core machine.
 #
-#   bash scripts/ci-providers-oldest.sh            # all four
+#   bash scripts/ci-providers-oldest.sh            # all six
 #   bash scripts/ci-providers-oldest.sh groq       # one
 set -euo pipefail
 cd "$(dirname "$0")/.."   # the repository root
@@ -18,9 +18,14 @@ declare -A PINS=(
   [cohere]="cohere==5.9.0 opentelemetry-instrumentation-cohere>=0.62,<0.63"
   # 2.0: the first Stainless-generated SDK.
   [together]="together==2.0.0"
+  # 0.6.0: the oldest the pyproject allows (>=0.6), beside OpenLLMetry's ollama instrumentation.
+  [ollama]="ollama==0.6.0 opentelemetry-instrumentation-ollama>=0.62,<0.63"
+  # 1.110.0: the oldest allowed (>=1.110; the withdrawn 1.82.7/1.82.8 are below it). Its tests
+  # route to openai and anthropic and make the mixed app's direct Ollama and Mistral calls.
+  [litellm]="litellm==1.110.0 anthropic ollama>=0.6 mistralai>=1.9.3"
 )
 
-for sdk in "${@:-mistral groq cohere together}"; do
+for sdk in "${@:-mistral groq cohere together ollama litellm}"; do
   for name in $sdk; do
     venv=".venv-oldest-$name"
     [ -x "$venv/bin/python" ] || python3 -m venv "$venv"

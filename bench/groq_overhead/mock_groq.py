@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 
 import httpx
+from harness.provider import mock_transport
 from harness.workload import ANSWER, ANSWER_PIECES, QUESTION
 
 REQUEST_MODEL = "llama-3.3-70b-versatile"
@@ -54,21 +55,11 @@ _STREAM = (
 )
 
 
-class _Events(httpx.SyncByteStream):
-    def __iter__(self):
-        yield from _STREAM
-
-
-def _handle(request: httpx.Request) -> httpx.Response:
-    if b'"stream":true' in request.content.replace(b" ", b""):
-        return httpx.Response(200, headers={**HEADERS, "content-type": "text/event-stream"}, stream=_Events())
-    return httpx.Response(200, headers={**HEADERS, "content-type": "application/json"}, content=_COMPLETION)
-
-
 def make_client():
     import groq
 
-    return groq.Groq(api_key="gsk_bench", http_client=httpx.Client(transport=httpx.MockTransport(_handle)))
+    transport = mock_transport(httpx, document=_COMPLETION, stream=_STREAM, headers=HEADERS)
+    return groq.Groq(api_key="gsk_bench", http_client=httpx.Client(transport=transport))
 
 
 __all__ = ["ANSWER", "MESSAGES", "REQUEST_MODEL", "make_client"]

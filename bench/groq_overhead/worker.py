@@ -1,177 +1,71 @@
-"""One measurement in one fresh process; prints one JSON line. ``run.py`` drives it.
+"""The Groq bench's declarations (``bench/harness/provider.py`` does the rest); as a script, one
+measurement in one fresh process (``run.py`` drives it).
 
-    python worker.py calls   VARIANT MODE [--warmup N] [--batches N] [--batch-size N]
-    python worker.py startup VARIANT
-
-VARIANT: bare | floor | genai-cost | openllmetry
-MODE:    chat (``chat.completions.create``) | stream (``stream=True``, read to the end)
-
-Every variant: the pipeline of ``bench/harness/pipeline.py``, the real ``groq.Groq`` client over
-the same in-process transport (``mock_groq.py``), the same application code. The bare side of
-every variant is the same client with the instrumentation's patches switched off
-(``bench/harness/toggle.py``), in the same process. No variant records message content.
+The real ``groq.Groq`` client over an in-process transport (``mock_groq.py``); the application
+calls ``chat.completions.create`` (``stream=True`` read to the end). Peers: OpenLLMetry's
+opentelemetry-instrumentation-groq. OpenLIT's groq instrumentation has no row (not measured).
 """
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parent)]
 
-from harness.paired import measure_variant  # noqa: E402
-from harness.pipeline import make_pipeline  # noqa: E402
-from harness.process import main, time_startup  # noqa: E402
-from harness.toggle import PatchToggle  # noqa: E402
+from harness.provider import (  # noqa: E402
+    Bench,
+    Calls,
+    completion_end,
+    genai_cost,
+    hosted_start,
+    main,
+    mock_client,
+    openllmetry,
+)
+from harness.workload import ANSWER, QUESTION, SYSTEM  # noqa: E402
 
-VARIANTS = ("bare", "floor", "genai-cost", "openllmetry")
-MODES = ("chat", "stream")
-
-
-def instrument(variant: str, provider) -> None:
-    """Import the instrumentation and switch it on (what ``startup`` times)."""
-    if variant in ("bare", "floor"):
-        return
-    if variant == "genai-cost":
-        import genai_cost
-        from genai_cost.instrumentation.groq import GroqInstrumentor
-
-        genai_cost.configure(tracer_provider=provider, instrument=False)  # pricing on, catalog loaded
-        GroqInstrumentor().instrument(tracer_provider=provider)
-    elif variant == "openllmetry":
-        os.environ["TRACELOOP_TRACE_CONTENT"] = "false"
-        from opentelemetry.instrumentation.groq import GroqInstrumentor
-
-        GroqInstrumentor().instrument(tracer_provider=provider)
-    else:
-        raise SystemExit(f"unknown variant {variant}")
+MODEL = "llama-3.3-70b-versatile"
+MESSAGES = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": QUESTION}]
 
 
-def make_call(mode: str, client):
-    from harness.workload import SYSTEM
-    from mock_groq import MESSAGES, REQUEST_MODEL
-
-    completions = client.chat.completions  # `.create` looked up per call, as apps do
-    messages = [{"role": "system", "content": SYSTEM}, *MESSAGES]
-    if mode == "chat":
-
-        def call() -> str:
-            return completions.create(model=REQUEST_MODEL, max_tokens=200, messages=messages).choices[0].message.content
-
-    else:
-
-        def call() -> str:
-            parts = []
-            for chunk in completions.create(model=REQUEST_MODEL, max_tokens=200, messages=messages, stream=True):
-                if chunk.choices and chunk.choices[0].delta.content:
-                    parts.append(chunk.choices[0].delta.content)
-            return "".join(parts)
-
-    return call
+def _end(answer) -> dict:
+    usage = getattr(answer, "usage", None) or answer.x_groq.usage  # a stream's last chunk: in x_groq
+    return completion_end(answer, usage, **{"groq.usage.total_time": usage.total_time or 0.0})
 
 
-def make_floor_call(mode: str, client, provider):
-    """What any instrumentation must at least do: one CLIENT span, current while the call runs,
-    with 12 attributes (6 known before the call, 6 after it)."""
-    from harness.workload import SYSTEM
-    from mock_groq import MESSAGES, REQUEST_MODEL
-    from opentelemetry.trace import SpanKind
-
-    tracer = provider.get_tracer("bench.floor")
-    completions = client.chat.completions
-    messages = [{"role": "system", "content": SYSTEM}, *MESSAGES]
-    start_attributes = {
-        "gen_ai.operation.name": "chat",
-        "gen_ai.provider.name": "groq",
-        "gen_ai.request.model": REQUEST_MODEL,
-        "gen_ai.request.max_tokens": 200,
-        "server.address": "api.groq.com",
-        "server.port": 443,
-    }
-
-    def end_attributes(model: str, response_id: str, finish: str, usage) -> dict:
-        return {
-            "gen_ai.response.model": model,
-            "gen_ai.response.id": response_id,
-            "gen_ai.response.finish_reasons": (finish,),
-            "gen_ai.usage.input_tokens": usage.prompt_tokens,
-            "gen_ai.usage.output_tokens": usage.completion_tokens,
-            "groq.usage.total_time": usage.total_time or 0.0,
-        }
-
-    if mode == "chat":
-
-        def floor_call() -> str:
-            with tracer.start_as_current_span(
-                "chat " + REQUEST_MODEL, kind=SpanKind.CLIENT, attributes=start_attributes
-            ) as span:
-                response = completions.create(model=REQUEST_MODEL, max_tokens=200, messages=messages)
-                choice = response.choices[0]
-                span.set_attributes(end_attributes(response.model, response.id, choice.finish_reason, response.usage))
-                return choice.message.content
-
-    else:
-
-        def floor_call() -> str:
-            with tracer.start_as_current_span(
-                "chat " + REQUEST_MODEL, kind=SpanKind.CLIENT, attributes=start_attributes
-            ) as span:
-                parts = []
-                last = None
-                for chunk in completions.create(model=REQUEST_MODEL, max_tokens=200, messages=messages, stream=True):
-                    if chunk.choices and chunk.choices[0].delta.content:
-                        parts.append(chunk.choices[0].delta.content)
-                    last = chunk
-                span.set_attributes(
-                    end_attributes(last.model, last.id, last.choices[0].finish_reason, last.x_groq.usage)
-                )
-                return "".join(parts)
-
-    return floor_call
-
-
-def run_calls(args) -> dict:
-    import groq  # noqa: F401  (imported before set-up, as in startup)
-
-    from mock_groq import ANSWER, make_client
-
-    provider, exporter = make_pipeline()
-    client = make_client()
-    bare_call = make_call(args.mode, client)
-    bare_call()  # the SDK imports its lazy modules now, so the snapshot below holds them
-    toggle = PatchToggle(("groq", "httpx", "httpcore"), skip=("groq.types.",))
-    instrument(args.variant, provider)
-    toggle.capture()
-    call = make_floor_call(args.mode, client, provider) if args.variant == "floor" else bare_call
-    return measure_variant(
-        args.variant,
-        args,
-        call=call,
-        bare_call=bare_call,
-        provider=provider,
-        exporter=exporter,
-        expected=ANSWER,
-        toggle=toggle,
-    )
-
-
-def run_startup(args) -> dict:
-    import groq  # noqa: F401  (before the clock, as an application has it)
-    import opentelemetry.sdk.trace  # noqa: F401
-
-    from mock_groq import make_client
-
-    provider, exporter = make_pipeline()
-    return time_startup(
-        bare_call=make_call(args.mode, make_client()),
-        instrument=lambda: instrument(args.variant, provider),
-        make_call=lambda: make_call(args.mode, make_client()),
-        provider=provider,
-        exporter=exporter,
-    )
-
+BENCH = Bench(
+    sdk="groq",
+    client=mock_client("mock_groq"),
+    calls=Calls(
+        chat=lambda client: client.chat.completions.create(model=MODEL, max_tokens=200, messages=MESSAGES),
+        text=lambda response: response.choices[0].message.content,
+        stream=lambda client: client.chat.completions.create(
+            model=MODEL, max_tokens=200, messages=MESSAGES, stream=True
+        ),
+        piece=lambda chunk: chunk.choices[0].delta.content if chunk.choices else None,
+        span_name=f"chat {MODEL}",
+        start_attributes=hosted_start("groq", MODEL, "api.groq.com"),
+        end_attributes=_end,
+    ),
+    expected=ANSWER,
+    patched=("groq", "httpx", "httpcore"),
+    skip=("groq.types.",),
+    instrumentations={
+        "genai-cost": genai_cost("genai_cost.instrumentation.groq", "GroqInstrumentor"),
+        "openllmetry": openllmetry("opentelemetry.instrumentation.groq", "GroqInstrumentor"),
+    },
+    labels={
+        "bare": "bare SDK call (mock transport)",
+        "floor": "floor: + 1 hand-made span, 12 attributes",
+        "genai-cost": "genai-cost (pricing)",
+        "openllmetry": "OpenLLMetry opentelemetry-instrumentation-groq 0.62.4",
+    },
+    venv=".venv-groq",
+    mode_titles={"chat": "create", "stream": "stream"},
+    clear_env=("TRACELOOP_", "GROQ_"),
+)
 
 if __name__ == "__main__":
-    main(VARIANTS, MODES, run_calls, run_startup)
+    main(BENCH, HERE, __doc__)

@@ -7,5 +7,7 @@
 * ``process``: a worker's command line, its JSON line of result, the start-up measurement;
 * ``workload``: the application's request and answer, the same for every provider;
 * ``driver``: fresh worker processes, interleaved, and the Markdown table of their results;
-* ``venvs.sh``: the venv steps of every ``setup.sh`` (OpenLIT's pinned venv among them).
+* ``venvs.sh``: the venv steps of every ``setup.sh`` (OpenLIT's pinned venv among them);
+* ``provider``: a whole provider bench (worker and driver) from declarations: the second wave's
+  (Groq, Ollama, LiteLLM, Mistral, Cohere, Together) are one ``worker.py`` of them each.
 """

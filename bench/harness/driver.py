@@ -255,7 +255,13 @@ class Table:
             goal = "met" if ratio <= 1.10 else f"MISSED by {ours['added'] - 1.10 * floor['added']:.0f} µs"
             verdict.append(
                 f"{mode}: {self.ours} adds {ours['added']:.0f} µs = {ratio:.2f}× the floor (goal ≤ 1.10×: {goal}); "
-                + ("less than every peer" if not beaten else "NOT less than " + ", ".join(beaten))
+                + (
+                    "no peer measured"
+                    if not peers
+                    else "less than every peer"
+                    if not beaten
+                    else "NOT less than " + ", ".join(beaten)
+                )
             )
         verdict += [f"{v}: not measured — {why}" for v, why in missing.items()]
         out = "\n".join(lines) + "\n\n" + info + "\n"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 
 import httpx
+from harness.provider import mock_transport
 from harness.workload import ANSWER, ANSWER_PIECES, QUESTION
 
 MODEL = "llama3.2"
@@ -39,18 +40,8 @@ STREAM_LINES = [json.dumps(_line(p, False)).encode() + b"\n" for p in ANSWER_PIE
 ]
 
 
-class _Lines(httpx.SyncByteStream):
-    def __iter__(self):
-        yield from STREAM_LINES
-
-
-def _handle(request: httpx.Request) -> httpx.Response:
-    if b'"stream":true' in request.content.replace(b" ", b""):
-        return httpx.Response(200, headers={"content-type": "application/x-ndjson"}, stream=_Lines())
-    return httpx.Response(200, headers={"content-type": "application/json"}, content=CHAT_BODY)
-
-
 def make_client():
     import ollama
 
-    return ollama.Client(host="http://127.0.0.1:11434", transport=httpx.MockTransport(_handle))
+    transport = mock_transport(httpx, document=CHAT_BODY, stream=STREAM_LINES, stream_type="application/x-ndjson")
+    return ollama.Client(host="http://127.0.0.1:11434", transport=transport)

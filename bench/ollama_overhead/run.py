@@ -1,87 +1,13 @@
 """Side-by-side overhead of Ollama instrumentations; prints a Markdown table.
 
     bash bench/ollama_overhead/setup.sh            # once: bench/.venv-ollama
-    python3 bench/ollama_overhead/run.py           # ~4 minutes on a 2-core machine
-    python3 bench/ollama_overhead/run.py --quick   # ~2 minutes, noisier
+    python3 bench/ollama_overhead/run.py           # a few minutes on a 2-core machine
+    python3 bench/ollama_overhead/run.py --quick   # faster, noisier
 
-Variants: the bare SDK call over a mock transport; the floor (the same plus one hand-made span with
-12 attributes); genai-cost (the local model priced by a configured per-token price); genai-cost
-without a price (``unknown_model``); OpenLLMetry (opentelemetry-instrumentation-ollama). OpenLIT
-also instruments ollama but pins old SDK majors; it has no row here (not measured).
-Modes: ``client.chat`` and ``client.chat(stream=True)``.
-
-Method: the OpenAI bench's (bench/README.md), through ``bench/harness``.
+Variants: ``worker.py``; method: ``bench/harness/provider.py`` (the OpenAI bench's, bench/README.md).
 """
 
-from __future__ import annotations
-
-import argparse
-import sys
-import time
-from functools import partial
+import runpy
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-BENCH = HERE.parent
-sys.path.insert(0, str(BENCH))
-
-from harness.driver import Runs, Table, precompile, save_raw, source_state, venv_python, worker_env  # noqa: E402
-from worker import VARIANTS  # noqa: E402
-
-WORKER = HERE / "worker.py"
-python_for = partial(venv_python, venv=".venv-ollama", openlit_venv=".venv-ollama")
-TABLE = Table(
-    labels={
-        "bare": "bare SDK call (mock transport)",
-        "floor": "floor: + 1 hand-made span, 12 attributes",
-        "genai-cost": "genai-cost (local model priced per token by config)",
-        "genai-cost-unpriced": "genai-cost, no price configured (`unknown_model`)",
-        "openllmetry": "OpenLLMetry opentelemetry-instrumentation-ollama 0.62.4",
-    },
-    modes={"chat": "chat", "stream": "stream"},
-    peers=("openllmetry",),
-)
-BATCH_SIZE = {"chat": 5, "stream": 3}
-BATCHES = {"chat": 150, "stream": 120}
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--repeats", type=int, default=5, help="processes per (variant, mode)")
-    parser.add_argument("--batch-scale", type=float, default=1.0)
-    parser.add_argument("--warmup", type=int, default=100, help="untimed calls per side per process")
-    parser.add_argument("--startup-runs", type=int, default=5)
-    parser.add_argument("--variants", default=",".join(VARIANTS))
-    parser.add_argument("--modes", default=",".join(TABLE.modes))
-    parser.add_argument("--quick", action="store_true", help="3 repeats, half the batches, 3 start-up runs")
-    parser.add_argument("--json", type=Path, help="also write every raw result here")
-    args = parser.parse_args()
-    if args.quick:
-        args.repeats, args.batch_scale, args.startup_runs = 3, 0.5, 3
-    variants = [v for v in args.variants.split(",") if v]
-    modes = [m for m in args.modes.split(",") if m]
-    began = time.monotonic()
-    precompile({python_for(v) for v in variants}, HERE, BENCH / "harness")
-    runs = Runs(python_for, WORKER, worker_env(("TRACELOOP_", "OLLAMA_")))
-    runs.startup([v for v in variants if v != "floor"], args.startup_runs)
-    runs.calls(
-        variants,
-        modes,
-        args.repeats,
-        batches=BATCHES,
-        batch_size=BATCH_SIZE,
-        scale=args.batch_scale,
-        options=["--warmup", str(args.warmup)],
-    )
-    elapsed = time.monotonic() - began
-    if args.json:
-        save_raw(args.json, args, runs.raw, elapsed)
-    info = (
-        f"{args.repeats} processes per cell; start-up: {args.startup_runs} processes per variant; "
-        f"total {elapsed / 60:.1f} min; genai-cost at {source_state()}"
-    )
-    print(TABLE.render(runs.raw, variants, runs.missing, info))
-
-
-if __name__ == "__main__":
-    main()
+runpy.run_path(str(Path(__file__).with_name("worker.py")), run_name="__main__")

@@ -13,6 +13,7 @@ File layout::
       custom_models:
         - {model: "ft:gpt-4o-mini:acme:*", input_per_mtok: 0.3, output_per_mtok: 1.2}
         - {model: llama-3.1-70b, per_gpu_hour: 2.5, gpus: 4}
+        - {model: rerank-v3.5, provider: cohere, per_search_unit: 0.002}   # per rerank search unit
     spans:
       amount_aliases: [gen_ai.usage.cost]                  # extra attributes carrying the amount
       max_open_traces: 10000                               # trace roll-up memory bound
@@ -192,14 +193,15 @@ def _custom_model(value: Any, where: str) -> CustomPrice:
             "per_gpu_hour": _number(),
             "gpus": _number(minimum=0.0),
             "currency": _string,
+            "per_search_unit": _number(),
         },
         required=("model",),
     )(value, where)
-    token_priced = any(k.endswith("_per_mtok") for k in fields)
+    token_priced = any(k.endswith("_per_mtok") or k == "per_search_unit" for k in fields)
     if "per_gpu_hour" in fields and token_priced:
-        raise _fail(where, "give either per-token prices (*_per_mtok) or per_gpu_hour, not both")
+        raise _fail(where, "give either per-token prices (*_per_mtok) and per_search_unit, or per_gpu_hour, not both")
     if "per_gpu_hour" not in fields and not token_priced:
-        raise _fail(where, "needs a price: input_per_mtok/output_per_mtok, or per_gpu_hour")
+        raise _fail(where, "needs a price: input_per_mtok/output_per_mtok, per_search_unit, or per_gpu_hour")
     if "currency" in fields and (len(fields["currency"]) != 3 or not fields["currency"].isalpha()):
         raise _fail(f"{where}.currency", f"expected an ISO 4217 code such as USD, got {fields['currency']!r}")
     if "currency" in fields:

@@ -44,6 +44,8 @@ class TokenUsage:
     input_video_tokens: int = 0
     output_video_tokens: int = 0
     cache_audio_read_tokens: int = 0
+    # Searches billed per unit (Cohere's rerank "search units": a query over up to 100 documents).
+    rerank_searches: int = 0
 
     def __post_init__(self) -> None:
         # One cheap combined check on the hot path; the detailed diagnosis runs only on failure.
@@ -66,6 +68,7 @@ class TokenUsage:
                     self.input_video_tokens,
                     self.output_video_tokens,
                     self.cache_audio_read_tokens,
+                    self.rerank_searches,
                 )
                 >= 0
                 and self.cache_read_tokens + self.cache_write_tokens <= self.input_tokens
@@ -75,7 +78,9 @@ class TokenUsage:
                 and self.output_audio_tokens + self.output_image_tokens + self.output_video_tokens <= self.output_tokens
                 and self.cache_audio_read_tokens <= self.cache_read_tokens
                 # Every other count is bounded by one of these through the checks above.
-                and max(self.input_tokens, self.output_tokens, self.web_searches, self.code_executions)
+                and max(
+                    self.input_tokens, self.output_tokens, self.web_searches, self.code_executions, self.rerank_searches
+                )
                 <= plausibility.max_usage_tokens
             )
         except TypeError:
@@ -179,4 +184,5 @@ _GENAI_PRICES_KEYS = (
     ("input_video_tokens", "input_video_tokens"),
     ("output_video_tokens", "output_video_tokens"),
     ("cache_audio_read_tokens", "cache_audio_read_tokens"),
+    ("rerank_searches", "rerank_searches"),
 )

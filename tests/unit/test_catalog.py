@@ -144,3 +144,32 @@ def test_no_model_or_no_usage_is_not_a_price() -> None:
     catalog = PriceCatalog()
     assert catalog.price(None, USAGE).status == Status.UNKNOWN_MODEL
     assert catalog.price("gpt-4o", None, provider_name="openai").status == Status.NO_USAGE
+
+
+@pytest.mark.parametrize("searches", [1, 7, 1000])
+def test_search_units_are_priced_as_genai_prices_prices_them(searches: int) -> None:
+    # genai-prices' data model has a per-1,000-searches unit (rerank_searches_kcount); no model in
+    # its data uses it yet, so the plan is checked against calc_price on a price that does.
+    from decimal import Decimal
+
+    from genai_prices.types import ModelPrice
+
+    from genai_cost.pricing.plan import PricePlan
+
+    price = ModelPrice(input_mtok=Decimal("0.5"), rerank_searches_kcount=Decimal("2"))
+    usage = TokenUsage(input_tokens=1200, rerank_searches=searches)
+    expected = float(price.calc_price(Usage(input_tokens=1200, rerank_searches=searches))["total_price"])
+    assert sum(PricePlan(price).amounts(usage)[:5]) == pytest.approx(expected, abs=1e-12)
+
+
+def test_search_units_without_a_search_price_are_unknown_never_free() -> None:
+    per_token = CustomPrice(model="rerank-english-*", input_per_mtok=1.0)
+    per_search = CustomPrice(model="rerank-v3.5", per_search_unit=0.002)
+    catalog = PriceCatalog(PriceOverrides(custom_models=(per_token, per_search)))
+    searched = TokenUsage(rerank_searches=3)
+    priced = catalog.price("rerank-v3.5", searched, provider_name="cohere")
+    assert priced.status == Status.PRICED and priced.amount == pytest.approx(0.006) and priced.tools == priced.amount
+    for model in ("rerank-english-v3.0", "rerank-nobody-knows"):
+        cost = catalog.price(model, searched, provider_name="cohere")
+        assert cost.status == Status.UNKNOWN_MODEL and cost.amount is None
+        assert "3 search unit(s)" in (cost.detail or "")

@@ -24,6 +24,7 @@ pricing:
   custom_models:
     - {model: "ft:gpt-4o-mini:acme:*", input_per_mtok: 0.3, output_per_mtok: 1.2, currency: eur}
     - {model: llama-3.1-70b, per_gpu_hour: 2.5, gpus: 4}
+    - {model: rerank-v3.5, provider: cohere, per_search_unit: 0.002}
 spans: {amount_aliases: [gen_ai.usage.cost, llm.usage.cost], max_open_traces: 100}
 metrics: {user_id: true}
 """,
@@ -34,6 +35,7 @@ metrics: {user_id: true}
     assert settings.overrides.discounts[0].percent == 15
     assert settings.overrides.custom_models[0].currency == "EUR"
     assert settings.overrides.custom_models[1].is_time_based
+    assert settings.overrides.custom_models[2].per_search_unit == 0.002
     assert settings.amount_aliases == ("gen_ai.usage.cost", "llm.usage.cost")
     assert settings.max_open_traces == 100 and settings.metrics_user_id
 

@@ -138,13 +138,18 @@ class ChunkReader:
         self._choices: dict[int, _Assembled] | None = {} if capture else None
 
     def read(self, chunk: Any) -> None:
+        # Runs on every chunk of every stream: a pydantic chunk's declared fields are read from
+        # its instance dict in one step each (``get`` for dicts and anything else).
+        fields = chunk.__dict__ if type(chunk) is not dict and hasattr(chunk, "__pydantic_fields_set__") else None
+        if fields is None:
+            fields = {key: get(chunk, key) for key in ("id", "model", "usage", "choices")}
         if self.response_id is None:
-            self.response_id = get(chunk, "id")
-            self.model = get(chunk, "model")
-        usage = get(chunk, "usage")
+            self.response_id = fields.get("id")
+            self.model = fields.get("model")
+        usage = fields.get("usage") if "usage" in fields else get(chunk, "usage")  # undeclared: an extra
         if usage is not None:
             self.usage = usage
-        for choice in get(chunk, "choices") or ():
+        for choice in fields.get("choices") or ():
             index = get(choice, "index")
             index = index if isinstance(index, int) else 0
             finish = get(choice, "finish_reason")

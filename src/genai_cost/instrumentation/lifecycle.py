@@ -65,7 +65,7 @@ from genai_cost.usage import TokenUsage
 PROCESS_CONTROL = (KeyboardInterrupt, SystemExit, GeneratorExit, asyncio.CancelledError)
 
 
-_DECIDED_UNPRICED = frozenset({Status.INVALID_USAGE, Status.UNKNOWN_MODEL})
+_DECIDED_UNPRICED = frozenset({Status.INVALID_USAGE})
 
 
 def end_span(span: Any) -> None:
@@ -493,8 +493,8 @@ class GenAICall:
         if not result.billable:
             return _NOT_BILLED
         if usage is None and result.status is not None and result.status[0] in _DECIDED_UNPRICED:
-            # The provider module already knows why there is no price (malformed usage; a unit no
-            # price source knows, such as Cohere's rerank search units): that is the status.
+            # The provider module already knows why there is no price (malformed usage): that is
+            # the status.
             return CostBreakdown.unpriced(*result.status)
         attributes = self.attributes
         cost = catalog().price(

@@ -234,10 +234,14 @@ class PriceCatalog:
         if usage is None and (isinstance(resolution, CostBreakdown) or not _is_time_priced(resolution)):
             return _NO_USAGE
         if isinstance(resolution, CostBreakdown):
+            if usage is not None and usage.rerank_searches:
+                return _unpriced_searches(model, usage.rerank_searches)
             return resolution
         if usage is None:  # a GPU-hour price needs no tokens
             usage = _EMPTY_USAGE
         custom = resolution.custom
+        if usage.rerank_searches and not _prices_searches(resolution):
+            return _unpriced_searches(model, usage.rerank_searches)
         if custom is not None:
             if custom.is_time_based:
                 return _time_priced(custom, resolution.price_provider, usage, duration_s)
@@ -326,6 +330,26 @@ class PriceCatalog:
             if key in variant.when
         }
         return sorted(values)
+
+
+def _prices_searches(resolution: _Resolution) -> bool:
+    """Whether this price knows what a search unit costs (a GPU-hour price covers everything)."""
+    custom = resolution.custom
+    if custom is not None:
+        return custom.is_time_based or custom.per_search_unit is not None
+    if resolution.plan is not None:
+        return resolution.plan.model_price.rerank_searches_kcount is not None
+    # Prices that change over time: any of the model's price periods with a search price.
+    prices = resolution.model.prices
+    return any(getattr(c.prices, "rerank_searches_kcount", None) is not None for c in prices)
+
+
+def _unpriced_searches(model: str, searches: int) -> CostBreakdown:
+    return CostBreakdown.unpriced(
+        Status.UNKNOWN_MODEL,
+        f"{searches} search unit(s) billed, and no per-search-unit price is known for {model!r}; "
+        "add per_search_unit under pricing.custom_models",
+    )
 
 
 def _is_time_priced(resolution: _Resolution) -> bool:

@@ -29,6 +29,8 @@ class CustomPrice:
     Either per-token prices (money per million tokens) or a time-based price for self-hosted
     models: money per GPU-hour times the number of GPUs, charged for the call's share of its
     endpoint's busy time (``pricing.busy_time``; the catalog marks such prices ``estimated``).
+    ``per_search_unit`` prices what is billed per search (Cohere's rerank search units); without
+    it a call that reports searches is unpriced, never charged 0 for them.
     """
 
     model: str
@@ -40,6 +42,7 @@ class CustomPrice:
     per_gpu_hour: float | None = None
     gpus: float = 1.0
     currency: str = "USD"
+    per_search_unit: float | None = None
 
     @property
     def is_time_based(self) -> bool:
@@ -64,7 +67,7 @@ class CustomPrice:
             usage.output_tokens * self.output_per_mtok / _MTOK,
             usage.cache_read_tokens * rate_read,
             usage.cache_write_tokens * rate_write,
-            0.0,
+            usage.rerank_searches * self.per_search_unit if self.per_search_unit else 0.0,
             usage.cache_read_tokens * (rate_in - rate_read),
         )
 

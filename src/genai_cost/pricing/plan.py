@@ -37,6 +37,7 @@ FAST_FIELDS: tuple[tuple[str, str], ...] = (
     ("reasoning_tokens", "output_reasoning_tokens"),
     ("web_searches", "web_searches"),
     ("code_executions", "code_executions"),
+    ("rerank_searches", "rerank_searches"),
 )
 _FAST_KEY_TO_FIELD = {key: field for field, key in FAST_FIELDS}
 

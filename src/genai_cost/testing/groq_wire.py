@@ -18,24 +18,11 @@ alone sends Groq's error body (the SDK raises ``groq.RateLimitError``, ...); ``s
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
-from genai_cost.testing.stub_server import (
-    DEFAULT_REPLY,
-    JSON,
-    RecordedRequest,
-    ScriptedResponse,
-    SseEvent,
-    Turn,
-    _as_event,
-    _compact,
-    _Outgoing,
-    _sse,
-    openai_chat,
-    openai_embeddings,
-)
+from genai_cost.testing._reshaped_openai import ReshapedWire, as_events, chunks_of, whole_tool_calls
+from genai_cost.testing.stub_server import JSON, SseEvent, Turn, openai_chat, openai_embeddings
 
 __all__ = ["WIRE", "GroqWire", "groq_error"]
 
@@ -59,52 +46,21 @@ def _usage(usage: dict[str, Any], forced: Any) -> dict[str, Any]:
 
 
 def _stream(events: list[SseEvent], include_usage: bool, forced: Any, seq: int) -> list[SseEvent]:
-    chunks = [e.json() for e in events if e.data != "[DONE]"]
-    usage_chunk = next(c for c in chunks if not c["choices"])
-    usage = _usage(usage_chunk["usage"], forced)
+    chunks = chunks_of(events)
+    usage = _usage(next(c for c in chunks if not c["choices"])["usage"], forced)
     request_id = f"req_stub_groq_{seq}"
-    out: list[dict[str, Any]] = []
-    calls: dict[int, dict[str, Any]] = {}
     for chunk in chunks:
-        if not chunk["choices"]:
-            continue
         chunk.pop("service_tier", None)
-        chunk.pop("usage", None)
-        choice = chunk["choices"][0]
-        delta = choice["delta"]
-        delta.pop("refusal", None)
-        for part in delta.pop("tool_calls", None) or ():
-            call = calls.setdefault(part["index"], {"id": None, "type": "function", "function": {"arguments": ""}})
-            call["id"] = part.get("id") or call["id"]
-            function = part.get("function") or {}
-            call["function"]["name"] = function.get("name") or call["function"].get("name")
-            call["function"]["arguments"] += function.get("arguments") or ""
-        if choice["finish_reason"] is not None and calls:
-            out.append(
-                {
-                    **chunk,
-                    "choices": [
-                        {
-                            **choice,
-                            "finish_reason": None,
-                            "delta": {
-                                "tool_calls": [{**call, "index": index} for index, call in sorted(calls.items())]
-                            },
-                        }
-                    ],
-                }
-            )
-            calls = {}
-        elif not delta and choice["finish_reason"] is None:
-            continue  # a tool-call fragment: Groq sends the call whole
-        out.append(chunk)
+        if chunk["choices"]:
+            chunk.pop("usage", None)
+    out = whole_tool_calls(chunks, own_chunk=True)
     out[0]["x_groq"] = {"id": request_id}
     out[-1]["x_groq"] = {"id": request_id, "usage": usage}
     if include_usage:
         for chunk in out:
             chunk["usage"] = None
         out.append({**out[-1], "choices": [], "usage": usage, "x_groq": {"id": request_id}})
-    return [SseEvent(_compact(c)) for c in out] + [SseEvent("[DONE]")]
+    return as_events(out)
 
 
 def chat(body: dict[str, Any], turn: Turn) -> Any:
@@ -128,37 +84,16 @@ def embeddings(body: dict[str, Any], turn: Turn) -> Any:
     return {**document, "id": f"embd-stub-{turn.seq}"}
 
 
-class GroqWire:
+class GroqWire(ReshapedWire):
     """Answers ``/openai/v1/...`` paths for :class:`StubProvider` (``WIRE_MODULES``)."""
 
-    def handles(self, path: str) -> bool:
-        return path.startswith("/openai/v1/") and _PATH.match(path) is not None
+    prefix, path, name = "/openai/v1/", _PATH, "groq"
 
-    def respond(self, request: RecordedRequest, script: ScriptedResponse, stub: Any) -> _Outgoing:
-        match = _PATH.match(request.path)
-        assert match is not None
-        route = match["route"]
-        if script.sse_events is not None:
-            out = _sse([_as_event(e, request.path) for e in script.sse_events])
-            out.status = script.status
-            return out
-        if script.status >= 400:
-            return _json(script.status, groq_error(script.status))
-        if not isinstance(request.body, dict):
-            return _json(400, groq_error(400, "invalid JSON"))
-        seq = stub._next_seq(f"groq-{route}")
-        text = script.text if script.text is not None else getattr(stub, "reply_text", DEFAULT_REPLY)
-        turn = Turn(seq, text, script.usage, {})
-        if route == "embeddings":
-            return _json(200, embeddings(request.body, turn))
-        reply = chat(request.body, turn)
-        if isinstance(reply, list):
-            return _sse(reply)
-        return _json(200, reply)
+    def error(self, status: int, message: str | None = None) -> JSON:
+        return groq_error(status, message)
 
-
-def _json(status: int, document: JSON) -> _Outgoing:
-    return _Outgoing(status, [("Content-Type", "application/json")], json.dumps(document).encode(), recorded=document)
+    def answer(self, route: str, body: dict[str, Any], turn: Turn) -> JSON | list[SseEvent]:
+        return embeddings(body, turn) if route == "embeddings" else chat(body, turn)
 
 
 WIRE = GroqWire()

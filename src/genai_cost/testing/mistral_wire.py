@@ -21,24 +21,11 @@ alone sends Mistral's error body (the SDK raises ``SDKError``; 422 ``HTTPValidat
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
-from genai_cost.testing.stub_server import (
-    DEFAULT_REPLY,
-    JSON,
-    RecordedRequest,
-    ScriptedResponse,
-    SseEvent,
-    Turn,
-    _as_event,
-    _compact,
-    _Outgoing,
-    _sse,
-    openai_chat,
-    openai_embeddings,
-)
+from genai_cost.testing._reshaped_openai import ReshapedWire, as_events, chunks_of, whole_tool_calls
+from genai_cost.testing.stub_server import JSON, SseEvent, Turn, openai_chat, openai_embeddings
 
 __all__ = ["AGENT_MODEL", "PREFIX", "WIRE", "MistralWire", "mistral_error"]
 
@@ -88,34 +75,17 @@ def _as_openai(route: str, body: dict[str, Any]) -> dict[str, Any]:
 
 def _stream_events(events: list[SseEvent], forced: Any) -> list[SseEvent]:
     """OpenAI chunks -> Mistral's: usage on the last choice chunk, tool calls whole."""
-    chunks = [e.json() for e in events if e.data != "[DONE]"]
+    chunks = chunks_of(events)
     usage = next((c["usage"] for c in chunks if not c["choices"] and c.get("usage")), None)
-    out: list[dict[str, Any]] = []
-    calls: dict[int, dict[str, Any]] = {}
     for chunk in chunks:
-        if not chunk["choices"]:
-            continue
-        for key in (*_OPENAI_ONLY, "usage"):
-            chunk.pop(key, None)
-        choice = chunk["choices"][0]
-        choice.pop("logprobs", None)
-        delta = choice["delta"]
-        delta.pop("refusal", None)
-        for part in delta.pop("tool_calls", None) or ():
-            call = calls.setdefault(part["index"], {"id": None, "type": "function", "function": {"arguments": ""}})
-            call["id"] = part.get("id") or call["id"]
-            function = part.get("function") or {}
-            call["function"]["name"] = function.get("name") or call["function"].get("name")
-            call["function"]["arguments"] += function.get("arguments") or ""
-        if choice["finish_reason"] is not None and calls:
-            delta["tool_calls"] = [{**call, "index": index} for index, call in sorted(calls.items())]
-            calls = {}
-        elif not delta and choice["finish_reason"] is None:
-            continue  # a tool-call fragment, sent whole with the finish
-        out.append(chunk)
+        if chunk["choices"]:
+            for key in (*_OPENAI_ONLY, "usage"):
+                chunk.pop(key, None)
+            chunk["choices"][0].pop("logprobs", None)
+    out = whole_tool_calls(chunks, own_chunk=False)
     if usage is not None and out:
         out[-1]["usage"] = _usage(usage, forced)
-    return [SseEvent(_compact(c)) for c in out] + [SseEvent("[DONE]")]
+    return as_events(out)
 
 
 def completion(route: str, body: dict[str, Any], turn: Turn) -> Any:
@@ -141,37 +111,16 @@ def embeddings(body: dict[str, Any], turn: Turn) -> Any:
     return {"id": f"emb-stub-{turn.seq}", **document, "usage": usage}
 
 
-class MistralWire:
+class MistralWire(ReshapedWire):
     """Answers ``/mistral/v1/...`` paths for :class:`StubProvider` (``WIRE_MODULES``)."""
 
-    def handles(self, path: str) -> bool:
-        return path.startswith(PREFIX + "/") and _PATH.match(path) is not None
+    prefix, path, name = PREFIX + "/", _PATH, "mistral"
 
-    def respond(self, request: RecordedRequest, script: ScriptedResponse, stub: Any) -> _Outgoing:
-        match = _PATH.match(request.path)
-        assert match is not None
-        route = match["route"]
-        if script.sse_events is not None:
-            out = _sse([_as_event(e, request.path) for e in script.sse_events])
-            out.status = script.status
-            return out
-        if script.status >= 400:
-            return _json(script.status, mistral_error(script.status))
-        if not isinstance(request.body, dict):
-            return _json(400, mistral_error(400, "Invalid JSON body"))
-        seq = stub._next_seq(f"mistral-{route}")
-        text = script.text if script.text is not None else getattr(stub, "reply_text", DEFAULT_REPLY)
-        turn = Turn(seq, text, script.usage, {})
-        if route == "embeddings":
-            return _json(200, embeddings(request.body, turn))
-        reply = completion(route, request.body, turn)
-        if isinstance(reply, list):
-            return _sse(reply)
-        return _json(200, reply)
+    def error(self, status: int, message: str | None = None) -> JSON:
+        return mistral_error(status, message)
 
-
-def _json(status: int, document: JSON) -> _Outgoing:
-    return _Outgoing(status, [("Content-Type", "application/json")], json.dumps(document).encode(), recorded=document)
+    def answer(self, route: str, body: dict[str, Any], turn: Turn) -> JSON | list[SseEvent]:
+        return embeddings(body, turn) if route == "embeddings" else completion(route, body, turn)
 
 
 WIRE = MistralWire()

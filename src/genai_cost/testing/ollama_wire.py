@@ -10,7 +10,11 @@ has begun, an ``{"error": ...}`` line (which the SDK raises as ``ResponseError``
 
 Defaults are deterministic, as everywhere in the stub: prompt tokens from text length, the reply
 one word per line. With ``tools`` the model calls the first one until the conversation ends with a
-``tool`` message. ``options.num_predict`` truncates the reply (``done_reason: length``).
+``tool`` message. ``options.num_predict`` truncates the reply (``done_reason: length``). With
+``think`` set (``true`` or a level such as ``"high"``), the model thinks first, as Ollama sends it:
+``message.thinking`` on chat, ``thinking`` on generate (streamed one piece per line before the
+answer), and ``eval_count`` counts the thinking tokens with the answer's -- Ollama reports no
+separate reasoning count.
 
 Scripting with :meth:`StubProvider.enqueue` on these paths: ``usage`` overrides the final counts
 (wire names: ``prompt_eval_count``, ``eval_count``; ``None`` drops one); ``status`` >= 400 alone
@@ -39,13 +43,15 @@ from genai_cost.testing.stub_server import (
     estimate_tokens,
 )
 
-__all__ = ["OLLAMA_PATHS", "WIRE", "OllamaWire", "ndjson", "ollama_error"]
+__all__ = ["OLLAMA_PATHS", "THINKING", "WIRE", "OllamaWire", "ndjson", "ollama_error"]
 
 OLLAMA_PATHS = ("/api/chat", "/api/generate", "/api/embed", "/api/embeddings")
 CREATED_AT = "2025-01-01T00:00:00.000000Z"
 EMBEDDING_DIMENSIONS = 768
 # Nanoseconds per token the stub pretends to spend, for the duration fields.
 _NS_PER_TOKEN = 1_000_000
+#: What a model asked to ``think`` thinks before answering.
+THINKING = "The user wants a short answer. I will keep it brief."
 
 
 def ollama_error(status: int, message: str | None = None, *, model: str = "") -> JSON:
@@ -102,19 +108,25 @@ class _Answer:
         if body.get("tools"):
             prompt += estimate_tokens(_compact(body["tools"]))
         output = estimate_tokens(_compact(self.call)) if self.call is not None else len(self.pieces)
-        counts: dict[str, Any] = {"prompt_eval_count": prompt, "eval_count": output}
+        think = body.get("think")
+        self.thoughts = _pieces(THINKING) if think not in (None, False, "false") else []
+        counts: dict[str, Any] = {"prompt_eval_count": prompt, "eval_count": output + len(self.thoughts)}
         counts.update(turn.usage or {})
         self.counts = {k: v for k, v in counts.items() if v is not None}
 
-    def line(self, piece: str, *, done: bool) -> dict[str, Any]:
+    def line(self, piece: str, *, done: bool, thought: str = "") -> dict[str, Any]:
         out: dict[str, Any] = {"model": self.model, "created_at": CREATED_AT}
         if self.kind == "chat":
             message: dict[str, Any] = {"role": "assistant", "content": piece}
+            if thought:
+                message["thinking"] = thought
             if done and self.call is not None:
                 message["tool_calls"] = [self.call]
             out["message"] = message
         else:
             out["response"] = piece
+            if thought:
+                out["thinking"] = thought
         out["done"] = done
         if done:
             out["done_reason"] = self.done_reason
@@ -174,8 +186,9 @@ class OllamaWire:
             return self._json({"embedding": _vector(body.get("prompt") or "", EMBEDDING_DIMENSIONS)})
         answer = _Answer(kind, body, turn)
         if body.get("stream", True) is False:
-            return self._json(answer.line("".join(answer.pieces), done=True))
-        lines = [answer.line(piece, done=False) for piece in answer.pieces]
+            return self._json(answer.line("".join(answer.pieces), done=True, thought="".join(answer.thoughts)))
+        lines = [answer.line("", done=False, thought=thought) for thought in answer.thoughts]
+        lines += [answer.line(piece, done=False) for piece in answer.pieces]
         lines.append(answer.line("", done=True))
         return ndjson(lines)
 

@@ -17,20 +17,15 @@ Scripting with :meth:`StubProvider.enqueue` on these paths: ``usage`` is merged 
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
+from genai_cost.testing._reshaped_openai import ReshapedWire, as_events, chunks_of
 from genai_cost.testing.stub_server import (
-    DEFAULT_REPLY,
     JSON,
-    RecordedRequest,
-    ScriptedResponse,
     SseEvent,
     Turn,
     _compact,
-    _Outgoing,
-    _sse,
     estimate_tokens,
     openai_chat,
     openai_completion,
@@ -44,10 +39,10 @@ _PATH = re.compile(r"^/together/v1/(?P<route>chat/completions|completions|embedd
 _OPENAI_ONLY = ("service_tier", "system_fingerprint")
 
 
-def _error(status: int) -> JSON:
+def _error(status: int, message: str | None = None) -> JSON:
     return {
         "error": {
-            "message": f"stub error {status}",
+            "message": message or f"stub error {status}",
             "type": "invalid_request_error" if status < 500 else "server_error",
         }
     }
@@ -59,7 +54,7 @@ def _usage(usage: dict[str, Any]) -> dict[str, Any]:
 
 def _stream(events: list[SseEvent], legacy: bool) -> list[SseEvent]:
     """Usage moved from the usage-only chunk onto the last chunk that finishes a choice."""
-    chunks = [e.json() for e in events if e.data != "[DONE]"]
+    chunks = chunks_of(events)
     usage = next(_usage(c["usage"]) for c in chunks if not c["choices"])
     out = []
     for seq, chunk in enumerate(c for c in chunks if c["choices"]):
@@ -74,7 +69,7 @@ def _stream(events: list[SseEvent], legacy: bool) -> list[SseEvent]:
             choice.pop("logprobs", None)
         out.append(chunk)
     out[-1]["usage"] = usage
-    return [SseEvent(_compact(c)) for c in out] + [SseEvent("[DONE]")]
+    return as_events(out)
 
 
 def completion(route: str, body: dict[str, Any], turn: Turn) -> Any:
@@ -114,33 +109,21 @@ def rerank(body: dict[str, Any], turn: Turn) -> Any:
     }
 
 
-class TogetherWire:
+class TogetherWire(ReshapedWire):
     """Answers ``/together/v1/...`` paths for :class:`StubProvider` (``WIRE_MODULES``)."""
 
-    def handles(self, path: str) -> bool:
-        return path.startswith(PREFIX + "/") and _PATH.match(path) is not None
+    prefix, path, name = PREFIX + "/", _PATH, "together"
+    scripted_events = False
 
-    def respond(self, request: RecordedRequest, script: ScriptedResponse, stub: Any) -> _Outgoing:
-        match = _PATH.match(request.path)
-        assert match is not None
-        route = match["route"]
-        if script.status >= 400:
-            return _json(script.status, _error(script.status))
-        if not isinstance(request.body, dict):
-            return _json(400, _error(400))
-        seq = stub._next_seq(f"together-{route}")
-        text = script.text if script.text is not None else getattr(stub, "reply_text", DEFAULT_REPLY)
-        turn = Turn(seq, text, script.usage, {})
+    def error(self, status: int, message: str | None = None) -> JSON:
+        return _error(status, message)
+
+    def answer(self, route: str, body: dict[str, Any], turn: Turn) -> JSON | list[SseEvent]:
         if route == "embeddings":
-            return _json(200, embeddings(request.body, turn))
+            return embeddings(body, turn)
         if route == "rerank":
-            return _json(200, rerank(request.body, turn))
-        reply = completion(route, request.body, turn)
-        return _sse(reply) if isinstance(reply, list) else _json(200, reply)
-
-
-def _json(status: int, document: JSON) -> _Outgoing:
-    return _Outgoing(status, [("Content-Type", "application/json")], json.dumps(document).encode(), recorded=document)
+            return rerank(body, turn)
+        return completion(route, body, turn)
 
 
 WIRE = TogetherWire()

@@ -4,6 +4,7 @@ async; prices checked against genai-prices over many usage shapes; errors."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from typing import Any
 
 import cohere
@@ -30,9 +31,12 @@ from cohere_support import (
 )
 from opentelemetry.trace import StatusCode
 
+from genai_cost.pricing import CustomPrice, PriceCatalog, PriceOverrides, catalog, set_catalog
 from genai_cost.testing import StubProvider
 
 __all__ = ["av1", "av2", "instrumented", "no_content_capture", "v1", "v2"]
+
+RERANK_PER_SEARCH = 0.002  # USD per search unit (Cohere's list price for rerank-v3.5: $2 per 1,000)
 
 
 def test_v2_chat(v2: Any, stub: StubProvider, span_exporter: Any) -> None:
@@ -157,6 +161,50 @@ def test_rerank_is_billed_per_search_unit_and_never_free(
     assert a["cohere.usage.search_units"] == 3
     assert a["genai_cost.status"] == "unknown_model" and "genai_cost.amount" not in a
     assert "search unit" in a["genai_cost.status.detail"]
+
+
+@pytest.fixture
+def rerank_prices() -> Iterator[None]:
+    """The team's own prices: rerank-v3.5 per search unit; a rerank model priced per token only."""
+    previous = catalog()
+    set_catalog(
+        PriceCatalog(
+            PriceOverrides(
+                custom_models=(
+                    CustomPrice(model="rerank-v3.5", provider="cohere", per_search_unit=RERANK_PER_SEARCH),
+                    CustomPrice(model="rerank-english-*", provider="cohere", input_per_mtok=1.0),
+                )
+            )
+        )
+    )
+    yield
+    set_catalog(previous)
+
+
+@pytest.mark.parametrize("client", ["v1", "v2"])
+@pytest.mark.parametrize("searches", [1, 3, 250])
+def test_rerank_is_priced_per_search_unit_where_a_price_knows_one(
+    client: str, searches: int, rerank_prices: None, v1: Any, v2: Any, stub: StubProvider, span_exporter: Any
+) -> None:
+    sdk = v1 if client == "v1" else v2
+    for version in ("v1", "v2"):
+        stub.enqueue(f"/cohere/{version}/rerank", usage={"search_units": searches})
+    sdk.rerank(model="rerank-v3.5", query="which?", documents=["a", "b"])
+    a = attrs(only_span(span_exporter))
+    assert a["cohere.usage.search_units"] == searches
+    assert a["genai_cost.status"] == "priced"
+    assert a["genai_cost.amount"] == pytest.approx(searches * RERANK_PER_SEARCH, abs=1e-12)
+
+
+def test_rerank_with_only_a_per_token_price_is_unknown_not_free(
+    rerank_prices: None, v2: Any, stub: StubProvider, span_exporter: Any
+) -> None:
+    for version in ("v1", "v2"):
+        stub.enqueue(f"/cohere/{version}/rerank", usage={"search_units": 2})
+    v2.rerank(model="rerank-english-v3.0", query="which?", documents=["a", "b"])
+    a = attrs(only_span(span_exporter))
+    assert a["genai_cost.status"] == "unknown_model" and "genai_cost.amount" not in a
+    assert "per_search_unit" in a["genai_cost.status.detail"]
 
 
 @pytest.mark.parametrize(

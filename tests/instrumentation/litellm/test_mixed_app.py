@@ -1,5 +1,6 @@
-"""A mixed application: LiteLLM routing to OpenAI and to Anthropic, and a direct Ollama call to a
-local model priced by the team's own per-token price, all in one request's trace. The trace's
+"""A mixed application: LiteLLM routing to OpenAI and to Anthropic, a direct Mistral call, and a
+direct Ollama call to a local model priced by the team's own per-token price, all in one request's
+trace. The trace's
 total on its root span equals the sum of each call's true price -- genai-prices' calc_price for
 the hosted models, the configured price for the local one -- with every call counted once."""
 
@@ -27,13 +28,21 @@ from litellm_support import (
 )
 from opentelemetry import trace
 
+from genai_cost.instrumentation.mistral import MistralInstrumentor
 from genai_cost.instrumentation.ollama import OllamaInstrumentor
 from genai_cost.pricing import CustomPrice, PriceCatalog, PriceOverrides, catalog, set_catalog
 from genai_cost.testing import StubProvider
+from genai_cost.testing.mistral_wire import PREFIX as MISTRAL_PREFIX
+
+try:  # mistralai 2.0 and later
+    from mistralai.client import Mistral
+except ImportError:  # 1.x
+    from mistralai import Mistral  # type: ignore[attr-defined,no-redef]
 
 __all__ = ["instrumented", "no_content_capture"]
 
 LOCAL_MODEL, LOCAL_IN, LOCAL_OUT = "llama3.2", 0.20, 0.60  # USD per million tokens, stated by the team
+MISTRAL_MODEL = "mistral-small-latest"
 
 
 @pytest.fixture
@@ -42,7 +51,9 @@ def local_priced() -> Iterator[None]:
     local = CustomPrice(model=LOCAL_MODEL, provider="ollama", input_per_mtok=LOCAL_IN, output_per_mtok=LOCAL_OUT)
     set_catalog(PriceCatalog(PriceOverrides(custom_models=(local,))))
     OllamaInstrumentor().instrument()
+    MistralInstrumentor().instrument()
     yield
+    MistralInstrumentor().uninstrument()
     OllamaInstrumentor().uninstrument()
     set_catalog(previous)
 
@@ -72,14 +83,31 @@ def test_a_mixed_apps_trace_total_is_the_sum_of_true_prices(
         streamed = stream_usage(stub.last_request.response_body, "openai")
         expected.append(genai_prices_cost(OPENAI_MODEL, openai_usage(streamed), "openai"))
 
+        stub.enqueue(
+            f"{MISTRAL_PREFIX}/v1/chat/completions",
+            usage={"prompt_tokens": 1500, "completion_tokens": 80, "prompt_tokens_details": {"cached_tokens": 512}},
+        )
+        mistral = Mistral(api_key=KEY, server_url=f"{stub.url}{MISTRAL_PREFIX}")
+        mistral.chat.complete(model=MISTRAL_MODEL, messages=MESSAGES)
+        wire = stub.last_request.response_body["usage"]
+        usage = {"input_tokens": wire["prompt_tokens"], "output_tokens": wire["completion_tokens"]}
+        usage["cache_read_tokens"] = wire["prompt_tokens_details"]["cached_tokens"]
+        expected.append(genai_prices_cost(MISTRAL_MODEL, usage, "mistral"))
+
         local = ollama.Client(host=stub.url).chat(LOCAL_MODEL, MESSAGES)
         expected.append(local.prompt_eval_count * LOCAL_IN / 1e6 + local.eval_count * LOCAL_OUT / 1e6)
 
     calls = genai_spans(span_exporter)
-    assert [attrs(s)["gen_ai.provider.name"] for s in calls] == ["openai", "anthropic", "openai", "ollama"]
+    assert [attrs(s)["gen_ai.provider.name"] for s in calls] == [
+        "openai",
+        "anthropic",
+        "openai",
+        "mistral_ai",
+        "ollama",
+    ]
     assert all(attrs(s)["genai_cost.status"] == "priced" for s in calls)
     for span, price in zip(calls, expected, strict=True):
         assert attrs(span)["genai_cost.amount"] == pytest.approx(price, abs=1e-9)
     [root] = [s for s in span_exporter.get_finished_spans() if s.name == "handle request"]
-    assert attrs(root)["genai_cost.trace.calls"] == 4
+    assert attrs(root)["genai_cost.trace.calls"] == 5
     assert attrs(root)["genai_cost.trace.amount"] == pytest.approx(sum(expected), abs=1e-9)

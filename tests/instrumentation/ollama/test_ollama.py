@@ -26,6 +26,7 @@ from ollama_support import (
     only_span,
     priced,
     uninstrumented,
+    expected_cost,
     wire_counts,
 )
 
@@ -34,6 +35,7 @@ from genai_cost.budget.guard import BudgetGuard
 from genai_cost.budget.policy import BudgetPolicy
 from genai_cost.pricing import PriceCatalog
 from genai_cost.testing import StubProvider
+from genai_cost.testing.ollama_wire import THINKING
 
 __all__ = ["aclient", "client", "instrumented", "no_content_capture", "priced"]
 
@@ -288,3 +290,35 @@ def test_a_downgrade_sends_the_cheaper_model_however_the_model_was_passed(
     assert first["genai_cost.budget.original_model"] == MODEL
     assert first["gen_ai.request.model"] == CHEAP
     assert_priced(first, CHEAP, (first["gen_ai.usage.input_tokens"], first["gen_ai.usage.output_tokens"]))
+
+
+@pytest.mark.parametrize("think", [True, "high"])
+def test_thinking_is_output_as_ollama_counts_it_and_captured_as_reasoning(
+    think: bool | str,
+    priced: PriceCatalog,
+    client: ollama.Client,
+    stub: StubProvider,
+    span_exporter: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Ollama sends the thinking apart (message.thinking, generate's thinking) and counts its tokens
+    # in eval_count with the answer's, reporting no reasoning count of its own: the span's output
+    # is eval_count, priced at the output rate, and no reasoning count is made up.
+    monkeypatch.setenv("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", "true")
+    reply = client.chat(MODEL, MESSAGES, think=think)
+    assert reply.message.thinking == THINKING
+    answered = stub.last_request.response_body
+    assert answered["eval_count"] > len(reply.message.content.split())  # the thinking is counted in it
+    streamed = list(client.chat(MODEL, MESSAGES, think=think, stream=True))
+    assert "".join(c.message.thinking or "" for c in streamed) == THINKING
+    generated = client.generate(MODEL, "Say this is a test", think=think)
+    assert generated.thinking == THINKING
+    for span in genai_spans(span_exporter):
+        a = attrs(span)
+        assert a["gen_ai.usage.output_tokens"] == answered["eval_count"]
+        assert "gen_ai.usage.reasoning.output_tokens" not in a
+        assert a["genai_cost.amount"] == pytest.approx(
+            expected_cost(MODEL, (a["gen_ai.usage.input_tokens"], answered["eval_count"])), abs=1e-12
+        )
+        [message] = json.loads(a["gen_ai.output.messages"])
+        assert message["parts"][0] == {"type": "reasoning", "content": THINKING}

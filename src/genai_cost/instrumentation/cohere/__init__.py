@@ -8,7 +8,8 @@ Traced, one CLIENT span per call, ``gen_ai.provider.name=cohere``: ``ClientV2.ch
 ``chat_stream`` / ``embed`` / ``rerank`` and the v1 ``Client.chat`` / ``chat_stream`` /
 ``generate`` (``text_completion``) / ``generate_stream`` / ``embed`` / ``rerank``, and their
 ``Async`` twins. Usage is what Cohere bills (``billed_units``); rerank is billed per search unit
-(``cohere.usage.search_units``), which no price source knows yet: unpriced, never $0.
+(``cohere.usage.search_units``), priced where genai-prices or a custom price (``per_search_unit``)
+knows a price per search, otherwise ``unknown_model``: never $0.
 
 OpenLLMetry's cohere instrumentation may run beside this one: its spans of the same call are
 marked ``duplicate`` by the processor.

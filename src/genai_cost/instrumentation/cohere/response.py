@@ -5,9 +5,10 @@ elsewhere); ``tokens`` beside it counts what the model read, prompt template inc
 not billed -- so the span reports the billed counts. Counts arrive as JSON numbers the SDK types as
 floats (``12.0``). v2 chat responses name no model: the call is priced by the request's.
 
-Rerank is billed per search unit (a query over up to 100 documents). genai-prices has no rerank
-prices, so a rerank span carries ``cohere.usage.search_units`` and no token usage: its status is
-``unknown_model`` (or ``no_usage`` for a model priced per token by configuration) -- never $0.
+Rerank is billed per search unit (a query over up to 100 documents): its usage is
+``rerank_searches`` (genai-prices' ``rerank_searches`` unit, beside ``cohere.usage.search_units`` on
+the span), priced where genai-prices or a custom price (``per_search_unit``) knows a price per
+search; where none does, the status is ``unknown_model`` -- never $0.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from __future__ import annotations
 from typing import Any
 
 from genai_cost import attributes as attr
-from genai_cost.attributes import Status
 from genai_cost.instrumentation._chat_shape import message_parts, output_messages
 from genai_cost.instrumentation._read import get, read_usage
 from genai_cost.instrumentation.cohere.request import CHAT, EMBEDDINGS, RERANK, Request
@@ -41,6 +41,12 @@ def token_usage(billed: Any) -> TokenUsage | None:
     )
 
 
+def search_usage(billed: Any) -> TokenUsage | None:
+    """Rerank's ``billed_units.search_units`` as a ``TokenUsage``; None when none were reported."""
+    units = _count(get(billed, "search_units")) if billed is not None else 0
+    return TokenUsage(rerank_searches=units) if units else None
+
+
 def _billed(response: Any) -> Any:
     usage = get(response, "usage")
     return get(usage if usage is not None else get(response, "meta"), "billed_units")
@@ -60,14 +66,10 @@ def result_of(
 ) -> CallResult:
     """Any Cohere call's result, from its billed units and what it said."""
     if request.operation == RERANK:
-        units = _count(get(billed, "search_units"))
-        result = CallResult(response_id=_text(response_id), price_model=request.model)
-        if isinstance(units, int) and units:
-            result.attributes[attr.COHERE_SEARCH_UNITS] = units
-        result.status = (
-            Status.UNKNOWN_MODEL,
-            f"rerank is billed per search unit ({units}); no per-unit price is known",
-        )
+        searches, status = read_usage(search_usage, billed)
+        result = CallResult(response_id=_text(response_id), usage=searches, status=status, price_model=request.model)
+        if searches is not None:
+            result.attributes[attr.COHERE_SEARCH_UNITS] = searches.rerank_searches
         return result
     token_counts, status = read_usage(token_usage, billed)
     finish = _text(finish_reason)

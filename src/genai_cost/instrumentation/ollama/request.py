@@ -44,12 +44,28 @@ def _server(host: str | None, port: int | None) -> Server:
     return Server(OLLAMA, host, port)
 
 
+# id(httpx client) -> (its base URL object, the Server read from it): a client's URL is parsed
+# once, not per call; an entry is reused only while the client still holds that same URL object.
+_servers: dict[int, tuple[Any, Server]] = {}
+
+
 def server_of(client: Any) -> Server:
     """The endpoint an ``ollama`` client talks to (its httpx client's base URL)."""
-    base_url = getattr(getattr(client, "_client", None), "base_url", None)
+    http = getattr(client, "_client", None)
+    base_url = getattr(http, "base_url", None)
     if base_url is None:
-        return Server(OLLAMA, None, None)
-    return _server(getattr(base_url, "host", None) or None, getattr(base_url, "port", None))
+        return _NO_SERVER
+    known = _servers.get(id(http))
+    if known is not None and known[0] is base_url:
+        return known[1]
+    server = _server(getattr(base_url, "host", None) or None, getattr(base_url, "port", None))
+    if len(_servers) >= 64:  # clients made per call: keep the memo bounded
+        _servers.clear()
+    _servers[id(http)] = (base_url, server)
+    return server
+
+
+_NO_SERVER = Server(OLLAMA, None, None)
 
 
 def bind(method: str, args: Sequence[Any], kwargs: Mapping[str, Any]) -> dict[str, Any]:
@@ -57,7 +73,9 @@ def bind(method: str, args: Sequence[Any], kwargs: Mapping[str, Any]) -> dict[st
     names = POSITIONAL[method]
     if len(args) > len(names):
         raise TypeError(f"{method}() takes at most {len(names)} positional arguments")
-    return {**dict(zip(names, args, strict=False)), **kwargs}
+    bound = dict(zip(names, args, strict=False))
+    bound.update(kwargs)
+    return bound
 
 
 @dataclass(slots=True)
@@ -105,14 +123,16 @@ def describe(method: str, kwargs: dict[str, Any], capture: bool) -> Request:
     attributes = request.attributes
     if streaming:
         attributes[attr.REQUEST_STREAM] = True
-    options = _options(kwargs.get("options"))
-    for key, name, kinds in _OPTION_ATTRIBUTES:
-        value = options.get(key)
-        if isinstance(value, kinds) and not isinstance(value, bool):
-            attributes[name] = value
-    stop = options.get("stop")
-    if isinstance(stop, list | tuple) and stop and all(isinstance(s, str) for s in stop):
-        attributes[attr.REQUEST_STOP_SEQUENCES] = list(stop)
+    given = kwargs.get("options")
+    if given:  # most calls pass none
+        options = _options(given)
+        for key, name, kinds in _OPTION_ATTRIBUTES:
+            value = options.get(key)
+            if isinstance(value, kinds) and not isinstance(value, bool):
+                attributes[name] = value
+        stop = options.get("stop")
+        if isinstance(stop, list | tuple) and stop and all(isinstance(s, str) for s in stop):
+            attributes[attr.REQUEST_STOP_SEQUENCES] = list(stop)
     if kwargs.get("format"):
         attributes[attr.OUTPUT_TYPE] = "json"
     if isinstance(kwargs.get("dimensions"), int):

@@ -31,12 +31,18 @@ class ChunkObserver:
         self.tool_calls: list[Any] = []
 
     def observe(self, chunk: Any) -> bool:
+        # Runs on every line of every stream: the SDK's chunks are pydantic models whose fields
+        # are in the instance dict, read there directly (``get`` for anything else).
+        fields = getattr(chunk, "__dict__", None) if type(chunk) is not dict else chunk
+        if fields is None:
+            fields = {key: get(chunk, key) for key in ("model", "message", "response", "thinking", "done")}
         if self.model is None:
-            self.model = get(chunk, "model")
-        message = get(chunk, "message")
-        calls = get(message, "tool_calls") if message is not None else None
-        if calls:
-            self.tool_calls.extend(calls)
+            self.model = fields.get("model")
+        message = fields.get("message")
+        if message is not None:
+            calls = get(message, "tool_calls")
+            if calls:
+                self.tool_calls.extend(calls)
         if self.text is not None:
             source = message if message is not None else chunk
             piece = get(source, "content" if message is not None else "response")
@@ -45,7 +51,7 @@ class ChunkObserver:
             thought = get(source, "thinking")
             if isinstance(thought, str):
                 self.thinking.append(thought)
-        if get(chunk, "done"):
+        if fields.get("done"):
             self.final = chunk
         return True
 
