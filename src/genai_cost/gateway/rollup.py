@@ -22,7 +22,7 @@ from typing import Any
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from genai_cost import attributes as attr
-from genai_cost.gateway.enrich import any_value, set_any_value
+from genai_cost.gateway.wire import any_value, set_any_value
 
 
 class _HeldTrace:
