@@ -46,9 +46,9 @@ def length_delimited(tag: bytes, payload: bytes) -> bytes:
 # tests check them against upb.
 _SPAN_ATTRIBUTE, SPAN_EVENT, _KEY, _VALUE = b"\x4a", b"\x5a", b"\x0a", b"\x12"
 _STRING, _BOOL, _INT, _DOUBLE = b"\x0a", b"\x10", b"\x18", b"\x21"
-_pack_double = struct.Struct("<d").pack
+pack_double = struct.Struct("<d").pack
 # A double's entry differs from another's of the same key only in its last 8 bytes.
-_double_prefixes: dict[str, bytes] = {}
+double_prefixes: dict[str, bytes] = {}
 _encoded_cache: dict[tuple[str, Any, type], bytes] = {}
 
 
@@ -66,10 +66,10 @@ def encode_attribute(key: str, value: Any) -> bytes:
     currency, model and source strings repeat, so whole entries are cached.
     """
     if type(value) is float:
-        prefix = _double_prefixes.get(key)
+        prefix = double_prefixes.get(key)
         if prefix is None:
-            prefix = _double_prefixes[key] = _entry(key, _DOUBLE + bytes(8))[:-8]
-        return prefix + _pack_double(value)
+            prefix = double_prefixes[key] = _entry(key, _DOUBLE + bytes(8))[:-8]
+        return prefix + pack_double(value)
     cache_key = (key, value, type(value))
     cached = _encoded_cache.get(cache_key)
     if cached is not None:
@@ -79,7 +79,7 @@ def encode_attribute(key: str, value: Any) -> bytes:
     elif isinstance(value, int):
         encoded = _entry(key, _INT + _varint(value & 0xFFFFFFFFFFFFFFFF))  # int64: two's complement
     elif isinstance(value, float):
-        encoded = _entry(key, _DOUBLE + _pack_double(value))
+        encoded = _entry(key, _DOUBLE + pack_double(value))
     else:
         encoded = _entry(key, length_delimited(_STRING, str(value).encode()))
     if len(_encoded_cache) > 4096:
