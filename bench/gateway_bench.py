@@ -168,14 +168,33 @@ def _spans_out(port: int) -> int:
     return 0
 
 
+def unique_copies(payloads: list[bytes], count: int) -> list[bytes]:
+    """``count`` requests cycling through ``payloads``, each with trace ids of its own, so that
+    with the retry window on every span is a first copy (priced), not a replayed retry."""
+    copies = []
+    for index in range(count):
+        request = ExportTraceServiceRequest()
+        request.ParseFromString(payloads[index % len(payloads)])
+        trace_id = index.to_bytes(8, "big") + b"\x5e" * 8
+        for resource_spans in request.resource_spans:
+            for scope_spans in resource_spans.scope_spans:
+                for span in scope_spans.spans:
+                    span.trace_id = trace_id
+        copies.append(request.SerializeToString())
+    return copies
+
+
 def over_loopback(
     payloads: list[bytes],
     requests: int,
     pricing: bool,
     extra_args: tuple[str, ...] = (),
     pythonpath: str | None = None,
+    window: bool = False,
 ) -> tuple[float, float]:
-    """(spans per CPU second of the gateway process, spans per wall-clock second)."""
+    """(spans per CPU second of the gateway process, spans per wall-clock second).
+
+    ``window``: the retry window on at its default size (50,000 spans), every request a first copy."""
     sink = ThreadingHTTPServer(("127.0.0.1", 0), _Sink)
     threading.Thread(target=sink.serve_forever, daemon=True).start()
     port = _free_port()
@@ -196,7 +215,10 @@ def over_loopback(
     ]
     # The payloads repeat: without --dedupe-window-spans 0 the repeats would be replayed as
     # retries, not priced (the in-process rows measure the window).
-    command += ["--dedupe-window-spans", "0"] if pricing else ["--no-pricing"]
+    if window:
+        payloads = unique_copies(payloads, requests + 4)
+    else:
+        command += ["--dedupe-window-spans", "0"] if pricing else ["--no-pricing"]
     env = {**os.environ, "PYTHONPATH": pythonpath} if pythonpath else None
     gateway = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env)
     try:
@@ -213,7 +235,8 @@ def over_loopback(
         cpu_before = _cpu_seconds(gateway.pid)
         wall_before = time.perf_counter()
         for index in range(requests):
-            connection.request("POST", "/v1/traces", body=payloads[index % len(payloads)], headers=headers)
+            body = payloads[(index + 4) % len(payloads)] if window else payloads[index % len(payloads)]
+            connection.request("POST", "/v1/traces", body=body, headers=headers)
             response = connection.getresponse()
             response.read()
             if response.status != 200:
@@ -288,6 +311,9 @@ def main() -> None:
     loop_priced = statistics.median(
         over_loopback(payloads, requests, pricing=True)[0] for _ in range(3 if not args.quick else 1)
     )
+    loop_window = statistics.median(
+        over_loopback(payloads, requests, pricing=True, window=True)[0] for _ in range(3 if not args.quick else 1)
+    )
     rows = [
         ("in-process: parse + serialize (pass-through)", local["pass-through"], None),
         ("in-process: parse + price + serialize", local["enriched"], local["pass-through"] / local["enriched"]),
@@ -305,6 +331,7 @@ def main() -> None:
         ),
         ("gateway over loopback, pricing off (pass-through)", loop_plain, None),
         ("gateway over loopback, pricing on", loop_priced, loop_plain / loop_priced),
+        ("gateway over loopback, pricing on, retry window on", loop_window, loop_plain / loop_window),
     ]
     print(f"| measure ({BATCH} spans per request) | spans/s per core | cost vs pass-through |")
     print("|---|---|---|")

@@ -45,6 +45,7 @@ from genai_cost.context import baggage_attribution, default_attribution
 from genai_cost import runtime
 from genai_cost.runtime import OUR_SCOPE
 from genai_cost.metrics import CostMetrics, cost_metrics
+from genai_cost.plausibility import amount_problem
 from genai_cost.pricing import PriceCatalog, catalog
 from genai_cost.pricing.breakdown import CostBreakdown
 from genai_cost.span_reader import is_genai_call, read_span_call
@@ -467,7 +468,9 @@ def _call_key(attributes: Any, usage_key: tuple[Any, Any]) -> tuple[Any, ...]:
 
 
 def _is_amount(amount: Any) -> bool:
-    return isinstance(amount, int | float) and not isinstance(amount, bool)
+    """Whether an amount counts in a trace's total: a number within plausibility's bounds (an
+    upstream span saying 1e300, -50 or NaN must not make its whole trace's total absurd)."""
+    return amount_problem(amount) is None
 
 
 def _trace_attributes(totals: list[Any]) -> dict[str, Any]:

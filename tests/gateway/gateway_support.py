@@ -140,7 +140,7 @@ def added_keys(span: Any, original_keys: set[str]) -> set[str]:
 
 
 def attribute_map(span: Any) -> dict[str, Any]:
-    from genai_cost.gateway.enrich import any_value
+    from genai_cost.gateway.wire import any_value
 
     return {kv.key: any_value(kv.value) for kv in span.attributes}
 

@@ -736,3 +736,23 @@ def test_price_overrides_carry_over() -> None:
     list_price = PriceCatalog().price("gpt-4o", usage, provider_name="openai").amount
     assert discounted is not None and list_price is not None
     assert discounted == pytest.approx(0.85 * list_price)
+
+
+def test_counts_above_the_plausible_bound_are_invalid_as_in_the_gateway(
+    catalog: PriceCatalog, config: dict[str, Any]
+) -> None:
+    """plausibility.max_usage_tokens applies to OTTL pricing as to the span reader: an absurd
+    count is invalid_usage with no amount, never a priced absurd amount."""
+    from genai_cost import plausibility
+
+    absurd = plausibility.max_usage_tokens + 1
+    for key in (attr.USAGE_INPUT_TOKENS, attr.USAGE_OUTPUT_TOKENS, attr.USAGE_REASONING_TOKENS):
+        span = _span("gpt-4o", "openai", TokenUsage(input_tokens=100, output_tokens=10))
+        span[key] = absurd
+        if key == attr.USAGE_REASONING_TOKENS:
+            span[attr.USAGE_OUTPUT_TOKENS] = absurd  # reasoning within output: only the size is wrong
+        assert assert_same(catalog, config, span) == attr.Status.INVALID_USAGE
+        got = run_processor(config, span)
+        assert attr.COST_AMOUNT not in got and "plausible" in got[attr.COST_STATUS_DETAIL]
+    at_bound = _span("gpt-4o-mini", "openai", TokenUsage(input_tokens=plausibility.max_usage_tokens, output_tokens=1))
+    assert assert_same(catalog, config, at_bound) == attr.Status.PRICED

@@ -76,3 +76,34 @@ def test_without_a_marker_key_no_span_is_a_genai_call(attributes):
     for key in GENAI_MARKER_KEYS:
         attributes.pop(key, None)
     assert not is_genai_call(attributes)
+
+
+def test_a_genai_span_with_an_empty_value_is_priced_and_keeps_it():
+    """The decoder's fast path leaves an AnyValue with nothing set to its slow path (None)."""
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+    from genai_cost import attributes as attr
+    from genai_cost.gateway.enrich import Enricher
+    from genai_cost.metrics import CostMetrics
+    from genai_cost.processor import CostDecider
+
+    request = ExportTraceServiceRequest()
+    span = (
+        request.resource_spans.add()
+        .scope_spans.add()
+        .spans.add(trace_id=b"\x01" * 16, span_id=b"\x02" * 8, parent_span_id=b"\x03" * 8)
+    )
+    values = {attr.OPERATION_NAME: "chat", attr.REQUEST_MODEL: "gpt-4o", attr.PROVIDER_NAME: "openai"}
+    values |= {attr.USAGE_INPUT_TOKENS: 1000, attr.USAGE_OUTPUT_TOKENS: 100}
+    for key, value in values.items():
+        kv = span.attributes.add(key=key)
+        kv.value.string_value = value if isinstance(value, str) else ""
+        if not isinstance(value, str):
+            kv.value.int_value = value
+    span.attributes.add(key="empty.value")  # no value set at all
+    before = span.attributes[-1].SerializeToString()
+    counts = Enricher(CostDecider(metrics=CostMetrics(deferred=False))).enrich(request)
+    assert counts.priced == 1 and counts.errors == 0
+    keys = [kv.key for kv in span.attributes]
+    assert keys[: len(values) + 1] == [*values, "empty.value"] and attr.COST_AMOUNT in keys
+    assert span.attributes[len(values)].SerializeToString() == before

@@ -200,3 +200,41 @@ def test_an_unreadable_certificate_is_a_one_line_error(tmp_path, certs, listener
     assert "Traceback" not in done.stderr
     [line] = done.stderr.strip().splitlines()
     assert str(missing) in line
+
+
+@pytest.mark.parametrize("protocol", ["http/protobuf", "grpc"])
+def test_metrics_and_logs_passthrough_uses_the_downstream_tls(certs, protocol):
+    """Metrics relayed to a TLS downstream (gateway B: a real TLS listener requiring client
+    certificates, on loopback) with the same CA and client certificate traces use; a downstream
+    certified by another CA is refused (503 to the client), never reached unverified."""
+    from opentelemetry.exporter.otlp.proto.common.metrics_encoder import encode_metrics
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+
+    reader = InMemoryMetricReader()
+    MeterProvider(metric_readers=[reader]).get_meter("tls-test").create_counter("relayed_over_tls").add(3)
+    body = encode_metrics(reader.get_metrics_data()).SerializeToString()
+    headers = {"Content-Type": "application/x-protobuf"}
+    client_files = {"downstream_cert": certs.client_cert, "downstream_key": certs.client_key}
+    with OtlpReceiver() as receiver, running_gateway(receiver.endpoint, **_tls(certs), pricing=False) as tls_hop:
+        target = tls_hop.http_endpoint if protocol == "http/protobuf" else f"localhost:{tls_hop.grpc_port}"
+        with running_gateway(
+            target, downstream_protocol=protocol, downstream_insecure=False, downstream_ca=certs.ca, **client_files
+        ) as gateway:
+            request = urllib.request.Request(f"{gateway.http_endpoint}/v1/metrics", data=body, headers=headers)
+            with urllib.request.urlopen(request, timeout=10) as response:
+                assert response.status == 200
+        assert receiver.metrics_requests == 1
+        assert "relayed_over_tls" in receiver.metric_names
+        with running_gateway(
+            target,
+            downstream_protocol=protocol,
+            downstream_insecure=False,
+            downstream_ca=certs.other_ca,
+            **client_files,
+        ) as untrusting:
+            request = urllib.request.Request(f"{untrusting.http_endpoint}/v1/metrics", data=body, headers=headers)
+            with pytest.raises(urllib.error.HTTPError) as refused:
+                urllib.request.urlopen(request, timeout=10)
+            assert refused.value.code == 503
+        assert receiver.metrics_requests == 1

@@ -71,3 +71,14 @@ def test_label_values_are_escaped() -> None:
     counters.observe({attr.COST_STATUS: "priced", attr.COST_AMOUNT: 0.5, attr.FEATURE: 'say "hi"\\\n'})
     list(counters.prometheus_lines())
     assert 'genai_cost_feature="say \\"hi\\"\\\\\\n"' in "\n".join(counters.prometheus_lines())
+
+
+def test_an_implausible_upstream_amount_counts_the_call_not_the_spend() -> None:
+    counters = SpendCounters()
+    for amount in (0.25, 1e300, -50.0, float("nan"), float("inf")):
+        counters.observe({attr.COST_STATUS: "priced", attr.COST_AMOUNT: amount, attr.REQUEST_MODEL: "gpt-4o"})
+    list(counters.prometheus_lines())
+    text = "\n".join(counters.prometheus_lines())
+    [calls] = re.findall(r"^genai_cost_spans_calls_total\{.*\} (\S+)$", text, re.MULTILINE)
+    spend = re.findall(r"^genai_cost_spend_USD_total\{.*\} (\S+)$", text, re.MULTILINE)
+    assert calls == "5" and [float(value) for value in spend] == [0.25]

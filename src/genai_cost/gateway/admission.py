@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import threading
 
-from genai_cost.gateway.otlp import PayloadError
+from genai_cost.gateway.otlp import DECODED_FACTOR, PayloadError
 
-DECODED_FACTOR = 2
+__all__ = ["DECODED_FACTOR", "MemoryExhausted", "MemoryLimiter"]
 
 
 class MemoryExhausted(PayloadError):

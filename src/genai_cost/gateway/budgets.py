@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from genai_cost import attributes as attr
 from genai_cost.attributes import Status
 from genai_cost.budget.status import StatusCache, bounded_series
-from genai_cost.gateway.enrich import set_any_value
+from genai_cost.gateway.wire import set_any_value
 
 if TYPE_CHECKING:
     from genai_cost.budget.guard import BudgetGuard

@@ -16,14 +16,26 @@ A 6.6 MB span of 400,000 attributes then holds the lock for the decision only.
 from __future__ import annotations
 
 import logging
-import struct
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from itertools import islice as _islice
+from itertools import repeat as _repeat
+from operator import attrgetter
+from operator import is_ as _is
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from genai_cost import attributes as attr
 from genai_cost.attributes import Status
 from genai_cost.gateway.retries import UNCHANGED, SeenSpans, SpanEdit
+from genai_cost.gateway.wire import (
+    SPAN_EVENT,
+    any_value,
+    double_prefixes,
+    encode_attribute,
+    length_delimited,
+    pack_double,
+    set_any_value,
+)
 from genai_cost.processor import CostDecider
 from genai_cost.span_reader import GENAI_MARKER_KEYS
 
@@ -40,86 +52,21 @@ _ROLLUP_KEYS = (attr.TRACE_AMOUNT, attr.TRACE_CALLS)
 _MISSING = object()
 
 
-def any_value(value: Any) -> Any:
-    """A scalar ``AnyValue`` as its Python value; arrays, maps and bytes stay messages (never priced)."""
-    kind = value.WhichOneof("value")
-    return getattr(value, kind) if kind is not None else None
-
-
-def set_any_value(target: Any, value: Any) -> None:
-    if isinstance(value, bool):
-        target.bool_value = value
-    elif isinstance(value, int):
-        target.int_value = value
-    elif isinstance(value, float):
-        target.double_value = value
-    else:
-        target.string_value = str(value)
-
-
-def _varint(value: int) -> bytes:
-    out = bytearray()
-    while value > 0x7F:
-        out.append((value & 0x7F) | 0x80)
-        value >>= 7
-    out.append(value)
-    return bytes(out)
-
-
-def _length_delimited(tag: bytes, payload: bytes) -> bytes:
-    return tag + _varint(len(payload)) + payload
-
-
-# Wire tags: Span.attributes = 9, Span.events = 11, KeyValue.key = 1 / .value = 2, AnyValue
-# string/bool/int/double = 1/2/3/4 (opentelemetry/proto/trace/v1/trace.proto, common.proto);
-# tests check them against upb.
-_SPAN_ATTRIBUTE, _SPAN_EVENT, _KEY, _VALUE = b"\x4a", b"\x5a", b"\x0a", b"\x12"
-_STRING, _BOOL, _INT, _DOUBLE = b"\x0a", b"\x10", b"\x18", b"\x21"
-_pack_double = struct.Struct("<d").pack
-# A double's entry differs from another's of the same key only in its last 8 bytes.
-_double_prefixes: dict[str, bytes] = {}
-_encoded_cache: dict[tuple[str, Any, type], bytes] = {}
-
-
-def _entry(key: str, encoded_value: bytes) -> bytes:
-    return _length_delimited(
-        _SPAN_ATTRIBUTE, _length_delimited(_KEY, key.encode()) + _length_delimited(_VALUE, encoded_value)
-    )
-
-
-def encode_attribute(key: str, value: Any) -> bytes:
-    """One ``Span.attributes`` entry in protobuf wire format, ready for ``Span.MergeFromString``.
-
-    Appending pre-encoded entries is one C call per span instead of a Python ``add()`` and
-    setter per attribute. Amounts are doubles (a fixed prefix per key plus 8 bytes); status,
-    currency, model and source strings repeat, so whole entries are cached.
-    """
-    if type(value) is float:
-        prefix = _double_prefixes.get(key)
-        if prefix is None:
-            prefix = _double_prefixes[key] = _entry(key, _DOUBLE + bytes(8))[:-8]
-        return prefix + _pack_double(value)
-    cache_key = (key, value, type(value))
-    cached = _encoded_cache.get(cache_key)
-    if cached is not None:
-        return cached
-    if isinstance(value, bool):
-        encoded = _entry(key, _BOOL + (b"\x01" if value else b"\x00"))
-    elif isinstance(value, int):
-        encoded = _entry(key, _INT + _varint(value & 0xFFFFFFFFFFFFFFFF))  # int64: two's complement
-    elif isinstance(value, float):
-        encoded = _entry(key, _DOUBLE + _pack_double(value))
-    else:
-        encoded = _entry(key, _length_delimited(_STRING, str(value).encode()))
-    if len(_encoded_cache) > 4096:
-        _encoded_cache.clear()
-    _encoded_cache[cache_key] = encoded
-    return encoded
-
-
 def apply_attributes(span: Any, old: Mapping[str, Any], new: Mapping[str, Any]) -> SpanEdit:
     """Turn ``old`` into ``new`` on a span's attributes, touching only what changed; return the
     edit, which replays it on a retried copy of the span."""
+    count = len(old)
+    # The common case, a priced span: ``new`` is ``old`` (same keys in the same order, the very
+    # same value objects) followed by the cost attributes. Checked and encoded with C-level
+    # loops (map, islice) rather than a Python step per attribute.
+    if (
+        len(new) > count
+        and all(map(_is, map(new.get, old, _repeat(_MISSING)), old.values()))
+        and list(_islice(new, count)) == list(old)
+    ):
+        edit = SpanEdit(_encode_entries(_islice(new.items(), count, None)), None, None)
+        span.MergeFromString(edit.tail)
+        return edit
     appended = []
     changed = {}
     for key, value in new.items():
@@ -134,6 +81,20 @@ def apply_attributes(span: Any, old: Mapping[str, Any], new: Mapping[str, Any]) 
     edit = SpanEdit(b"".join(appended), changed or None, removed or None)
     replay_edit(span, edit)
     return edit
+
+
+def _encode_entries(items: Iterable[tuple[str, Any]]) -> bytes:
+    """``encode_attribute`` over many entries; a double (every amount) inline: its key's fixed
+    prefix and 8 bytes."""
+    prefixes = double_prefixes
+    pack = pack_double
+    parts = []
+    for key, value in items:
+        if type(value) is float and key in prefixes:
+            parts.append(prefixes[key] + pack(value))
+        else:
+            parts.append(encode_attribute(key, value))
+    return b"".join(parts)
 
 
 def replay_edit(span: Any, edit: SpanEdit) -> None:
@@ -153,18 +114,25 @@ def replay_edit(span: Any, edit: SpanEdit) -> None:
             del key_values[index]
 
 
+_keys_of = attrgetter("key")
+
+
 def _decode(key_values: Any) -> dict[str, Any]:
+    """Every attribute's scalar value (arrays, maps and bytes stay messages). ``any_value``
+    inlined, its None check left to the rare empty value's TypeError: this loop is the hot path."""
     attributes = {}
-    for kv in key_values:  # any_value() inlined: this loop is the hot path
-        value = kv.value
-        kind = value.WhichOneof("value")
-        attributes[kv.key] = getattr(value, kind) if kind is not None else None
+    try:
+        for kv in key_values:
+            value = kv.value
+            attributes[kv.key] = getattr(value, value.WhichOneof("value"))
+    except TypeError:  # an AnyValue with nothing set
+        return {kv.key: any_value(kv.value) for kv in key_values}
     return attributes
 
 
 def _events_since(span: Any, count: int) -> bytes:
     """The span's events after its first ``count``, as ``Span.events`` entries in wire format."""
-    return b"".join(_length_delimited(_SPAN_EVENT, event.SerializeToString()) for event in span.events[count:])
+    return b"".join(length_delimited(SPAN_EVENT, event.SerializeToString()) for event in span.events[count:])
 
 
 class SpansRead(NamedTuple):
@@ -225,9 +193,7 @@ class Enricher:
                     # Most spans of a trace are HTTP, DB, queue spans: a key scan says "not
                     # GenAI" without decoding a value.
                     key_values = span.attributes
-                    decoded.append(
-                        _decode(key_values) if not markers.isdisjoint([kv.key for kv in key_values]) else None
-                    )
+                    decoded.append(None if markers.isdisjoint(map(_keys_of, key_values)) else _decode(key_values))
         return SpansRead(spans, scopes, decoded)
 
     def enrich(self, request: Any, reads: SpansRead | None = None, *, defer: bool = False) -> EnrichCounts:

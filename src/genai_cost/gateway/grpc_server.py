@@ -14,13 +14,13 @@ import hmac
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
-from genai_cost.gateway.admission import DECODED_FACTOR, MemoryExhausted
-from genai_cost.gateway.otlp import PayloadError, parse_protobuf_partial
+from genai_cost.gateway.admission import MemoryExhausted
+from genai_cost.gateway.otlp import DECODED_FACTOR, PayloadError, parse_protobuf_partial
 from genai_cost.gateway.passthrough import SIGNALS, RelayError
 from genai_cost.gateway.senders import retry_metadata
 
 if TYPE_CHECKING:
-    from genai_cost.gateway.service import Gateway
+    from genai_cost.gateway.receiver import Receiver
 
 SERVICE = "opentelemetry.proto.collector.trace.v1.TraceService"
 _WORKERS = 8
@@ -34,7 +34,7 @@ def grpc_available() -> bool:
     return True
 
 
-def serve_grpc(gateway: Gateway, host: str, port: int) -> tuple[Any, int]:
+def serve_grpc(gateway: Receiver, host: str, port: int) -> tuple[Any, int]:
     try:
         import grpc
     except ImportError:  # pragma: no cover - depends on the install
@@ -109,7 +109,7 @@ def serve_grpc(gateway: Gateway, host: str, port: int) -> tuple[Any, int]:
     return server, bound
 
 
-def _relay(gateway: Gateway, path: str, expected_auth: bytes | None, grpc: Any) -> Any:
+def _relay(gateway: Receiver, path: str, expected_auth: bytes | None, grpc: Any) -> Any:
     def export(payload: bytes, context: Any) -> bytes:
         if expected_auth is not None:
             given = dict(context.invocation_metadata()).get("authorization", "")

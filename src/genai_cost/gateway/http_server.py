@@ -35,7 +35,7 @@ from genai_cost.gateway.otlp import (
 )
 
 if TYPE_CHECKING:
-    from genai_cost.gateway.service import Gateway
+    from genai_cost.gateway.receiver import Receiver
 
 _log = logging.getLogger(__name__)
 
@@ -67,7 +67,7 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False
 
-    def __init__(self, address: tuple[str, int], handler: Any, gateway: Gateway, tls: ssl.SSLContext | None) -> None:
+    def __init__(self, address: tuple[str, int], handler: Any, gateway: Receiver, tls: ssl.SSLContext | None) -> None:
         config = gateway.config
         self.request_queue_size = config.listen_backlog
         self.gateway = gateway
@@ -121,7 +121,7 @@ class _Server(ThreadingHTTPServer):
 
 
 def serve_http(
-    gateway: Gateway, host: str, port: int, tls: ssl.SSLContext | None = None
+    gateway: Receiver, host: str, port: int, tls: ssl.SSLContext | None = None
 ) -> tuple[ThreadingHTTPServer, threading.Thread]:
     config = gateway.config
     limit = config.max_request_bytes

@@ -22,6 +22,9 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from genai_cost.gateway.partial import Decoded, split_json, split_protobuf
 
 PROTOBUF = "application/x-protobuf"
+# A decoded request is held as about twice its bytes (upb's arena plus the serialized copy
+# forwarded): what the memory limiter reserves before decoding (admission.py).
+DECODED_FACTOR = 2
 JSON = "application/json"
 
 
@@ -90,8 +93,6 @@ def decode_body(
 ) -> Decoded:
     """Parse one OTLP/HTTP traces request body (``limit`` bounds the decompressed size; ``hold``
     reserves memory as it inflates and, ``DECODED_FACTOR``-fold, before it decodes)."""
-    from genai_cost.gateway.admission import DECODED_FACTOR
-
     kind = media_type(content_type)
     encoding = (content_encoding or "identity").strip().lower()
     if encoding == "gzip":

@@ -24,7 +24,7 @@ from fnmatch import fnmatchcase
 from typing import Any
 
 from genai_cost import attributes as attr
-from genai_cost import span_reader
+from genai_cost import plausibility, span_reader
 from genai_cost.pricing import CostBreakdown, PriceCatalog
 from genai_cost.pricing.resolve import _PROVIDER_IDS, provider_id_for_name
 from genai_cost.usage import TokenUsage
@@ -429,9 +429,12 @@ def pricing_statements(
     s.append(f"set({c['out']}, {c['out']} + {c['rs']}) where {c['rs']} > {c['out']}")
     s.append(f'set({k}, "no_usage") where {matched} and {_cache("usage")} == nil')
     negative = " or ".join(f"{c[key]} < 0.0" for key in TOKEN_KEYS)
+    # plausibility.py's bound, as the span reader and TokenUsage apply it (at generation time).
+    bound = ottl_float(float(plausibility.max_usage_tokens))
+    absurd = " or ".join(f"{c[key]} > {bound}" for key in TOKEN_KEYS)
     # TokenUsage's own checks, on the settled counts.
     s.append(
-        f'set({k}, "invalid_usage") where {matched} and ({_cache("bad")} == true or {negative}'
+        f'set({k}, "invalid_usage") where {matched} and ({_cache("bad")} == true or {negative} or {absurd}'
         f" or {c['cr']} + {c['cw']} > {c['in']} or {c['cw5m']} + {c['cw1h']} > {c['cw']} or {c['rs']} > {c['out']})"
     )
     for index, model in enumerate(models):
@@ -481,7 +484,11 @@ def pricing_statements(
         (None, attr.Status.UNKNOWN_MODEL, "no price for this model in the Collector's generated price table"),
         ("above_tier", attr.Status.UNKNOWN_MODEL, "input above the first price tier; the Collector table has no tiers"),
         ("no_usage", attr.Status.NO_USAGE, "the span carries no token usage"),
-        ("invalid_usage", attr.Status.INVALID_USAGE, "token counts are negative or parts exceed their totals"),
+        (
+            "invalid_usage",
+            attr.Status.INVALID_USAGE,
+            "token counts are negative, above the plausible bound, or parts exceed their totals",
+        ),
     )
     for reason, status, detail in unpriced:
         when = f"where {k} == nil" if reason is None else f'where {k} == "{reason}"'

@@ -5,6 +5,9 @@ body, same Content-Type and Content-Encoding over HTTP; the same serialized requ
 and the downstream's answer goes back to the client. The relay is synchronous — no queue, no
 spool — so the client's own exporter keeps its retry semantics: a downstream that is down is a
 503 / UNAVAILABLE the client retries, never data the gateway acknowledged and then lost.
+Toward the downstream it speaks TLS exactly as trace forwarding does (``tls.DownstreamTLS``: the
+same CA, client certificate and insecure choice), so metrics and logs never take a path in
+the clear, or unverified, that traces do not.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from typing import Protocol
 from urllib.parse import urlsplit
 
 from genai_cost.gateway.senders import exchange
+from genai_cost.gateway.tls import DownstreamTLS, client_context, grpc_channel_credentials
 
 # OTLP/HTTP path -> the gRPC service of the same signal.
 SIGNALS = {
@@ -45,7 +49,15 @@ class RelayError(Exception):
 
 
 class Passthrough:
-    def __init__(self, endpoint: str, protocol: str, headers: Mapping[str, str], timeout: float) -> None:
+    def __init__(
+        self,
+        endpoint: str,
+        protocol: str,
+        headers: Mapping[str, str],
+        timeout: float,
+        tls: DownstreamTLS | None = None,
+    ) -> None:
+        tls = tls or DownstreamTLS()
         self._protocol = protocol
         self._headers = dict(headers)
         self._timeout = timeout
@@ -56,9 +68,11 @@ class Passthrough:
             self._grpc = grpc
             parts = urlsplit(endpoint if "://" in endpoint else f"grpc://{endpoint}")
             address = parts.netloc or parts.path
+            # As trace forwarding (senders.GrpcSender): TLS unless http:// or insecure.
+            secure = parts.scheme == "https" or (not tls.insecure and parts.scheme != "http")
             self._channel = (
-                grpc.secure_channel(address, grpc.ssl_channel_credentials())
-                if parts.scheme == "https"
+                grpc.secure_channel(address, grpc_channel_credentials(tls))
+                if secure
                 else grpc.insecure_channel(address)
             )
             self._methods = {
@@ -72,6 +86,7 @@ class Passthrough:
             if parts.scheme not in ("http", "https") or not parts.hostname:
                 raise ValueError(f"downstream {endpoint!r} is not an http(s):// URL")
             self._https = parts.scheme == "https"
+            self._tls_context = client_context(tls) if self._https else None
             self._host: str = parts.hostname
             self._port = parts.port
             base = parts.path.rstrip("/")
@@ -81,8 +96,11 @@ class Passthrough:
     def _connection(self) -> http.client.HTTPConnection:
         connection = getattr(self._local, "connection", None)
         if connection is None:
-            cls = http.client.HTTPSConnection if self._https else http.client.HTTPConnection
-            connection = self._local.connection = cls(self._host, self._port, timeout=self._timeout)
+            connection = self._local.connection = (
+                http.client.HTTPSConnection(self._host, self._port, timeout=self._timeout, context=self._tls_context)
+                if self._https
+                else http.client.HTTPConnection(self._host, self._port, timeout=self._timeout)
+            )
         return connection
 
     def relay_http(

@@ -22,7 +22,8 @@ from typing import Any
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from genai_cost import attributes as attr
-from genai_cost.gateway.enrich import any_value, set_any_value
+from genai_cost.gateway.wire import any_value, set_any_value
+from genai_cost.plausibility import amount_problem
 
 
 class _HeldTrace:
@@ -173,7 +174,9 @@ def put_trace_total(request: Any) -> None:
                 for kv in span.attributes:
                     if kv.key == attr.COST_AMOUNT:
                         value = any_value(kv.value)
-                        if isinstance(value, int | float) and not isinstance(value, bool):
+                        # The enricher's bounds: an implausible amount (1e300, -50, NaN) from
+                        # upstream is forwarded as it came but not summed into the trace.
+                        if amount_problem(value) is None:
                             amount += value
                             calls += 1
                         break

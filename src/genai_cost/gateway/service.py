@@ -80,9 +80,16 @@ class Gateway:
             self.stats.text_sections.append(self.budgets.remaining_lines)
         # A retried export's spans get the edit their first copy got: priced and accounted once.
         self.seen = SeenSpans(config.dedupe_window_spans) if config.dedupe_window_spans else None
-        # Metrics and logs exports are relayed to the downstream as they came.
+        downstream_tls = DownstreamTLS(
+            config.downstream_ca, config.downstream_cert, config.downstream_key, config.downstream_insecure
+        )
+        # Metrics and logs exports are relayed to the downstream as they came, over the same TLS.
         self.passthrough = Passthrough(
-            config.downstream, config.downstream_protocol, config.downstream_headers, config.downstream_timeout
+            config.downstream,
+            config.downstream_protocol,
+            config.downstream_headers,
+            config.downstream_timeout,
+            downstream_tls,
         )
         # Spend and call counters on /metrics: Prometheus alone fills collector/'s dashboard.
         self.spend = SpendCounters()
@@ -107,9 +114,7 @@ class Gateway:
                 config.downstream_protocol,
                 config.downstream_headers,
                 config.downstream_timeout,
-                DownstreamTLS(
-                    config.downstream_ca, config.downstream_cert, config.downstream_key, config.downstream_insecure
-                ),
+                downstream_tls,
             ),
             self.stats,
             max_queue_spans=config.max_queue_spans,

@@ -24,6 +24,7 @@ from typing import Any
 
 from genai_cost import attributes as attr
 from genai_cost.attributes import Status
+from genai_cost.plausibility import amount_problem
 
 # (Prometheus label, span attribute, value when absent) — the Collector connectors' defaults.
 LABELS = (
@@ -59,8 +60,8 @@ class SpendCounters:
         if status is None or status == Status.DUPLICATE:
             return
         amount = attributes.get(attr.COST_AMOUNT)
-        if isinstance(amount, bool) or not isinstance(amount, int | float):
-            amount = None
+        if amount_problem(amount) is not None:  # not a number, or implausible (1e300, -50, NaN):
+            amount = None  # the call counts, its amount does not (the enricher's bounds)
         currency = str(attributes.get(attr.COST_CURRENCY) or "USD")
         key = (*(str(attributes.get(name) or default) for _, name, default in LABELS), str(status))
         with self._lock:
