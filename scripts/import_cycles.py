@@ -4,7 +4,9 @@ Every ``import`` / ``from ... import`` counts, at module level, under ``if TYPE_
 inside functions alike (a deferred import still ties two modules together); ``--module-level``
 leaves out imports inside functions and classes (``if TYPE_CHECKING:`` blocks still count: the
 type names tie the modules too). A package's own ``__init__`` imported on the way to a child is
-not an edge. Exit status 1 when a cycle is found, so CI can run it:  python scripts/import_cycles.py [--under genai_cost.gateway] [--module-level]
+not an edge. Exit status 1 when a cycle is found, so CI can run it:
+
+    python scripts/import_cycles.py [--under genai_cost.gateway] [--module-level]
 """
 
 from __future__ import annotations
