@@ -2,8 +2,11 @@
 
 Every ``import`` / ``from ... import`` counts, at module level, under ``if TYPE_CHECKING:`` and
 inside functions alike (a deferred import still ties two modules together); ``--module-level``
-counts only the statements run at import time. Exit status 1 when a cycle is found, so CI can
-run it:  python scripts/import_cycles.py [--under genai_cost.gateway] [--module-level]
+leaves out imports inside functions and classes (``if TYPE_CHECKING:`` blocks still count: the
+type names tie the modules too). A package's own ``__init__`` imported on the way to a child is
+not an edge. Exit status 1 when a cycle is found, so CI can run it:
+
+    python scripts/import_cycles.py [--under genai_cost.gateway] [--module-level]
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ def imports_of(path: Path, modules: set[str], module_level: bool) -> set[str]:
     name = module_name(path)
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
     nodes = list(ast.walk(tree))
-    if module_level:  # statements under a module-level if/try run at import time too
+    if module_level:  # statements under a module-level if/try count, function bodies do not
         deferred = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
         nodes = [node for top in tree.body if not isinstance(top, deferred) for node in ast.walk(top)]
     found = set()

@@ -28,7 +28,13 @@ def set_any_value(target: Any, value: Any) -> None:
         target.string_value = str(value)
 
 
+# Lengths of keys, values and entries are almost always below 16,384: one or two bytes, from a table.
+_SHORT_VARINTS = tuple(bytes((n,)) if n < 0x80 else bytes(((n & 0x7F) | 0x80, n >> 7)) for n in range(0x4000))
+
+
 def _varint(value: int) -> bytes:
+    if 0 <= value < 0x4000:
+        return _SHORT_VARINTS[value]
     out = bytearray()
     while value > 0x7F:
         out.append((value & 0x7F) | 0x80)
