@@ -183,7 +183,7 @@ def _prometheus_reader(port: int) -> Any:
         from prometheus_client import start_http_server
     except ImportError:
         raise ConfigError(
-            "prometheus_port needs opentelemetry-exporter-prometheus: pip install 'genai-cost[prometheus]'"
+            "prometheus_port needs opentelemetry-exporter-prometheus (the prometheus extra: pip install opentelemetry-exporter-prometheus)"
         ) from None
     server, _ = start_http_server(port, addr=os.environ.get("GENAI_COST_PROMETHEUS_HOST", "127.0.0.1"))
     runtime.prometheus_port = server.server_port

@@ -139,12 +139,12 @@ def _grpc_port(requested: Any) -> int | bool | None:
     if requested is _GRPC_DEFAULT:
         print(
             "genai-cost gateway: grpcio is not installed: serving OTLP/HTTP only "
-            "(pip install 'genai-cost[gateway]' for OTLP/gRPC)",
+            "(pip install grpcio, the gateway extra, for OTLP/gRPC)",
             file=sys.stderr,
         )
         return None
     print(
-        f"genai-cost: --grpc-port {requested} needs grpcio: pip install 'genai-cost[gateway]', "
+        f"genai-cost: --grpc-port {requested} needs grpcio (the gateway extra: pip install grpcio), "
         "or pass --grpc-port off to serve OTLP/HTTP only",
         file=sys.stderr,
     )

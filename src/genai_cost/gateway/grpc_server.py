@@ -39,7 +39,7 @@ def serve_grpc(gateway: Receiver, host: str, port: int) -> tuple[Any, int]:
         import grpc
     except ImportError:  # pragma: no cover - depends on the install
         raise RuntimeError(
-            "the gateway's gRPC listener needs grpcio: pip install 'genai-cost[gateway]', "
+            "the gateway's gRPC listener needs grpcio (the gateway extra: pip install grpcio), "
             "or pass --grpc-port off to serve OTLP/HTTP only"
         ) from None
     from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse

@@ -236,7 +236,7 @@ def _write_parquet(path: Path, rows: list[dict[str, Any]], types: dict[str, str]
         import pyarrow.parquet as pq
     except ImportError:
         raise FocusExportError(
-            "Parquet output needs pyarrow: pip install 'genai-cost[parquet]' (or use .csv)"
+            "Parquet output needs pyarrow (the parquet extra: pip install pyarrow), or use .csv"
         ) from None
     arrow_types = {
         "Decimal": pa.decimal128(38, 15),

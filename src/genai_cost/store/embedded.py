@@ -38,7 +38,7 @@ from genai_cost.store.schema import COLUMN_NAMES, COLUMNS, MAX_DIMENSIONS, SCHEM
 
 _log = logging.getLogger(__name__)
 _DIMENSION_NAME = re.compile(r"[a-z][a-z0-9_]{0,39}")
-_INSTALL_HINT = "the embedded store needs DuckDB: pip install 'genai-cost[store]'"
+_INSTALL_HINT = "the embedded store needs DuckDB (the store extra: pip install duckdb)"
 _TABLE = "calls"
 
 _STRING_COLUMNS = [name for name, kind in COLUMNS if kind == "VARCHAR"]

@@ -9,7 +9,7 @@ redis.asyncio for calls made on an event loop (one client per loop: its connecti
 
 Short socket timeouts and no client-side retries: a Redis that is down or slow costs a call at
 most ``timeout`` once, and the guard then stops asking for a while (see ``guard``). Needs the
-``redis`` extra (``pip install genai-cost[redis]``).
+``redis`` extra (``pip install redis``).
 
 TLS: ``rediss://`` (redis-py's ``ssl_*`` query parameters for a CA file or client certificate).
 Redis Cluster: ``?cluster=yes`` on the URL of any node. A script may only touch keys of one hash
@@ -125,7 +125,7 @@ return out
 """
 
 
-_NEEDS_REDIS_PY = "the Redis budget ledger needs redis-py: pip install 'genai-cost[redis]'"
+_NEEDS_REDIS_PY = "the Redis budget ledger needs redis-py (the redis extra: pip install redis)"
 
 
 class RedisLedger:
