@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from genai_cost import attributes as attr
 from genai_cost.budget.policy import ALLOW, DOWNGRADE, WARN
@@ -15,7 +15,15 @@ from genai_cost.budget.state import Decision, ThresholdCrossing
 
 if TYPE_CHECKING:
     from genai_cost.budget.guard import BudgetGuard
-    from genai_cost.instrumentation.lifecycle import GenAICall
+
+
+class GenAICall(Protocol):
+    """What the hook needs of ``lifecycle.GenAICall``: named here, not imported, so the hook sits
+    below the lifecycle that calls it (no import circle, even for type checkers)."""
+
+    attributes: dict[str, Any]
+
+    def swap_request_model(self, model: str) -> None: ...
 
 
 @dataclass(slots=True)
