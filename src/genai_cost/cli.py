@@ -51,6 +51,7 @@ def cmd_price(args: argparse.Namespace, out: TextIO) -> int:
             cache_write_tokens=args.cache_write,
             reasoning_tokens=args.reasoning,
             web_searches=args.web_searches,
+            rerank_searches=args.searches,
         )
     except InvalidUsage as exc:
         print(f"genai-cost: invalid usage: {exc}", file=sys.stderr)
@@ -187,6 +188,7 @@ def build_parser() -> argparse.ArgumentParser:
     price.add_argument("--cache-write", type=int, default=0)
     price.add_argument("--reasoning", type=int, default=0)
     price.add_argument("--web-searches", type=int, default=0)
+    price.add_argument("--searches", type=int, default=0, help="rerank search units (Cohere rerank)")
     price.add_argument("--provider", help="provider (openai, anthropic, aws.bedrock, gcp.vertex_ai ...)")
     price.add_argument("--service-tier", help="service tier / variant (flex, priority ...; a wrong one lists them)")
     price.add_argument(

@@ -22,6 +22,7 @@ pricing:
   custom_models:
     - {model: "ft:gpt-4o-mini:acme:*", input_per_mtok: 0.3, output_per_mtok: 1.2}
     - {model: llama-3.1-70b, per_gpu_hour: 2.5, gpus: 4}
+    - {model: rerank-v3.5, provider: cohere, per_search_unit: 0.002}
 """
 
 
@@ -89,6 +90,16 @@ def test_gpu_hour_price_without_a_duration_is_not_a_silent_zero(
     )
     assert code == 0, err
     assert rows(out)["total"] == "1 USD"
+
+
+def test_rerank_search_units_are_priced_or_said_unknown(capsys: pytest.CaptureFixture[str], config: Path) -> None:
+    argv = ["price", "rerank-v3.5", "--provider", "cohere", "--input", "0", "--searches", "3"]
+    code, out, err = run(capsys, "--config", str(config), *argv)
+    assert code == 0, err
+    assert rows(out)["total"] == "0.006 USD"
+    code, out, err = run(capsys, *argv)  # no per-search-unit price anywhere: unknown, never 0
+    assert code == 1 and out == ""
+    assert "unknown_model" in err and "per_search_unit" in err
 
 
 def test_unknown_service_tier_is_refused_with_the_known_ones(capsys: pytest.CaptureFixture[str], config: Path) -> None:
