@@ -13,6 +13,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import pytest
 import traffic
 from gateway_support import free_port
 
@@ -48,6 +49,8 @@ def test_gateway_sends_live_findings_once(tmp_path):
         process = subprocess.Popen(
             [
                 sys.executable,
+                "-X",
+                "faulthandler",  # a gateway that will not stop is made to say where (SIGABRT below)
                 "-m",
                 "genai_cost.cli",
                 "--config",
@@ -75,7 +78,12 @@ def test_gateway_sends_live_findings_once(tmp_path):
                 time.sleep(0.1)
             time.sleep(2.0)  # several more ticks: nothing new may be sent
             process.send_signal(signal.SIGTERM)
-            process.wait(30)
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
+                process.send_signal(signal.SIGABRT)  # faulthandler prints every thread's stack
+                _, stderr = process.communicate(timeout=10)
+                pytest.fail(f"the gateway did not stop within 30 s of SIGTERM:\n{stderr[-8000:]}")
         finally:
             if process.poll() is None:
                 process.kill()

@@ -1540,11 +1540,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     stub.start()
     print(stub.base_url, flush=True)  # the caller reads this line to find the port
 
-    stop = threading.Event()
+    # As the gateway's run loop: the handler takes no lock, the main thread sleeps in short steps.
+    signalled: list[int] = []
     for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stop.set())
-    while not stop.wait(0.5):
-        pass
+        signal.signal(signum, lambda signum, _frame: signalled.append(signum))
+    while not signalled:
+        time.sleep(0.2)
     stub.close()
     return 0
 
