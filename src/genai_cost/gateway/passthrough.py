@@ -19,7 +19,7 @@ from typing import Protocol
 from urllib.parse import urlsplit
 
 from genai_cost.gateway.senders import exchange
-from genai_cost.gateway.tls import DownstreamTLS, client_context, grpc_channel_credentials
+from genai_cost.gateway.tls import DownstreamTLS, client_context, grpc_channel
 
 # OTLP/HTTP path -> the gRPC service of the same signal.
 SIGNALS = {
@@ -66,15 +66,7 @@ class Passthrough:
             import grpc
 
             self._grpc = grpc
-            parts = urlsplit(endpoint if "://" in endpoint else f"grpc://{endpoint}")
-            address = parts.netloc or parts.path
-            # As trace forwarding (senders.GrpcSender): TLS unless http:// or insecure.
-            secure = parts.scheme == "https" or (not tls.insecure and parts.scheme != "http")
-            self._channel = (
-                grpc.secure_channel(address, grpc_channel_credentials(tls))
-                if secure
-                else grpc.insecure_channel(address)
-            )
+            self._channel = grpc_channel(endpoint, tls)  # as trace forwarding opens its own
             self._methods = {
                 path: self._channel.unary_unary(
                     f"/{service}/Export", request_serializer=None, response_deserializer=None

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
-from genai_cost.gateway.tls import DownstreamTLS, client_context, grpc_channel_credentials
+from genai_cost.gateway.tls import DownstreamTLS, client_context, grpc_channel
 
 TRACES_PATH = "/v1/traces"
 EXPORT_METHOD = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
@@ -173,14 +173,7 @@ class GrpcSender:
         from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 
         self._grpc = grpc
-        tls = tls or DownstreamTLS()
-        parts = urlsplit(target if "://" in target else f"grpc://{target}")
-        address = parts.netloc or parts.path
-        # As the Collector's otlp exporter: TLS unless http:// or insecure; https:// overrides insecure.
-        secure = parts.scheme == "https" or (not tls.insecure and parts.scheme != "http")
-        self._channel = (
-            grpc.secure_channel(address, grpc_channel_credentials(tls)) if secure else grpc.insecure_channel(address)
-        )
+        self._channel = grpc_channel(target, tls or DownstreamTLS())
         self._export = self._channel.unary_unary(
             EXPORT_METHOD, request_serializer=None, response_deserializer=ExportTraceServiceResponse.FromString
         )

@@ -15,6 +15,7 @@ from __future__ import annotations
 import ssl
 from pathlib import Path
 from typing import Any, NamedTuple
+from urllib.parse import urlsplit
 
 
 class DownstreamTLS(NamedTuple):
@@ -78,3 +79,16 @@ def grpc_channel_credentials(tls: DownstreamTLS) -> Any:
         private_key=_read(tls.key, "--downstream-key") if tls.key else None,
         certificate_chain=_read(tls.cert, "--downstream-cert") if tls.cert else None,
     )
+
+
+def grpc_channel(target: str, tls: DownstreamTLS) -> Any:
+    """A channel to a gRPC downstream, as the Collector's otlp exporter opens one: TLS unless the
+    target says ``http://`` or ``tls.insecure`` is set; ``https://`` overrides insecure. Trace
+    forwarding and the metrics/logs relay both open theirs here, so they never differ."""
+    import grpc
+
+    parts = urlsplit(target if "://" in target else f"grpc://{target}")
+    address = parts.netloc or parts.path
+    if parts.scheme == "https" or (not tls.insecure and parts.scheme != "http"):
+        return grpc.secure_channel(address, grpc_channel_credentials(tls))
+    return grpc.insecure_channel(address)
