@@ -6,6 +6,9 @@
 #   bash bench/openai_overhead/instructions.sh chat full        # ~1 min each
 #   bash bench/openai_overhead/instructions.sh stream no-budget
 #   bash bench/openai_overhead/instructions.sh chat floor
+#
+# Also printed: the caller's thread alone (callgrind's thread 1, the main thread that makes the
+# calls): what the call itself costs, without the export and metrics threads' work.
 set -euo pipefail
 cd "$(dirname "$0")"
 MODE=${1:-chat}
@@ -16,8 +19,10 @@ trap 'rm -rf "$out"' EXIT
 count() {
   valgrind --tool=callgrind --separate-threads=yes --callgrind-out-file="$out/cg.$1" \
     "$PYTHON" profile_genai_cost.py --mode "$MODE" --instructions "$CONFIG:$1" >/dev/null 2>&1
-  cat "$out"/cg."$1"-* | awk '/^summary:/ {s += $2} END {printf "%.0f\n", s}'
+  all=$(cat "$out"/cg."$1"-* | awk '/^summary:/ {s += $2} END {printf "%.0f", s}')
+  caller=$(awk '/^summary:/ {printf "%.0f", $2}' "$out"/cg."$1"-01)
+  echo "$all $caller"
 }
-low=$(count 200)
-high=$(count 700)
-echo "$MODE $CONFIG: $(( (high - low) / 500 )) instructions per call"
+read -r low low_caller <<<"$(count 200)"
+read -r high high_caller <<<"$(count 700)"
+echo "$MODE $CONFIG: $(( (high - low) / 500 )) instructions per call, $(( (high_caller - low_caller) / 500 )) on the caller's thread"

@@ -57,6 +57,39 @@ def get(obj: Any, key: str) -> Any:
     return getattr(obj, key, None)
 
 
+_NO_FIELDS: Mapping[str, Any] = {}
+
+
+class _Attributes:
+    """``get`` over a plain object's attributes, for ``fields``."""
+
+    __slots__ = ("obj",)
+
+    def __init__(self, obj: Any) -> None:
+        self.obj = obj
+
+    def get(self, key: str) -> Any:
+        return getattr(self.obj, key, None)
+
+
+def fields(obj: Any) -> Any:
+    """Something whose ``.get(key)`` reads what ``get(obj, key)`` would, for reading several keys
+    of one object: a pydantic model's own field dict (with its extras, if any), a dict itself --
+    a C-level ``dict.get`` per key instead of a call to ``get``."""
+    if obj is None:
+        return _NO_FIELDS
+    cls = type(obj)
+    kind = _kinds.get(cls)
+    if kind is None:
+        kind = _kinds[cls] = _kind_of(cls)
+    if kind is _MODEL:
+        extra = getattr(obj, "__pydantic_extra__", None)
+        return {**extra, **obj.__dict__} if extra else obj.__dict__
+    if kind is _MAPPING:
+        return obj
+    return _Attributes(obj)
+
+
 def _kind_of(cls: type) -> str:
     if issubclass(cls, Mapping):
         return _MAPPING

@@ -13,7 +13,7 @@ from typing import Any
 
 from genai_cost import attributes as attr
 from genai_cost.attributes import Status
-from genai_cost.instrumentation._read import get, given, read_usage
+from genai_cost.instrumentation._read import fields, get, given, read_usage
 from genai_cost.instrumentation.lifecycle import CallResult
 from genai_cost.instrumentation.openai import content
 from genai_cost.instrumentation.openai.request import Request
@@ -32,21 +32,22 @@ def _count(value: Any) -> Any:
 
 def chat_usage(usage: Any) -> TokenUsage | None:
     """``CompletionUsage`` (chat and legacy completions) -> TokenUsage; None when absent."""
-    prompt, completion = get(usage, "prompt_tokens"), get(usage, "completion_tokens")
+    read = fields(usage)
+    prompt, completion = read.get("prompt_tokens"), read.get("completion_tokens")
     if prompt is None and completion is None:
         return None
-    prompt_details = get(usage, "prompt_tokens_details")
-    completion_details = get(usage, "completion_tokens_details")
+    prompt_details = fields(read.get("prompt_tokens_details"))
+    completion_details = fields(read.get("completion_tokens_details"))
     return TokenUsage(
         input_tokens=_count(prompt),
         output_tokens=_count(completion),
-        cache_read_tokens=_count(get(prompt_details, "cached_tokens")),
-        cache_write_tokens=_count(get(prompt_details, "cache_write_tokens")),
-        reasoning_tokens=_count(get(completion_details, "reasoning_tokens")),
-        input_audio_tokens=_count(get(prompt_details, "audio_tokens")),
-        output_audio_tokens=_count(get(completion_details, "audio_tokens")),
-        input_image_tokens=_count(get(prompt_details, "image_tokens")),
-        output_image_tokens=_count(get(completion_details, "image_tokens")),
+        cache_read_tokens=_count(prompt_details.get("cached_tokens")),
+        cache_write_tokens=_count(prompt_details.get("cache_write_tokens")),
+        reasoning_tokens=_count(completion_details.get("reasoning_tokens")),
+        input_audio_tokens=_count(prompt_details.get("audio_tokens")),
+        output_audio_tokens=_count(completion_details.get("audio_tokens")),
+        input_image_tokens=_count(prompt_details.get("image_tokens")),
+        output_image_tokens=_count(completion_details.get("image_tokens")),
     )
 
 
@@ -109,14 +110,16 @@ def service_tier(response: Any, request: Request) -> tuple[dict[str, Any], dict[
     return attributes, ({"service_tier": tier} if tier else None)
 
 
+def _non_empty(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
 def _model(response: Any) -> str | None:
-    model = get(response, "model")
-    return model if isinstance(model, str) and model else None
+    return _non_empty(get(response, "model"))
 
 
 def _id(response: Any) -> str | None:
-    value = get(response, "id")
-    return value if isinstance(value, str) and value else None
+    return _non_empty(get(response, "id"))
 
 
 def chat_finish_reasons(choices: Any) -> tuple[str, ...]:
@@ -125,10 +128,11 @@ def chat_finish_reasons(choices: Any) -> tuple[str, ...]:
 
 def chat_result(completion: Any, request: Request) -> CallResult:
     """``ChatCompletion`` (also ``ParsedChatCompletion``) and legacy ``Completion``."""
-    usage_object = get(completion, "usage")
+    read = fields(completion)
+    usage_object = read.get("usage")
     usage, status = read_usage(chat_usage, usage_object)
     attributes, price_context = service_tier(completion, request)
-    choices = get(completion, "choices")
+    choices = read.get("choices")
     if request.capture_content:
         messages = (
             content.completion_output(choices)
@@ -137,8 +141,8 @@ def chat_result(completion: Any, request: Request) -> CallResult:
         )
         attributes[attr.OUTPUT_MESSAGES] = content.to_json(messages)
     return CallResult(
-        response_model=_model(completion),
-        response_id=_id(completion),
+        response_model=_non_empty(read.get("model")),
+        response_id=_non_empty(read.get("id")),
         finish_reasons=chat_finish_reasons(choices),
         usage=usage,
         reported_cost=reported_cost(usage_object),
