@@ -13,7 +13,7 @@ from typing import Any
 
 from genai_cost import attributes as attr
 from genai_cost.instrumentation._content import function_tool_calls, to_json
-from genai_cost.instrumentation._read import get
+from genai_cost.instrumentation._read import fields, get
 
 # (role, semconv parts, finish reason) of one choice, for gen_ai.output.messages.
 Choice = tuple[str, list[dict[str, Any]], "str | None"]
@@ -138,18 +138,17 @@ class ChunkReader:
         self._choices: dict[int, _Assembled] | None = {} if capture else None
 
     def read(self, chunk: Any) -> None:
-        # Runs on every chunk of every stream: a pydantic chunk's declared fields are read from
-        # its instance dict in one step each (``get`` for dicts and anything else).
-        fields = chunk.__dict__ if type(chunk) is not dict and hasattr(chunk, "__pydantic_fields_set__") else None
-        if fields is None:
-            fields = {key: get(chunk, key) for key in ("id", "model", "usage", "choices")}
+        # Runs on every chunk of every stream: several keys of one chunk, read in one step each
+        # (``fields``: a pydantic chunk's own field dict with its extras -- usage is an undeclared
+        # extra in some SDKs -- or the dict itself).
+        read = fields(chunk)
         if self.response_id is None:
-            self.response_id = fields.get("id")
-            self.model = fields.get("model")
-        usage = fields.get("usage") if "usage" in fields else get(chunk, "usage")  # undeclared: an extra
+            self.response_id = read.get("id")
+            self.model = read.get("model")
+        usage = read.get("usage")
         if usage is not None:
             self.usage = usage
-        for choice in fields.get("choices") or ():
+        for choice in read.get("choices") or ():
             index = get(choice, "index")
             index = index if isinstance(index, int) else 0
             finish = get(choice, "finish_reason")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from genai_cost.instrumentation._read import get
+from genai_cost.instrumentation._read import fields, get
 from genai_cost.instrumentation.lifecycle import CallResult
 from genai_cost.instrumentation.ollama.request import Request
 from genai_cost.instrumentation.ollama.response import call_result
@@ -31,14 +31,11 @@ class ChunkObserver:
         self.tool_calls: list[Any] = []
 
     def observe(self, chunk: Any) -> bool:
-        # Runs on every line of every stream: the SDK's chunks are pydantic models whose fields
-        # are in the instance dict, read there directly (``get`` for anything else).
-        fields = getattr(chunk, "__dict__", None) if type(chunk) is not dict else chunk
-        if fields is None:
-            fields = {key: get(chunk, key) for key in ("model", "message", "response", "thinking", "done")}
+        # Runs on every line of every stream: several keys of one chunk, one step each (``fields``).
+        read = fields(chunk)
         if self.model is None:
-            self.model = fields.get("model")
-        message = fields.get("message")
+            self.model = read.get("model")
+        message = read.get("message")
         if message is not None:
             calls = get(message, "tool_calls")
             if calls:
@@ -51,7 +48,7 @@ class ChunkObserver:
             thought = get(source, "thinking")
             if isinstance(thought, str):
                 self.thinking.append(thought)
-        if fields.get("done"):
+        if read.get("done"):
             self.final = chunk
         return True
 
