@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
-from genai_cost.reports.anomalies import AnomalySettings, Finding, detect
+from genai_cost.reports.anomalies import AnomalySettings, detect
 from genai_cost.reports.digest import Channels, deliver, findings_documents, send_digest
 from genai_cost.reports.overview import gather, period_bounds
 
@@ -126,8 +126,11 @@ class LiveAnswers:
 
     def _detect(self, now: datetime) -> None:
         since = datetime.combine(now.date(), datetime.min.time(), UTC) - timedelta(days=1)
-        fresh = [f for f in detect(self.store, since, now, self.anomalies) if self._first(f)]
-        fresh = self._claimed(fresh, key=lambda finding: f"finding|{finding.key}")
+        unseen = [f for f in detect(self.store, since, now, self.anomalies) if f.key not in self._sent]
+        # Claimed before they are remembered: a store error here leaves them to the next tick.
+        fresh = self._claimed(unseen, key=lambda finding: f"finding|{finding.key}")
+        for finding in unseen:
+            self._remember(finding.key)
         if not fresh:
             return
         for finding in fresh:
@@ -150,13 +153,10 @@ class LiveAnswers:
         fresh = set(claim([key(item) for item in items]))
         return [item for item in items if key(item) in fresh]
 
-    def _first(self, finding: Finding) -> bool:
-        if finding.key in self._sent:
-            return False
-        self._sent[finding.key] = None
+    def _remember(self, key: str) -> None:
+        self._sent[key] = None
         if len(self._sent) > _REMEMBERED:
             self._sent.popitem(last=False)
-        return True
 
     def _digests(self, now: datetime) -> None:
         today = datetime.combine(now.date(), datetime.min.time(), UTC)
@@ -171,12 +171,13 @@ class LiveAnswers:
             key = f"{period}|{until.date().isoformat()}"
             if key in self._digests_sent:
                 continue
-            self._digests_sent.add(key)  # sent or failed, once: a broken channel must not mail every tick
-            if not self._claimed([key], key=lambda k: f"digest|{k}"):
-                continue  # an earlier run of the gateway sent it
             since, until = period_bounds(period, until)
             overview = gather(self.store, since, until, anomalies=self.anomalies, budgets=self._budgets())
-            problems = send_digest(overview, "day" if period == "day" else "week", self.channels)
-            self.digests_sent += 1
-            for problem in problems:
-                log.warning("genai-cost: %s digest not delivered: %s", period, problem)
+            # A store error before this point leaves the digest to the next tick; once claimed it
+            # goes out once, sent or failed (a broken channel must not mail every tick).
+            if self._claimed([key], key=lambda k: f"digest|{k}"):  # else an earlier run sent it
+                problems = send_digest(overview, "day" if period == "day" else "week", self.channels)
+                self.digests_sent += 1
+                for problem in problems:
+                    log.warning("genai-cost: %s digest not delivered: %s", period, problem)
+            self._digests_sent.add(key)
