@@ -136,9 +136,12 @@ def focus_rows(
     since: datetime | None = None,
     until: datetime | None = None,
     where: Mapping[str, str] | None = None,
+    dimensions: tuple[str, ...] | None = None,
 ) -> tuple[list[dict[str, Any]], int]:
-    """FOCUS rows (column -> Python value) and the number of unpriced calls left out."""
-    dimensions = store_dimensions(store, since, until)
+    """FOCUS rows (column -> Python value) and the number of unpriced calls left out;
+    ``dimensions``: the ``x_dim_`` columns, when the caller has already asked the store."""
+    if dimensions is None:
+        dimensions = store_dimensions(store, since, until)
     keys = ["day", "provider", *ATTRIBUTION_COLUMNS.values(), *dimensions]
     rows: list[dict[str, Any]] = []
     unpriced = 0
@@ -272,8 +275,9 @@ def export_focus(
     suffix = path.suffix.lower()
     if suffix not in (".csv", ".parquet"):
         raise FocusExportError(f"--output {output}: name a .csv or .parquet file")
-    rows, unpriced = focus_rows(store, since, until, where)
-    types = column_types(store_dimensions(store, since, until))
+    dimensions = store_dimensions(store, since, until)  # one query on ClickHouse, not two
+    rows, unpriced = focus_rows(store, since, until, where, dimensions)
+    types = column_types(dimensions)
     try:
         if suffix == ".csv":
             _write_csv(path, rows, types)
