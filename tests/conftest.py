@@ -4,6 +4,9 @@ real metrics, installed once per session because OpenTelemetry's globals can be 
 from __future__ import annotations
 
 import contextlib
+import os
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -185,3 +188,34 @@ def instrumentation_fixtures(instrumentor: type) -> tuple[Callable[..., None], C
         monkeypatch.delenv("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", raising=False)
 
     return instrument, uninstrumented, instrumented, no_content_capture
+
+
+OPENTELEMETRY_INSTRUMENT = Path(sys.executable).with_name("opentelemetry-instrument")
+
+
+def run_zero_code(
+    app: Path,
+    otlp_endpoint: str,
+    *,
+    service: str,
+    drop: tuple[str, ...] = (),
+    timeout: float = 120,
+    **env: str,
+) -> subprocess.CompletedProcess[str]:
+    """``opentelemetry-instrument python app`` as a user runs it: this environment without any
+    ``OTEL_*``/``GENAI_COST_*`` variable (nor those starting with ``drop``: a provider's keys and
+    URLs), exporting OTLP/HTTP protobuf to ``otlp_endpoint``, plus ``env``."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "GENAI_COST_", *drop))}
+    clean.update(
+        OTEL_EXPORTER_OTLP_ENDPOINT=otlp_endpoint,
+        OTEL_EXPORTER_OTLP_PROTOCOL="http/protobuf",
+        OTEL_SERVICE_NAME=service,
+    )
+    clean.update(env)
+    return subprocess.run(
+        [str(OPENTELEMETRY_INSTRUMENT), sys.executable, str(app)],
+        env=clean,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )

@@ -5,13 +5,11 @@ too, whose span of the same call is marked duplicate so the trace's total counts
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
 import pytest
+from conftest import run_zero_code
 from genai_prices import Usage, calc_price
 
 from genai_cost.testing import StubProvider
@@ -41,30 +39,22 @@ APP = textwrap.dedent(
 CONFIG = (
     "pricing:\n  custom_models:\n    - {model: llama3.2, provider: ollama, input_per_mtok: 0.2, output_per_mtok: 0.6}\n"
 )
-INSTRUMENT = Path(sys.executable).with_name("opentelemetry-instrument")
 
 
 def test_ollama_and_litellm_calls_are_priced_zero_code(tmp_path: Path) -> None:
     (tmp_path / "app.py").write_text(APP)
     (tmp_path / "genai-cost.yaml").write_text(CONFIG)
     with OtlpReceiver() as receiver, StubProvider() as stub:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "GENAI_COST_"))}
-        env.update(
-            OTEL_EXPORTER_OTLP_ENDPOINT=receiver.endpoint,
-            OTEL_EXPORTER_OTLP_PROTOCOL="http/protobuf",
-            OTEL_SERVICE_NAME="mixed-app",
+        done = run_zero_code(
+            tmp_path / "app.py",
+            receiver.endpoint,
+            service="mixed-app",
+            timeout=240,
             GENAI_COST_CONFIG=str(tmp_path / "genai-cost.yaml"),
             LITELLM_LOCAL_MODEL_COST_MAP="True",
             STUB_URL=stub.url,
             # The official and OpenLLMetry openai packages register as `openai`: not this test's subject.
             OTEL_PYTHON_DISABLED_INSTRUMENTATIONS="openai",
-        )
-        done = subprocess.run(
-            [str(INSTRUMENT), sys.executable, str(tmp_path / "app.py")],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=240,
         )
         assert done.returncode == 0 and "app done" in done.stdout, done.stderr[-4000:]
         spans = receiver.wait_for_spans(lambda s: any(x.name == "handle request" for x in s))

@@ -3,7 +3,6 @@ botocore) and a plain boto3 app's Bedrock calls leave the process priced, over r
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import textwrap
@@ -11,6 +10,7 @@ from importlib.metadata import entry_points
 from pathlib import Path
 
 import pytest
+from conftest import run_zero_code
 from bedrock_support import genai_prices_usage, oracle
 
 from genai_cost.instrumentation.bedrock import BedrockInstrumentor
@@ -32,7 +32,6 @@ APP = textwrap.dedent(
     print("app done", reply["stopReason"], len(events))
     """
 )
-INSTRUMENT = Path(sys.executable).with_name("opentelemetry-instrument")
 
 
 def test_entry_point_names_the_instrumentor() -> None:
@@ -45,18 +44,15 @@ def test_opentelemetry_instrument_prices_a_boto3_app(tmp_path: Path) -> None:
     app = tmp_path / "app.py"
     app.write_text(APP)
     with OtlpReceiver() as receiver, StubProvider() as stub:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "GENAI_COST_", "AWS_"))}
-        env.update(
-            OTEL_EXPORTER_OTLP_ENDPOINT=receiver.endpoint,
-            OTEL_EXPORTER_OTLP_PROTOCOL="http/protobuf",
-            OTEL_SERVICE_NAME="boto3-app",
+        done = run_zero_code(
+            app,
+            receiver.endpoint,
+            service="boto3-app",
+            drop=("AWS_",),
             OTEL_PYTHON_DISABLED_INSTRUMENTATIONS="botocore",  # the official one, if installed
             AWS_ENDPOINT_URL_BEDROCK_RUNTIME=stub.url,
             AWS_ACCESS_KEY_ID="AKIDTEST",
             AWS_SECRET_ACCESS_KEY="test-secret",
-        )
-        done = subprocess.run(
-            [str(INSTRUMENT), sys.executable, str(app)], env=env, capture_output=True, text=True, timeout=120
         )
         assert done.returncode == 0 and "app done end_turn" in done.stdout, done.stderr[-4000:]
         spans = receiver.wait_for_spans(lambda s: any(x.name == "handle request" for x in s))

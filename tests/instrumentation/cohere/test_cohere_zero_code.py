@@ -5,16 +5,13 @@ before the app makes its client, so cohere's per-client method binding is no obs
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import textwrap
 from importlib.metadata import entry_points
 from pathlib import Path
 
 import pytest
 from cohere_support import MODEL, usage_of
-from conftest import genai_prices_cost
+from conftest import genai_prices_cost, run_zero_code
 
 from genai_cost.instrumentation.cohere import CohereInstrumentor
 from genai_cost.testing import StubProvider
@@ -36,7 +33,6 @@ APP = textwrap.dedent(
     print("app done", reply.finish_reason, len(events))
     """
 )
-INSTRUMENT = Path(sys.executable).with_name("opentelemetry-instrument")
 
 
 def test_entry_point_names_the_instrumentor() -> None:
@@ -55,16 +51,13 @@ def test_opentelemetry_instrument_prices_a_cohere_app(tmp_path: Path) -> None:
     app = tmp_path / "app.py"
     app.write_text(APP)
     with OtlpReceiver() as receiver, StubProvider() as stub:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "GENAI_COST_", "CO_API"))}
-        env.update(
-            OTEL_EXPORTER_OTLP_ENDPOINT=receiver.endpoint,
-            OTEL_EXPORTER_OTLP_PROTOCOL="http/protobuf",
-            OTEL_SERVICE_NAME="cohere-app",
+        done = run_zero_code(
+            app,
+            receiver.endpoint,
+            service="cohere-app",
+            drop=("CO_API",),
             OTEL_PYTHON_DISABLED_INSTRUMENTATIONS="cohere",  # OpenLLMetry's, if installed
             APP_COHERE_URL=f"{stub.url}{PREFIX}",
-        )
-        done = subprocess.run(
-            [str(INSTRUMENT), sys.executable, str(app)], env=env, capture_output=True, text=True, timeout=120
         )
         assert done.returncode == 0 and "app done" in done.stdout, done.stderr[-4000:]
         assert "Traceback" not in done.stderr, done.stderr[-4000:]

@@ -3,15 +3,12 @@ mistralai app's calls (whole and streamed) leave the process priced, over real O
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import textwrap
 from importlib.metadata import entry_points
 from pathlib import Path
 
 import pytest
-from conftest import genai_prices_cost
+from conftest import genai_prices_cost, run_zero_code
 from mistral_support import usage_of
 
 from genai_cost.instrumentation.mistral import MistralInstrumentor
@@ -37,7 +34,6 @@ APP = textwrap.dedent(
     print("app done", reply.choices[0].finish_reason, len(events))
     """
 )
-INSTRUMENT = Path(sys.executable).with_name("opentelemetry-instrument")
 
 
 def test_entry_point_names_the_instrumentor() -> None:
@@ -49,17 +45,14 @@ def test_opentelemetry_instrument_prices_a_mistral_app(tmp_path: Path) -> None:
     app = tmp_path / "app.py"
     app.write_text(APP)
     with OtlpReceiver() as receiver, StubProvider() as stub:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "GENAI_COST_", "MISTRAL_"))}
-        env.update(
-            OTEL_EXPORTER_OTLP_ENDPOINT=receiver.endpoint,
-            OTEL_EXPORTER_OTLP_PROTOCOL="http/protobuf",
-            OTEL_SERVICE_NAME="mistral-app",
+        done = run_zero_code(
+            app,
+            receiver.endpoint,
+            service="mistral-app",
+            drop=("MISTRAL_",),
             OTEL_PYTHON_DISABLED_INSTRUMENTATIONS="mistralai",  # OpenLLMetry's, if installed
             APP_MISTRAL_URL=f"{stub.url}{PREFIX}",
             MISTRAL_API_KEY="test-key",
-        )
-        done = subprocess.run(
-            [str(INSTRUMENT), sys.executable, str(app)], env=env, capture_output=True, text=True, timeout=120
         )
         assert done.returncode == 0 and "app done stop" in done.stdout, done.stderr[-4000:]
         spans = receiver.wait_for_spans(lambda s: any(x.name == "handle request" for x in s))
