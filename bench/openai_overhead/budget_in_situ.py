@@ -2,6 +2,7 @@
 
     bench/.venv/bin/python bench/openai_overhead/budget_in_situ.py            # ~20 s
     bench/.venv/bin/python bench/openai_overhead/budget_in_situ.py --mode stream --setup bench
+    bench/.venv/bin/python bench/openai_overhead/budget_in_situ.py --warm     # + the pieces in a warm loop
 
 genai-cost set up as a user would (``configure(tracer_provider=..., budgets=[one monthly budget],
 ledger="memory")``, or ``--setup bench``: worker.py's set-up), the real ``openai.OpenAI`` client
@@ -53,7 +54,15 @@ def main() -> None:
     parser.add_argument("--setup", choices=("user", "bench"), default="user")
     parser.add_argument("--calls", type=int, default=3000)
     parser.add_argument("--warmup", type=int, default=300)
+    parser.add_argument(
+        "--warm", action="store_true", help="also time the same pieces in a warm loop (caches hot), for comparison"
+    )
+    parser.add_argument("--no-gc", action="store_true", help="cyclic garbage collector off for the whole run")
     args = parser.parse_args()
+    if args.no_gc:  # to tell collection pauses from the decision's own cost
+        import gc
+
+        gc.disable()
 
     import openai  # noqa: F401
 
@@ -74,10 +83,13 @@ def main() -> None:
     real_enter, real_finish = budget_hook.enter, budget_hook.finish
     clock = time.perf_counter_ns
 
+    last_enter: list[tuple] = []  # the last call's (call, guard, ask_budget), for --warm
+
     def timed_enter(*a):
         start = clock()
         out = real_enter(*a)
         enters.append(clock() - start)
+        last_enter[:] = [a]
         return out
 
     def timed_finish(*a):
@@ -125,13 +137,46 @@ def main() -> None:
         p10 = ordered[len(ordered) // 10] / 1000
         return f"| {name} | {statistics.median(values) / 1000:.1f} | {p10:.1f} |"
 
-    where = f"{args.mode}, set-up {args.setup}, {args.calls} calls"
+    where = f"{args.mode}, set-up {args.setup}, {args.calls} calls" + (", GC off" if args.no_gc else "")
     print(f"budget decision in situ: {where}; yardstick {yardstick():.1f} µs")
     print("| part | median µs | p10 µs |")
     print("|---|---|---|")
     print(row("budget_hook.enter (count input, reserve, decide)", enters))
     print(row("budget_hook.finish (settle, span attributes)", finishes))
     print(row("**enter + finish**", both))
+    if args.warm:
+        warm_table(*last_enter[0], real_enter, real_finish)
+
+
+def warm_table(call, guard, ask_budget, enter, finish, repeats: int = 20_000) -> None:
+    """The decision's pieces on the last call's own objects, each repeated in a tight loop: what
+    they cost with their code and data in the CPU caches (best of 3 loops, µs per repetition)."""
+    ask = ask_budget()
+    attributes = call.attributes
+
+    def reserve_and_settle():
+        guard.settle(guard.reserve(attributes, input_tokens=ask.input_tokens, max_output_tokens=200), 0.0001)
+
+    decision = guard.reserve(attributes, input_tokens=ask.input_tokens, max_output_tokens=200)
+    guard.settle(decision, 0.0001)
+    pieces = [
+        ("guard.covers", lambda: guard.covers(attributes)),
+        ("ask_budget() (count the input, build the ask)", ask_budget),
+        ("guard.reserve + guard.settle", reserve_and_settle),
+        ("decision.span_attributes()", decision.span_attributes),
+        ("enter + finish, whole", lambda: finish(enter(call, guard, ask_budget), None, 0.0001, False, {})),
+    ]
+    print()
+    print("| piece, warm loop | µs |")
+    print("|---|---|")
+    for name, piece in pieces:
+        best = float("inf")
+        for _ in range(3):
+            start = time.perf_counter_ns()
+            for _ in range(repeats):
+                piece()
+            best = min(best, (time.perf_counter_ns() - start) / repeats / 1000)
+        print(f"| {name} | {best:.2f} |")
 
 
 if __name__ == "__main__":
