@@ -3,7 +3,7 @@
 A per-request size limit does not bound memory: thirty concurrent 105 KB gzip bodies that each
 inflate to 8 MB hold a quarter of a gigabyte. So every request reserves what it will hold —
 its body as received, then each megabyte as it inflates, then the decoded message (counted as
-``DECODED_FACTOR`` times the inflated bytes: upb's arena plus the serialized copy forwarded) —
+``otlp.DECODED_FACTOR`` times the inflated bytes: upb's arena plus the serialized copy forwarded) —
 and a reservation that would pass the limit is refused *before* the memory is taken: the
 receiver answers 503 + Retry-After (HTTP) or RESOURCE_EXHAUSTED with RetryInfo (gRPC), which
 exporters retry. As the Collector's memory_limiter, refusing early keeps the spans with the client.
@@ -17,9 +17,7 @@ from __future__ import annotations
 
 import threading
 
-from genai_cost.gateway.otlp import DECODED_FACTOR, PayloadError
-
-__all__ = ["DECODED_FACTOR", "MemoryExhausted", "MemoryLimiter"]
+from genai_cost.gateway.otlp import PayloadError
 
 
 class MemoryExhausted(PayloadError):
