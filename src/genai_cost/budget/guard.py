@@ -29,6 +29,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from genai_cost import attributes as attr
+from genai_cost import plausibility
 from genai_cost.plausibility import amount_problem
 from genai_cost.redaction import redact_text, redact_url
 from genai_cost.budget.estimate import estimate as estimate_of
@@ -163,17 +164,19 @@ class _Compiled:
 
     def state(self, window: Window, scope: str, balance: Balance) -> BudgetState:
         policy = self.policy
+        # Positional (name, scope, window, window_name, limit, spent, reserved, reset_at,
+        # currency, action), from_micros inline: the call path.
         return BudgetState(
-            name=self.name,
-            scope=scope,
-            window=policy.window,
-            window_name=window.name,
-            limit=policy.limit,
-            spent=balance.spent / MICROS,  # from_micros, inline: the call path
-            reserved=balance.reserved / MICROS,
-            reset_at=window.reset_at,
-            currency=policy.currency,
-            action=policy.action,
+            self.name,
+            scope,
+            policy.window,
+            window.name,
+            policy.limit,
+            balance.spent / MICROS,
+            balance.reserved / MICROS,
+            window.reset_at,
+            policy.currency,
+            policy.action,
         )
 
 
@@ -188,6 +191,20 @@ class _Ticket:
     deciding: int  # index of the budget the decision's attributes describe
     reserved: bool  # False when the ledger was not reached (fail open): settle records spend only
     settled: bool = False
+    lane: Any = None  # the memory ledger's ``Lane`` the reservation was made on, if it was
+
+
+@dataclass(slots=True)
+class _Fixed:
+    """When every budget covers every call: the budgets in their current windows, their slots,
+    and the ledger's ``Lane`` over them, valid for [start, end) (where all the windows overlap).
+    The common call then reserves and settles without matching, window or slot look-ups."""
+
+    start: float
+    end: float
+    budgets: tuple[tuple[_Compiled, Window, str], ...]
+    slots: tuple[Slot, ...]
+    lane: Any
 
 
 @dataclass(slots=True)
@@ -269,6 +286,10 @@ class BudgetGuard:
             ledger.clock = clock
         # Until when the ledger is considered down (epoch seconds of `clock`).
         self._down_until = 0.0
+        # Every budget covers every call and the ledger offers lanes (memory): the common call
+        # takes ``_reserve_fixed`` (see ``_Fixed``).
+        self._fixable = bool(self._compiled) and all(c.covers_all for c in self._compiled) and hasattr(ledger, "lane")
+        self._fixed: _Fixed | None = None
 
     @classmethod
     def from_settings(cls, settings: BudgetSettings, *, clock: Clock = time.time) -> BudgetGuard:
@@ -302,6 +323,10 @@ class BudgetGuard:
         the caller raises ``decision.exception()`` without calling the provider. Any other
         decision must later be passed to ``settle`` or ``release`` exactly once.
         """
+        if self._fixable:
+            decision = self._reserve_fixed(attributes, input_tokens, max_output_tokens)
+            if decision is not None:
+                return decision
         plan = self._plan(attributes, input_tokens, max_output_tokens)
         if not isinstance(plan, _Plan):
             return plan  # no budget covers the call, or the ledger is known to be down
@@ -355,6 +380,64 @@ class BudgetGuard:
             if retried.admitted:
                 reservation, over = retried, self._downgraded(plan, cheaper, retried, over)
         return self._decide(plan, reservation, over, downgrades)
+
+    def _reserve_fixed(
+        self, attributes: Mapping[str, Any], input_tokens: int, max_output_tokens: int | None
+    ) -> Decision | None:
+        """The common call, when every budget covers every call: reserve on the fixed lane and
+        allow if the estimate fits every budget. None (nothing reserved) sends the call down the
+        general path: it does not fit somewhere (warn, downgrade, block), the windows rolled over
+        under a racing call, or the ledger failed."""
+        now = self._clock()
+        if now < self._down_until:
+            return None
+        fixed = self._fixed
+        if fixed is None or not fixed.start <= now < fixed.end:
+            fixed = self._fix(now)
+        model = attributes.get(attr.REQUEST_MODEL)
+        output_tokens = max_output_tokens if max_output_tokens is not None else self.default_max_output_tokens
+        estimate = estimate_of(
+            model, attributes.get(attr.PROVIDER_NAME), attributes.get(attr.SERVER_ADDRESS), input_tokens, output_tokens
+        )
+        # As in _plan: round up, an absurd estimate is as large as a ledger takes.
+        if not estimate:
+            micros = 0
+        elif estimate < _MAX_ESTIMATE:
+            micros = math.ceil(estimate * MICROS)
+        else:
+            micros = MAX_OPERATION_MICROS
+        lease = int(now // LEASE_BUCKET_S)
+        try:
+            balances = fixed.lane.reserve_fitting(micros, lease)
+        except Exception:
+            return None  # the general path asks again and applies the fail mode
+        if balances is None:
+            return None
+        budgets = fixed.budgets
+        if len(balances) == 1:
+            deciding = 0
+        else:  # describe the budget with the least left
+            slots = fixed.slots
+            deciding = min(range(len(slots)), key=lambda i: slots[i].limit - balances[i].spent - balances[i].reserved)
+        compiled, window, scope = budgets[deciding]
+        ticket = _Ticket(fixed.slots, micros, lease, budgets, deciding, True, False, fixed.lane)
+        # Positional: decision, budget, model, original_model, estimate, status, crossings, ticket.
+        return Decision(
+            ALLOW, compiled.state(window, scope, balances[deciding]), model, None, estimate, None, [], ticket
+        )
+
+    def _fix(self, now: float) -> _Fixed:
+        budgets = []
+        slots = []
+        start, end = -math.inf, math.inf
+        for compiled in self._compiled:
+            window = compiled.current(now)
+            budgets.append((compiled, window, ""))
+            slots.append(compiled.slot(window, ""))
+            start, end = max(start, window.start), min(end, window.end)
+        fixed = _Fixed(start, end, tuple(budgets), tuple(slots), self.ledger.lane(slots))
+        self._fixed = fixed
+        return fixed
 
     # The decision itself, shared by reserve and areserve: everything but the ledger operations.
     def _plan(
@@ -489,6 +572,19 @@ class BudgetGuard:
         """Replace the call's reservation by its actual cost (None: unpriced, counted as 0 and
         the reservation released). Returns, and records on ``decision.crossings``, the thresholds
         this call carried a budget across; their alerts go to ``on_alert``."""
+        ticket: _Ticket | None = decision.ticket
+        if ticket is not None and ticket.lane is not None and not ticket.settled:
+            # The common call (``_reserve_fixed``): a plausible float cost, no threshold near.
+            ticket.settled = True
+            if type(actual_cost) is float and 0.0 < actual_cost <= plausibility.max_call_amount:
+                actual = round(actual_cost * MICROS)
+            else:
+                actual = round(actual_cost * MICROS) if actual_cost and _plausible(actual_cost) else 0
+            try:
+                spent_after = ticket.lane.settle(ticket.estimate, actual, ticket.lease)
+            except Exception as error:
+                return self._unsettled(error, "settle")
+            return self._settled(decision, ticket, spent_after, actual)
         due = self._settling(decision, actual_cost)
         if due is None:
             return []
@@ -545,6 +641,11 @@ class BudgetGuard:
             state.reserved = 0.0
         if not actual:
             return []
+        if len(spent_after) == 1:  # one budget: the check below without zip
+            levels = ticket.budgets[0][0].levels
+            after = spent_after[0]
+            if not levels or levels[0][1] > after or after - actual >= levels[-1][1]:
+                return []
         # Most calls cross nothing: a level can only lie in (before, after] if the first level is
         # not above ``after`` and the last is above ``before`` (levels ascend).
         for (compiled, _, _), after in zip(ticket.budgets, spent_after, strict=True):
@@ -694,7 +795,10 @@ class BudgetGuard:
         if ticket is None:
             return
         try:
-            self.ledger.release(ticket.slots, ticket.estimate, ticket.lease)
+            if ticket.lane is not None:
+                ticket.lane.release(ticket.estimate, ticket.lease)
+            else:
+                self.ledger.release(ticket.slots, ticket.estimate, ticket.lease)
         except Exception as error:
             self._unsettled(error, "release")
 

@@ -154,7 +154,13 @@ class Decision:
         return self.decision == BLOCK
 
     def span_attributes(self) -> dict[str, Any]:
-        attributes: dict[str, Any] = {attr.BUDGET_DECISION: self.decision}
+        attributes: dict[str, Any] = {}
+        self.add_span_attributes(attributes)
+        return attributes
+
+    def add_span_attributes(self, attributes: dict[str, Any]) -> None:
+        """``span_attributes`` written into ``attributes`` (the call's end-of-call update)."""
+        attributes[attr.BUDGET_DECISION] = self.decision
         state = self.budget
         if state is not None:
             attributes[attr.BUDGET_NAME] = state.name
@@ -173,7 +179,6 @@ class Decision:
             attributes[attr.BUDGET_ORIGINAL_MODEL] = self.original_model
         if self.status:
             attributes[attr.BUDGET_STATUS] = self.status
-        return attributes
 
     def exception(self) -> BudgetExceeded:
         state = self.budget

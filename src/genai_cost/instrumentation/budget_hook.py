@@ -130,7 +130,7 @@ def finish(guarded: Guarded, span: Any, amount: float | None, failed: bool, upda
             crossings = guard.settle(decision, amount)
             if crossings:
                 _add_crossings(span, crossings)
-    updates.update(decision.span_attributes())
+    decision.add_span_attributes(updates)
 
 
 async def afinish(guarded: Guarded, span: Any, amount: float | None, failed: bool, updates: dict[str, Any]) -> None:
@@ -141,7 +141,7 @@ async def afinish(guarded: Guarded, span: Any, amount: float | None, failed: boo
             await guard.arelease(decision)
         else:
             _add_crossings(span, await guard.asettle(decision, amount))
-    updates.update(decision.span_attributes())
+    decision.add_span_attributes(updates)
 
 
 def _add_crossings(span: Any, crossings: list[ThresholdCrossing]) -> None:

@@ -15,7 +15,15 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 
-from genai_cost.budget.ledger import LEASE_BUCKETS, Balance, Entry, Reservation, Slot, check_micros
+from genai_cost.budget.ledger import (
+    LEASE_BUCKETS,
+    MAX_OPERATION_MICROS,
+    Balance,
+    Entry,
+    Reservation,
+    Slot,
+    check_micros,
+)
 
 _PRUNE_EVERY = 1024  # operations between looks at the clock
 _PRUNE_PERIOD_S = 60.0  # clock seconds between sweeps of expired windows
@@ -166,3 +174,91 @@ class MemoryLedger:
 
     def close(self) -> None:
         pass
+
+    def lane(self, slots: Sequence[Slot]) -> Lane:
+        """A fixed set of slots (the budgets that cover every call, in one window) bound to their
+        entries, for the guard's common call: see ``Lane``."""
+        with self._lock:
+            return Lane(self, tuple((self._entry(slot), slot.limit) for slot in slots))
+
+
+class Lane:
+    """Reserve and settle on fixed slots without looking their keys up again: what the guard's
+    common call needs (every budget covers every call, this window) in one short method each.
+
+    ``reserve_fitting`` reserves only when the estimate fits *every* slot, soft or hard (the
+    allow decision), and otherwise reserves nothing and returns None: the guard then takes its
+    general path, which decides warn, downgrade or block. The entries are the ledger's own (the
+    same objects ``balances`` reads), so both paths keep one account.
+    """
+
+    __slots__ = ("_ledger", "_slots", "single")
+
+    def __init__(self, ledger: MemoryLedger, slots: tuple[tuple[_Entry, int], ...]) -> None:
+        self._ledger = ledger
+        self._slots = slots
+        # The one entry and limit when one budget covers every call (the usual set-up).
+        self.single = slots[0] if len(slots) == 1 else None
+
+    def reserve_fitting(self, estimate: int, lease: int) -> tuple[Balance, ...] | None:
+        if type(estimate) is not int or not 0 <= estimate <= MAX_OPERATION_MICROS:
+            check_micros(estimate)  # raises, naming the amount
+        bump = estimate if estimate > 0 else 1
+        ledger = self._ledger
+        single = self.single
+        with ledger._lock:
+            if single is not None:
+                entry, limit = single
+                spent = entry.spent
+                reserved = entry.reserved(lease) if entry.leases else 0
+                if spent + reserved + bump > limit:
+                    return None
+                if estimate:
+                    entry.add(estimate, lease)
+                balances: tuple[Balance, ...] = (Balance(spent, reserved),)
+            else:
+                found = []
+                for entry, limit in self._slots:
+                    spent = entry.spent
+                    reserved = entry.reserved(lease) if entry.leases else 0
+                    if spent + reserved + bump > limit:
+                        return None
+                    found.append(Balance(spent, reserved))
+                if estimate:
+                    for entry, _ in self._slots:
+                        entry.add(estimate, lease)
+                balances = tuple(found)
+            ledger._until_prune -= 1
+            if ledger._until_prune <= 0:
+                ledger._tick(0)
+        return balances
+
+    def settle(self, estimate: int, actual: int, lease: int) -> tuple[int, ...]:
+        if type(actual) is not int or not 0 <= actual <= MAX_OPERATION_MICROS:
+            check_micros(actual)
+        ledger = self._ledger
+        single = self.single
+        with ledger._lock:
+            if single is not None:
+                entry = single[0]
+                if estimate:
+                    entry.give_back(estimate, lease)
+                entry.spent += actual
+                after: tuple[int, ...] = (entry.spent,)
+            else:
+                spent_after = []
+                for entry, _ in self._slots:
+                    if estimate:
+                        entry.give_back(estimate, lease)
+                    entry.spent += actual
+                    spent_after.append(entry.spent)
+                after = tuple(spent_after)
+            ledger._until_prune -= 1
+            if ledger._until_prune <= 0:
+                ledger._tick(0)
+        return after
+
+    def release(self, estimate: int, lease: int) -> None:
+        with self._ledger._lock:
+            for entry, _ in self._slots:
+                entry.give_back(estimate, lease)

@@ -323,15 +323,17 @@ def fetch_request(response_id: Any, kwargs: Mapping[str, Any], capture: bool) ->
 # --- the budget guard's input estimate -------------------------------------------------------
 
 # Request fields whose text the model reads as input (tool schemas and output schemas count too).
-_BUDGET_INPUT_FIELDS = ("messages", "input", "prompt", "instructions", "tools", "functions", "response_format")
+_BUDGET_INPUT_FIELDS = frozenset(
+    ("messages", "input", "prompt", "instructions", "tools", "functions", "response_format")
+)
 
 
 def budget_input_tokens(kwargs: Mapping[str, Any]) -> int:
     """The request's input tokens, counted offline and conservatively (``budget.estimate``)."""
     total = 0
-    for name in _BUDGET_INPUT_FIELDS:
-        value = kwargs.get(name)
-        if value is not None and given(value) is not None:  # most fields are absent: no given()
+    # A call passes a handful of the fields there are: walk what it passed.
+    for name, value in kwargs.items():
+        if name in _BUDGET_INPUT_FIELDS and value is not None and given(value) is not None:
             total += count_input_tokens(value)
     return total
 
