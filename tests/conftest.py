@@ -28,11 +28,33 @@ from genai_cost.testing import StubProvider
 
 RECORDINGS = Path(__file__).resolve().parents[1].parent / "shared" / "recordings"
 
-_exporter = InMemorySpanExporter()
+# GENAI_COST_TEST_OFF_CALL=1 runs the same tests through the pipeline users with batch exporters
+# get: the cost processor completes spans (ours: their end-of-call attributes) on its own thread,
+# off the call. The exporter is still written synchronously by that thread, and every read of it
+# (and of metrics) first drains that thread's queue, as force_flush does.
+OFF_CALL = os.environ.get("GENAI_COST_TEST_OFF_CALL", "") == "1"
+
+
+class _ExportsLater(SimpleSpanProcessor):
+    exports_later = True  # what a batch exporter is to the cost processor
+
+
+class _DrainingExporter(InMemorySpanExporter):
+    def get_finished_spans(self) -> tuple[ReadableSpan, ...]:
+        _cost_processor.force_flush()
+        return super().get_finished_spans()
+
+    def clear(self) -> None:
+        _cost_processor.force_flush()  # spans of calls made before, still on their way
+        super().clear()
+
+
+_exporter = _DrainingExporter()
 _metric_reader = InMemoryMetricReader()
 _provider = TracerProvider()
-_provider.add_span_processor(SimpleSpanProcessor(_exporter))
+_provider.add_span_processor(_ExportsLater(_exporter) if OFF_CALL else SimpleSpanProcessor(_exporter))
 _cost_processor = install_cost_processor(_provider)
+assert _cost_processor.completes_later is OFF_CALL
 trace.set_tracer_provider(_provider)
 _meter_provider = MeterProvider(metric_readers=[_metric_reader])
 metrics.set_meter_provider(_meter_provider)
@@ -52,8 +74,10 @@ def tracer_provider() -> TracerProvider:
 
 @pytest.fixture
 def span_exporter() -> Iterator[InMemorySpanExporter]:
+    _cost_processor.force_flush()  # an earlier test's spans still on their way (off the call)
     _exporter.clear()
     yield _exporter
+    _cost_processor.force_flush()
     _exporter.clear()
 
 
@@ -82,6 +106,7 @@ def metric_points(reader: InMemoryMetricReader, name: str) -> list:
     """All data points of one metric currently held by the reader."""
     from genai_cost.metrics import cost_metrics
 
+    _cost_processor.force_flush()  # off the call, the processor's thread records them
     cost_metrics().flush()  # recording is deferred to a background thread
     data = reader.get_metrics_data()
     points = []

@@ -42,7 +42,7 @@ LABELS = {
     "floor": "floor: + 1 hand-made span, 12 attributes",
     "genai-cost": "genai-cost (pricing + in-memory budget)",
     "genai-cost-nobudget": "genai-cost, pricing only (no budget)",
-    "genai-cost-inline": "genai-cost + budget, metrics recorded on the caller's thread",
+    "genai-cost-inline": "genai-cost + budget, all of it on the call (span completed and metrics recorded on the caller's thread)",
     "genai-cost-user": "genai-cost + budget, set up as a user does (configure() only, metrics not drained)",
     "official": "official opentelemetry-instrumentation-genai-openai",
     "openai-v2": "official opentelemetry-instrumentation-openai-v2",

@@ -88,6 +88,11 @@ def instrument(variant: str, provider, content: str) -> None:
         # except for -nobudget, one budget on an in-memory ledger that every call is reserved
         # against and settled on (its limit is never reached, so every call goes through).
         budgets = None if variant == "genai-cost-nobudget" else [BENCH_BUDGET]
+        if variant == "genai-cost-inline":
+            # Everything on the caller's thread, as every peer does: the span's end-of-call
+            # attributes built on the call (not on the cost processor's thread) and, below, the
+            # metrics recorded there.
+            os.environ["GENAI_COST_COMPLETE_OFF_CALL"] = "false"
         genai_cost.configure(tracer_provider=provider, instrument=False, budgets=budgets, ledger="memory")
         if variant == "genai-cost-inline":
             # Metrics recorded on the caller's thread, as every peer does, instead of handed to

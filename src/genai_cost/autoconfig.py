@@ -65,7 +65,10 @@ def install_cost_processor(provider: TracerProvider, settings: Settings | None =
     if settings.store:
         downstream.append(_store_processor(settings))
     cost_processor = CostSpanProcessor(
-        downstream, amount_aliases=settings.amount_aliases, max_open_traces=settings.max_open_traces
+        downstream,
+        amount_aliases=settings.amount_aliases,
+        max_open_traces=settings.max_open_traces,
+        complete_later=settings.complete_off_call,
     )
     with active._lock:
         active._span_processors = (cost_processor,)

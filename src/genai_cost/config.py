@@ -19,6 +19,7 @@ File layout::
       max_open_traces: 10000                               # trace roll-up memory bound
       backends: [langfuse, phoenix, mlflow]                # what else spans carry (attributes.BACKENDS)
       duplicate_usage: move                                # a duplicate's usage: move (out of sight) | keep
+      complete_off_call: true                              # end-of-call attributes built off the call (batch export)
     metrics:
       user_id: false                                       # user.id on cost metrics (cardinality!)
       prometheus_port: 9464                                # serve metrics for Prometheus (extra: prometheus)
@@ -91,6 +92,9 @@ class Settings:
     # does with its usage ("move": under genai_cost.duplicate., so self-pricing backends skip it).
     backends: tuple[str, ...] = DEFAULT_BACKENDS
     duplicate_usage: str = "move"
+    # With batch exporters only, build our spans' end-of-call attributes (and price spans) on the
+    # processor's thread instead of the caller's (docs/performance.md); GENAI_COST_COMPLETE_OFF_CALL.
+    complete_off_call: bool = True
     # Serve the SDK's metrics for Prometheus on this port (opentelemetry-exporter-prometheus).
     prometheus_port: int | None = None
     store: str | None = None  # spend store written in process (path or URL); GENAI_COST_STORE
@@ -393,6 +397,7 @@ _FILE_SCHEMA = _section(
                 "max_open_traces": _integer(1),
                 "backends": _backend_list,
                 "duplicate_usage": _choice("move", "keep"),
+                "complete_off_call": _boolean,
             }
         ),
         "metrics": _section({"user_id": _boolean, "prometheus_port": _integer(0)}),
@@ -455,6 +460,7 @@ def parse_settings(document: Any, source: str = "<config>") -> Settings:
         source=source,
         backends=spans.get("backends", DEFAULT_BACKENDS),
         duplicate_usage=spans.get("duplicate_usage", "move"),
+        complete_off_call=spans.get("complete_off_call", True),
         prometheus_port=data.get("metrics", {}).get("prometheus_port"),
         store=data.get("store", {}).get("url"),
         store_retention=data.get("store", {}).get("retention"),
@@ -518,6 +524,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             attribution[key] = value
     enabled = _env_bool(env, "GENAI_COST_ENABLED")
     user_id = _env_bool(env, "GENAI_COST_METRICS_USER_ID")
+    off_call = _env_bool(env, "GENAI_COST_COMPLETE_OFF_CALL")
     aliases_raw = env.get("GENAI_COST_AMOUNT_ALIASES")
     aliases = (
         tuple(a.strip() for a in aliases_raw.split(",") if a.strip())
@@ -532,6 +539,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         attribution=attribution,
         amount_aliases=aliases,
         metrics_user_id=settings.metrics_user_id if user_id is None else user_id,
+        complete_off_call=settings.complete_off_call if off_call is None else off_call,
         budgets=_budgets_from_env(env, settings.budgets),
         anthropic_sdk_tracing=_sdk_tracing_from_env(env, settings.anthropic_sdk_tracing),
         backends=_backends_from_env(env, settings.backends),

@@ -29,19 +29,24 @@ in-flight calls is always the duplicate, because ours carries the budget decisio
 
 from __future__ import annotations
 
+import atexit
 import logging
 import threading
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from opentelemetry.context import Context
-from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor, SynchronousMultiSpanProcessor
+from opentelemetry.attributes import BoundedAttributes
+from opentelemetry.sdk.trace import ReadableSpan, Span, SpanLimits, SpanProcessor, SynchronousMultiSpanProcessor
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
 from genai_cost import attributes as attr
 from genai_cost.attributes import Status
 from genai_cost.backend_view import BackendView
 from genai_cost.context import baggage_attribution, default_attribution
+from genai_cost.deferred import DeferredEnds
 from genai_cost import runtime
 from genai_cost.runtime import OUR_SCOPE
 from genai_cost.metrics import CostMetrics, cost_metrics
@@ -65,6 +70,9 @@ _COST_KEYS = (
     attr.PRICE_PROVIDER,
     attr.PRICE_SOURCE,
 )
+# Span processors that export off the caller's thread (a processor of ours says so with an
+# ``exports_later`` attribute).
+_EXPORTS_LATER = (BatchSpanProcessor,)
 _START_MARKERS = frozenset((attr.OPERATION_NAME, attr.PROVIDER_NAME, attr.LEGACY_SYSTEM, attr.LLM_REQUEST_TYPE))
 
 
@@ -111,6 +119,25 @@ def rebuild_span(span: ReadableSpan, attributes: dict[str, Any]) -> ReadableSpan
         end_time=span.end_time,
         instrumentation_scope=span.instrumentation_scope,
     )
+
+
+def _completion_of(span: ReadableSpan) -> Callable[[], dict[str, Any]] | None:
+    """The end-of-call work one of our calls left for its span (``lifecycle.completes_later``)."""
+    completions = runtime.completions
+    return completions.pop(span.context.span_id, None) if completions else None
+
+
+def _completed(span: ReadableSpan, updates: dict[str, Any], limits: SpanLimits | None) -> ReadableSpan:
+    """The span with the end-of-call attributes its call built after it ended, held to the
+    provider's attribute limits and value rules as ``set_attributes`` would have done on the call."""
+    merged = {**_attribute_dict(span), **updates}
+    attributes = BoundedAttributes(
+        getattr(limits, "max_span_attributes", None),
+        merged,
+        immutable=True,
+        max_value_len=getattr(limits, "max_span_attribute_length", None),
+    )
+    return rebuild_span(span, attributes)  # type: ignore[arg-type]
 
 
 class CostDecider:
@@ -170,11 +197,13 @@ class CostDecider:
         start_ns: int | None,
         end_ns: int | None,
         attribution: Mapping[str, Any] | None = None,
+        open_calls: Mapping[int, tuple[int, str, str | None]] | None = None,
     ) -> dict[str, Any] | None:
         """The span's new attributes, or ``None`` to leave it unchanged.
 
         ``attribution`` is baggage attribution captured at the span's start, applied to a foreign
-        GenAI span where the span itself does not say.
+        GenAI span where the span itself does not say. ``open_calls``: our calls in flight when the
+        span ended, if that was before now (``runtime.open_calls`` otherwise).
         """
         is_local_root = parent_span_id is None or parent_is_remote
         if not is_genai_call(attributes):
@@ -219,6 +248,7 @@ class CostDecider:
                     ours,
                     is_local_root,
                     (start_ns, end_ns),
+                    runtime.open_calls if open_calls is None else open_calls,
                 )
             )
             totals = self.traces.pop(trace_id, None) if is_local_root else None
@@ -271,6 +301,7 @@ class CostDecider:
         ours: bool,
         is_local_root: bool,
         times: tuple[int | None, int | None] = (None, None),
+        open_calls: Mapping[int, tuple[int, str, str | None]] | None = None,
     ) -> int | None:
         """Record a finished GenAI call; return the span id it duplicates, if it is a duplicate.
         Called with the lock held. A local root's amount is left to the caller, which takes its
@@ -278,8 +309,9 @@ class CostDecider:
         response_id = attributes.get(attr.RESPONSE_ID)
         scope = scope or ""
         usage_key = (attributes.get(attr.USAGE_INPUT_TOKENS), attributes.get(attr.USAGE_OUTPUT_TOKENS))
-        if not ours and runtime.open_calls:
-            enclosing = _enclosing_open_call(attributes, trace_id, parent_span_id)
+        open_calls = runtime.open_calls if open_calls is None else open_calls
+        if not ours and open_calls:
+            enclosing = _enclosing_open_call(attributes, trace_id, parent_span_id, open_calls)
             if enclosing is not None:
                 return enclosing  # inside our own in-flight call of the same model, which prices it
         foreign_root = response_id is not None and not ours and parent_span_id is None
@@ -331,6 +363,7 @@ class CostSpanProcessor(SpanProcessor):
         metrics: CostMetrics | None = None,
         amount_aliases: Sequence[str] = (attr.USAGE_COST_ALIAS,),
         max_open_traces: int = 10_000,
+        complete_later: bool = True,
     ) -> None:
         if isinstance(downstream, SpanProcessor):
             self.downstream = downstream
@@ -349,6 +382,22 @@ class CostSpanProcessor(SpanProcessor):
         # span id -> baggage attribution, for spans that only show they are GenAI at the end.
         self._pending_attribution = _BoundedDict(max_open_traces)
         self._warned = False
+        # Everything downstream exports off the caller's thread anyway (batch exporters, the
+        # spend store's writer): then so does this processor's work (``deferred``), and our own
+        # calls leave their end-of-call attributes to it (``lifecycle.completes_later``).
+        downstream_list = list(downstream) if not isinstance(downstream, SpanProcessor) else [downstream]
+        self.completes_later = (
+            complete_later
+            and bool(downstream_list)
+            and all(isinstance(p, _EXPORTS_LATER) or getattr(p, "exports_later", False) for p in downstream_list)
+        )
+        self._deferred = DeferredEnds(self._end) if self.completes_later else None
+        self._span_limits: SpanLimits | None = None
+        if self._deferred is not None:
+            # At exit, before the SDK's providers shut down (registered after theirs, so run
+            # before): what is still queued is completed, and its metrics handed over in time.
+            at_exit = weakref.WeakMethod(self._complete_queued)
+            atexit.register(lambda: (method := at_exit()) is not None and method())
 
     # The decider's state, under the names tests and debuggers have used.
     @property
@@ -365,6 +414,8 @@ class CostSpanProcessor(SpanProcessor):
 
     # -- SpanProcessor ---------------------------------------------------------------------
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
+        if self._span_limits is None:  # the provider's limits, for spans completed off the call
+            self._span_limits = getattr(span, "_limits", None) or SpanLimits()
         try:
             scope = span.instrumentation_scope
             # Our own spans took their attribution when they were made: no baggage look-up.
@@ -383,20 +434,52 @@ class CostSpanProcessor(SpanProcessor):
         self.downstream.on_start(span, parent_context)
 
     def on_end(self, span: ReadableSpan) -> None:
+        deferred = self._deferred
+        if deferred is not None:
+            # A foreign span that ends while calls of ours are in flight is read later: keep
+            # which were in flight now (one of them may be the same call, and carry its price).
+            open_calls = runtime.open_calls
+            in_flight = None
+            if open_calls:
+                scope = span.instrumentation_scope
+                if scope is None or scope.name != OUR_SCOPE:
+                    in_flight = dict(open_calls)
+            if deferred.offer((span, in_flight)):
+                return
+        self._end((span, None))
+
+    def _end(self, ended: tuple[ReadableSpan, dict[int, Any] | None]) -> None:
+        span, open_calls = ended
         try:
-            span = self._process(span)
+            span = self._process(span, open_calls)
         except Exception:  # a bug here must never lose the span or break the host
             self._log_once("pricing a span")
         self.downstream.on_end(span)
 
+    def _complete_queued(self) -> None:
+        try:
+            if self._deferred is not None:
+                self._deferred.drain()
+            if self.decider._metrics is None:
+                cost_metrics().flush()
+        except Exception:
+            self._log_once("completing spans at exit")
+
     def shutdown(self) -> None:
+        if self._deferred is not None:
+            self._deferred.close()
         self.downstream.shutdown()
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
+        if self._deferred is not None:
+            self._deferred.drain()
         return self.downstream.force_flush(timeout_millis)
 
     # -- the work --------------------------------------------------------------------------
-    def _process(self, span: ReadableSpan) -> ReadableSpan:
+    def _process(self, span: ReadableSpan, open_calls: Mapping[int, Any] | None = None) -> ReadableSpan:
+        completion = _completion_of(span)
+        if completion is not None:
+            span = _completed(span, completion(), self._span_limits)
         context = span.context
         parent = span.parent
         pending = None
@@ -414,6 +497,7 @@ class CostSpanProcessor(SpanProcessor):
             span.start_time,
             span.end_time,
             pending,
+            open_calls,
         )
         if new_attributes is None:
             return span
@@ -425,7 +509,9 @@ class CostSpanProcessor(SpanProcessor):
             _log.exception("genai-cost: error while %s; the span is exported unchanged", what)
 
 
-def _enclosing_open_call(attributes: Any, trace_id: int, parent_span_id: int | None) -> int | None:
+def _enclosing_open_call(
+    attributes: Any, trace_id: int, parent_span_id: int | None, open_calls: Mapping[int, tuple[int, str, str | None]]
+) -> int | None:
     """The span id of our in-flight call that this foreign span is part of, if any.
 
     Our span is usually the direct parent; with several instrumentations stacked it may be
@@ -433,7 +519,6 @@ def _enclosing_open_call(attributes: Any, trace_id: int, parent_span_id: int | N
     counts (a concurrent *different* call of the same model in the same trace through another
     instrumentation only, while ours is active, is not a case that arises).
     """
-    open_calls = runtime.open_calls
     if parent_span_id is not None and parent_span_id in open_calls:
         return parent_span_id
     model = attributes.get(attr.REQUEST_MODEL)

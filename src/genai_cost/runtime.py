@@ -27,6 +27,12 @@ anthropic_sdk_tracing: str | None = None
 # Extra attributes that carry the amount (configurable; OpenLIT, Langfuse, LiteLLM read these).
 amount_aliases: tuple[str, ...] = (attr.USAGE_COST_ALIAS,)
 
+# The end-of-call work of our calls that ended and left it to the processor, to be done off the
+# caller's thread (``instrumentation.lifecycle.completes_later``): span id -> a callable returning
+# the span's end-of-call attributes. The processor pops each as the span reaches it (the SDK hands
+# processors a copy of the span, so the work cannot travel on the span object itself).
+completions: dict[int, Any] = {}
+
 # Why genai-cost disabled itself at start-up (a broken config file under zero-code), if it did.
 disabled_reason: str | None = None
 

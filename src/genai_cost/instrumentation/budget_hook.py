@@ -133,6 +133,17 @@ def finish(guarded: Guarded, span: Any, amount: float | None, failed: bool, upda
     decision.add_span_attributes(updates)
 
 
+def settle(guarded: Guarded, span: Any, amount: float | None) -> None:
+    """``finish`` for a call that got a response, without the span attributes: the money work
+    that must happen before the call returns, when the attributes are built later
+    (``decision.add_span_attributes``)."""
+    decision = guarded.decision
+    if not decision.blocked:
+        crossings = guarded.guard.settle(decision, amount)
+        if crossings:
+            _add_crossings(span, crossings)
+
+
 async def afinish(guarded: Guarded, span: Any, amount: float | None, failed: bool, updates: dict[str, Any]) -> None:
     """``finish`` with the ledger operation awaited."""
     guard, decision = guarded.guard, guarded.decision

@@ -79,6 +79,30 @@ def end_span(span: Any) -> None:
         log_once("a span processor's on_end (the span itself ended)")
 
 
+def completes_later(span: Any) -> bool:
+    """Whether ``span``'s provider hands every ended span to one span processor that completes
+    our spans off the caller's thread (``CostSpanProcessor`` in front of batch exporters only):
+    then a call's end-of-call attributes are built there (``GenAICall.complete``), not on the
+    call. A provider with any other processor beside it gets them on the call, as before.
+
+    Read from the SDK span's processor (no public API says which processors a span has); the
+    verdict is kept while the provider's processor tuple is the same object."""
+    global _completes_later_seen
+    multi = getattr(span, "_span_processor", None)
+    processors = getattr(multi, "_span_processors", None)
+    seen = _completes_later_seen
+    if seen[0] is processors and processors is not None:
+        return seen[1]
+    verdict = (
+        type(processors) is tuple and len(processors) == 1 and getattr(processors[0], "completes_later", False) is True
+    )
+    _completes_later_seen = (processors, verdict)
+    return verdict
+
+
+_completes_later_seen: tuple[Any, bool] = (None, False)
+
+
 def capture_message_content() -> bool:
     """Whether the user opted in to recording prompts and completions (off by default)."""
     # Read on every call (tests and apps flip it at run time); parsed only when the value changes.
@@ -178,6 +202,9 @@ class GenAICall:
         "_pending",
         "_busy",
         "_outer",
+        "_end_status",
+        "_duration",
+        "_cost",
     )
 
     def __init__(
@@ -250,6 +277,11 @@ class GenAICall:
         # aend: _finish leaves the budget and what follows it to aend, in _pending.
         self._settle_later = False
         self._pending: tuple[Any, ...] | None = None
+        # Kept for ``complete`` when the span's processor completes it later (``_finish_later``).
+        self._end_status: tuple[str, str] | None = None
+        self._duration = 0.0
+        # ``_finish_later``: the price settled on the call, or the catalog to price by later.
+        self._cost: Any = None
 
     def _start_busy_time(
         self, provider_name: str, model: str | None, server_address: str | None, server_port: int | None
@@ -395,10 +427,105 @@ class GenAICall:
 
     def _finish(self, status: tuple[str, str] | None) -> None:
         span = self.span
+        if (
+            self._error is None
+            and self._busy is None
+            and self._outer is None
+            and not self._settle_later
+            and completes_later(span)
+        ):
+            self._finish_later(span, status)
+            return
         result = self._result
         duration = time.perf_counter() - self._start
-        usage = None
         updates: dict[str, Any] = {}
+        usage, status, ttfc = self._outcome(result, status, updates)
+        error = self._error
+        if error is not None:
+            error_type = _qualified_type(error)
+            updates[attr.ERROR_TYPE] = error_type
+            if self.describe_error is not None:
+                updates.update(self.describe_error(error))
+                error_type = updates[attr.ERROR_TYPE]
+            span.set_status(StatusCode.ERROR, f"{error_type}: {error}"[:512])
+
+        if self._outer is not None:
+            self._busy_share()
+            cost = _INSIDE_ANOTHER_CALL
+            updates[attr.DUPLICATE_OF] = f"{self._outer:016x}"
+        else:
+            cost = self._price(result, usage, duration)
+        if status is not None:
+            cost = self._with_status(cost, status)
+        updates.update(cost.span_attributes(runtime.amount_aliases))
+        updates.update(runtime.backend_view.extra(updates, self.attributes))
+        if self._budget is not None:
+            failed = error is not None and usage is None
+            if self._settle_later:  # aend awaits the ledger, then publishes
+                self._pending = (cost, updates, failed, usage, duration, ttfc)
+                return
+            try:
+                budget_hook.finish(self._budget, span, cost.amount, failed, updates)
+            except Exception:
+                log_once("settling a call's budget")
+        self._publish(cost, updates, usage, duration, ttfc)
+
+    def _finish_later(self, span: Any, status: tuple[str, str] | None) -> None:
+        """``_finish`` when the span's processor completes spans off the caller's thread
+        (``completes_later``): only what must happen before the call returns happens here -- the
+        duration, and for a budgeted call its price and the ledger's settle (threshold events go
+        on the span now) --, and ``complete`` builds the span's end-of-call attributes and
+        records the metrics later, on the processor's thread, from what the call kept."""
+        self._duration = time.perf_counter() - self._start
+        self._end_status = status
+        guarded = self._budget
+        if guarded is not None:
+            result = self._result
+            cost = self._price(result, result.usage if result is not None else None, self._duration)
+            if status is not None:
+                cost = self._with_status(cost, status)
+            self._cost = cost
+            try:
+                budget_hook.settle(guarded, span, cost.amount)
+            except Exception:
+                log_once("settling a call's budget")
+        else:  # priced later, by the prices in force now
+            self._cost = catalog()
+        runtime.completions[self._span_id] = self.complete
+
+    def complete(self) -> dict[str, Any]:
+        """The end-of-call attributes of a call ``_finish_later`` ended, with its metrics
+        recorded: what ``_finish`` and ``_publish`` would have written onto the span."""
+        result = self._result
+        duration = self._duration
+        updates: dict[str, Any] = {}
+        usage, status, ttfc = self._outcome(result, self._end_status, updates)
+        cost = self._cost
+        if not isinstance(cost, CostBreakdown):  # the catalog to price by (``_finish_later``)
+            cost = self._price(result, usage, duration, cost)
+            if status is not None:
+                cost = self._with_status(cost, status)
+        updates.update(cost.span_attributes(runtime.amount_aliases))
+        updates.update(runtime.backend_view.extra(updates, self.attributes))
+        guarded = self._budget
+        if guarded is not None:
+            guarded.decision.add_span_attributes(updates)
+        if self._is_root and cost.amount is not None:
+            updates[attr.TRACE_AMOUNT] = cost.amount
+            updates[attr.TRACE_CALLS] = 1
+        attributes = self.attributes
+        attributes.update(updates)
+        billed = result is None or result.billable
+        cost_metrics().record_all(cost if billed else None, attributes, usage, duration, ttfc)
+        return updates
+
+    def _outcome(
+        self, result: CallResult | None, status: tuple[str, str] | None, updates: dict[str, Any]
+    ) -> tuple[TokenUsage | None, tuple[str, str] | None, float | None]:
+        """What the response said, into ``updates`` (model, id, finish reasons, usage, the
+        module's own attributes, time to first chunk); returns the usage, the status to price
+        with, and the time to first chunk."""
+        usage = None
         if result is not None:
             usage = result.usage
             if result.response_model:
@@ -422,36 +549,12 @@ class GenAICall:
         if self._first_chunk is not None:
             ttfc = self._first_chunk - self._start
             updates[attr.RESPONSE_TIME_TO_FIRST_CHUNK] = ttfc
-        error = self._error
-        if error is not None:
-            error_type = _qualified_type(error)
-            updates[attr.ERROR_TYPE] = error_type
-            if self.describe_error is not None:
-                updates.update(self.describe_error(error))
-                error_type = updates[attr.ERROR_TYPE]
-            span.set_status(StatusCode.ERROR, f"{error_type}: {error}"[:512])
+        return usage, status, ttfc
 
-        if self._outer is not None:
-            self._busy_share()
-            cost = _INSIDE_ANOTHER_CALL
-            updates[attr.DUPLICATE_OF] = f"{self._outer:016x}"
-        else:
-            cost = self._price(result, usage, duration)
-        if status is not None:
-            # A partial/estimated price says so; an unpriced call keeps its status but says why.
-            cost = cost.with_status(*status) if cost.amount is not None else cost.with_status(cost.status, status[1])
-        updates.update(cost.span_attributes(runtime.amount_aliases))
-        updates.update(runtime.backend_view.extra(updates, self.attributes))
-        if self._budget is not None:
-            failed = error is not None and usage is None
-            if self._settle_later:  # aend awaits the ledger, then publishes
-                self._pending = (cost, updates, failed, usage, duration, ttfc)
-                return
-            try:
-                budget_hook.finish(self._budget, span, cost.amount, failed, updates)
-            except Exception:
-                log_once("settling a call's budget")
-        self._publish(cost, updates, usage, duration, ttfc)
+    @staticmethod
+    def _with_status(cost: CostBreakdown, status: tuple[str, str]) -> CostBreakdown:
+        # A partial/estimated price says so; an unpriced call keeps its status but says why.
+        return cost.with_status(*status) if cost.amount is not None else cost.with_status(cost.status, status[1])
 
     def _publish(
         self,
@@ -475,7 +578,9 @@ class GenAICall:
         if self._outer is None:  # the outer call records the call and its cost
             cost_metrics().record_all(cost if billed else None, attributes, usage, duration, ttfc)
 
-    def _price(self, result: CallResult | None, usage: TokenUsage | None, duration: float) -> CostBreakdown:
+    def _price(
+        self, result: CallResult | None, usage: TokenUsage | None, duration: float, prices: Any = None
+    ) -> CostBreakdown:
         busy_share = self._busy_share()
         if busy_share is not None:
             # GPU-hour prices charge the call's share of the endpoint's busy time, not its own
@@ -497,7 +602,9 @@ class GenAICall:
             # the status.
             return CostBreakdown.unpriced(*result.status)
         attributes = self.attributes
-        cost = catalog().price(
+        if prices is None:
+            prices = catalog()
+        cost = prices.price(
             result.price_model or result.response_model or attributes.get(attr.REQUEST_MODEL),
             usage,
             provider_name=attributes[attr.PROVIDER_NAME],
@@ -508,7 +615,7 @@ class GenAICall:
         if cost.status == Status.UNKNOWN_MODEL and result.response_model and attributes.get(attr.REQUEST_MODEL):
             # Azure answers with the base model while the request names a deployment; an alias
             # may be configured for either spelling.
-            retry = catalog().price(
+            retry = prices.price(
                 attributes[attr.REQUEST_MODEL],
                 usage,
                 provider_name=attributes[attr.PROVIDER_NAME],

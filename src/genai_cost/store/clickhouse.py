@@ -113,7 +113,9 @@ class ClickHouseStore:
         try:
             import clickhouse_connect
         except ImportError:
-            raise StoreError(f"{url}: reading ClickHouse needs clickhouse-connect (the clickhouse extra: pip install clickhouse-connect)") from None
+            raise StoreError(
+                f"{url}: reading ClickHouse needs clickhouse-connect (the clickhouse extra: pip install clickhouse-connect)"
+            ) from None
         parts = urlsplit(url)
         database = parts.path.strip("/") or "default"
         table = parse_qs(parts.query).get("table", ["otel_traces"])[0]

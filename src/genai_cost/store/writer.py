@@ -148,6 +148,8 @@ class StoreWriter:
 class StoreSpanProcessor:
     """SDK span processor writing finished, priced GenAI spans to a store in the background."""
 
+    exports_later = True  # on_end only queues: CostSpanProcessor may complete spans off the call
+
     def __init__(self, store: Any, **writer_options: Any) -> None:
         self.writer = StoreWriter(store, _span_calls, **writer_options)
 
