@@ -188,3 +188,47 @@ def test_off_call_completion_can_be_switched_off(monkeypatch: pytest.MonkeyPatch
     call.end()
     [span] = exported(provider, exporter)
     assert span[attr.COST_STATUS] == "priced"
+
+
+def test_a_sampler_sees_the_creation_attributes_and_the_exported_span_has_them_all() -> None:
+    from opentelemetry.sdk.trace.sampling import ALWAYS_ON, Sampler, SamplingResult
+
+    seen: list[dict[str, Any]] = []
+
+    class Recording(Sampler):
+        def should_sample(
+            self, parent_context, trace_id, name, kind=None, attributes=None, links=None, trace_state=None
+        ) -> SamplingResult:
+            seen.append(dict(attributes or {}))
+            return ALWAYS_ON.should_sample(parent_context, trace_id, name, kind, attributes, links, trace_state)
+
+        def get_description(self) -> str:
+            return "recording"
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider(sampler=Recording())
+    provider.add_span_processor(BatchSpanProcessor(exporter, schedule_delay_millis=60_000))
+    install_cost_processor(provider, load_settings())
+    call = GenAICall(
+        provider.get_tracer("genai_cost"),
+        operation="chat",
+        provider_name="openai",
+        request_model="gpt-4o-mini",
+        server_address="api.openai.com",
+        server_port=443,
+        request_attributes={attr.REQUEST_MAX_TOKENS: 200, "openai.api.type": "chat_completions"},
+    )
+    call.set_result(CallResult(response_model="gpt-4o-mini", usage=TokenUsage(input_tokens=10, output_tokens=5)))
+    call.end()
+    assert seen == [
+        {
+            attr.OPERATION_NAME: "chat",
+            attr.PROVIDER_NAME: "openai",
+            attr.REQUEST_MODEL: "gpt-4o-mini",
+            attr.SERVER_ADDRESS: "api.openai.com",
+            attr.SERVER_PORT: 443,
+        }
+    ]
+    [span] = exported(provider, exporter)
+    assert span[attr.REQUEST_MAX_TOKENS] == 200 and span["openai.api.type"] == "chat_completions"
+    assert span[attr.COST_STATUS] == "priced"

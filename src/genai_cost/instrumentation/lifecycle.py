@@ -87,8 +87,13 @@ def completes_later(span: Any) -> bool:
 
     Read from the SDK span's processor (no public API says which processors a span has); the
     verdict is kept while the provider's processor tuple is the same object."""
+    return _completed_later_by(getattr(span, "_span_processor", None))
+
+
+def _completed_later_by(multi: Any) -> bool:
+    """``completes_later`` for a provider's (multi) span processor: an SDK tracer's
+    ``span_processor``, the one its spans end into."""
     global _completes_later_seen
-    multi = getattr(span, "_span_processor", None)
     processors = getattr(multi, "_span_processors", None)
     seen = _completes_later_seen
     if seen[0] is processors and processors is not None:
@@ -101,6 +106,10 @@ def completes_later(span: Any) -> bool:
 
 
 _completes_later_seen: tuple[Any, bool] = (None, False)
+# What a span completed off the call starts with (``GenAICall.__init__``).
+_AT_START = frozenset(
+    (attr.OPERATION_NAME, attr.PROVIDER_NAME, attr.REQUEST_MODEL, attr.SERVER_ADDRESS, attr.SERVER_PORT)
+)
 
 
 def capture_message_content() -> bool:
@@ -205,6 +214,7 @@ class GenAICall:
         "_end_status",
         "_duration",
         "_cost",
+        "_after_start",
     )
 
     def __init__(
@@ -228,14 +238,21 @@ class GenAICall:
             attributes[attr.SERVER_ADDRESS] = server_address
         if server_port:
             attributes[attr.SERVER_PORT] = server_port
+        # When the span will be completed off the call, it starts with the attributes the
+        # semantic conventions ask for at creation (for samplers: the five above) and the rest
+        # of what is known now joins the end-of-call attributes, built off the call. Otherwise
+        # everything is on the span from the start.
+        later = _completed_later_by(getattr(tracer, "span_processor", None))
+        at_start = dict(attributes) if later else attributes
         if request_attributes:
             attributes.update(request_attributes)
         attribution = current_attribution()
         if attribution:
             attributes.update(attribution)
         self.attributes = attributes
+        self._after_start = attributes if later and len(attributes) > len(at_start) else None
         name = f"{operation} {request_model}" if request_model else operation
-        self.span = span = tracer.start_span(name, kind=SpanKind.CLIENT, attributes=attributes)
+        self.span = span = tracer.start_span(name, kind=SpanKind.CLIENT, attributes=at_start)
         # A call that is its process's local root is also its own trace total: set it here so
         # the processor need not rebuild the span to add it. An SDK span knows its parent (None
         # when the current one was invalid); other spans make us look the current one up.
@@ -525,6 +542,11 @@ class GenAICall:
         """What the response said, into ``updates`` (model, id, finish reasons, usage, the
         module's own attributes, time to first chunk); returns the usage, the status to price
         with, and the time to first chunk."""
+        after_start = self._after_start
+        if after_start is not None:  # known at the start, left for the end (see __init__)
+            for key, value in after_start.items():
+                if key not in _AT_START:
+                    updates[key] = value
         usage = None
         if result is not None:
             usage = result.usage
