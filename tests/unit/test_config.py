@@ -108,3 +108,15 @@ def test_empty_file_means_defaults(tmp_path: Path) -> None:
     settings = load_file(write(tmp_path, ""))
     assert settings.enabled and settings.amount_aliases == ("gen_ai.usage.cost",)
     assert parse_settings(None).overrides.custom_models == ()
+
+
+def test_completing_spans_off_the_call_is_on_by_default_and_can_be_switched_off(tmp_path: Path) -> None:
+    assert load_settings({}).complete_off_call is True
+    assert parse_settings({"spans": {"complete_off_call": False}}).complete_off_call is False
+    assert load_settings({"GENAI_COST_COMPLETE_OFF_CALL": "false"}).complete_off_call is False
+    path = tmp_path / "genai-cost.yaml"
+    path.write_text("spans: {complete_off_call: sometimes}\n")
+    with pytest.raises(ConfigError, match=r"spans\.complete_off_call"):
+        load_file(path)
+    with pytest.raises(ConfigError, match="GENAI_COST_COMPLETE_OFF_CALL: expected true or false"):
+        load_settings({"GENAI_COST_COMPLETE_OFF_CALL": "later"})
