@@ -8,6 +8,7 @@ span is the same call completed on the call (a pipeline with a synchronous expor
 
 from __future__ import annotations
 
+import os
 import threading
 from typing import Any
 
@@ -232,3 +233,27 @@ def test_a_sampler_sees_the_creation_attributes_and_the_exported_span_has_them_a
     [span] = exported(provider, exporter)
     assert span[attr.REQUEST_MAX_TOKENS] == 200 and span["openai.api.type"] == "chat_completions"
     assert span[attr.COST_STATUS] == "priced"
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_forked_child_completes_its_own_spans_and_not_its_parents() -> None:
+    provider, exporter, _ = pipeline(batch=True)
+    for tokens in (1, 2, 3):
+        make_call(provider, tokens=tokens).end()  # queued in the parent, not yet completed
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: its own calls only, completed by its own thread
+        try:
+            for tokens in (40, 50):
+                make_call(provider, tokens=tokens).end()
+            provider.force_flush()
+            tokens_seen = [s.attributes[attr.USAGE_INPUT_TOKENS] for s in exporter.get_finished_spans()]
+            os.write(write, repr(tokens_seen).encode())
+        finally:
+            os._exit(0)
+    os.close(write)
+    with os.fdopen(read) as pipe:
+        child_saw = pipe.read()
+    os.waitpid(pid, 0)
+    assert child_saw == "[40, 50]"
+    assert [s[attr.USAGE_INPUT_TOKENS] for s in exported(provider, exporter)] == [1, 2, 3]
